@@ -1,0 +1,61 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "tokenservice",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tokenservice", targets: ["TokenService"]),
+        .library(name: "JOSE", targets: ["JOSE"]),
+        .library(name: "Claims", targets: ["Claims"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(
+            name: "CJavaScriptCore", pkgConfig: "javascriptcoregtk-4.1",
+            providers: [.apt(["libjavascriptcoregtk-4.1-dev"])]),
+        .target(name: "JSONCore", dependencies: ["CJansson"], swiftSettings: swiftSettings),
+        .target(name: "JOSE", dependencies: ["COpenSSL", "JSONCore"], swiftSettings: swiftSettings),
+        .target(name: "Claims", dependencies: ["JSONCore", "JOSE"], swiftSettings: swiftSettings),
+        .target(
+            name: "Pipeline",
+            dependencies: ["CJavaScriptCore", "JSONCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "TokenService",
+            dependencies: [
+                "JOSE", "Claims", "JSONCore", "Pipeline",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "JOSETests", dependencies: ["JOSE", "JSONCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClaimsTests", dependencies: ["Claims", "JOSE"], swiftSettings: swiftSettings),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "JSONCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TokenServiceTests",
+            dependencies: [
+                "TokenService", "JOSE", "Claims", "JSONCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings),
+    ]
+)
