@@ -46,3 +46,7 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         for (k, _) in entries.sorted(by: { $0.key < $1.key }) { hasher.combine(k) }
     }
 }
+
+extension JSONObject: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { self.init(elements) }
+}

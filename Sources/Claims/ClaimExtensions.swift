@@ -1,0 +1,30 @@
+public import JSONCore
+
+/// What a claim hook (a pipeline) asked for: claims to add and claims to remove, in order.
+/// Applying it can never touch a registered claim; every refusal is reported back.
+public struct ClaimExtensions: Sendable, Equatable {
+    public enum Operation: Sendable, Equatable {
+        case add(String, JSONValue)
+        case remove(String)
+    }
+    public var operations: [Operation]
+    public init(_ operations: [Operation] = []) { self.operations = operations }
+    public var isEmpty: Bool { operations.isEmpty }
+
+    /// Applies the operations to `claims`; returns the names that were refused (registered claims).
+    @discardableResult
+    public func apply(to claims: inout JSONObject) -> [String] {
+        var refused: [String] = []
+        for op in operations {
+            switch op {
+            case .add(let name, let value):
+                if RegisteredClaims.contains(name) { refused.append(name); continue }
+                claims[name] = value
+            case .remove(let name):
+                if RegisteredClaims.contains(name) { refused.append(name); continue }
+                claims[name] = nil
+            }
+        }
+        return refused
+    }
+}
