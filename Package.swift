@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
@@ -27,12 +28,13 @@ let package = Package(
         .systemLibrary(
             name: "CJavaScriptCore", pkgConfig: "javascriptcoregtk-4.1",
             providers: [.apt(["libjavascriptcoregtk-4.1-dev"])]),
+        .target(name: "CPipelineSupport"),
         .target(name: "JSONCore", dependencies: ["CJansson"], swiftSettings: swiftSettings),
         .target(name: "JOSE", dependencies: ["COpenSSL", "JSONCore"], swiftSettings: swiftSettings),
         .target(name: "Claims", dependencies: ["JSONCore", "JOSE"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline",
-            dependencies: ["CJavaScriptCore", "JSONCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CJavaScriptCore", "CPipelineSupport", "JSONCore", "Claims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "TokenService",
@@ -44,12 +46,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "JSONCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ClaimsTests", dependencies: ["Claims", "JOSE"], swiftSettings: swiftSettings),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "JSONCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "JSONCore", "Claims"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TokenServiceTests",
             dependencies: [

@@ -1,0 +1,26 @@
+#ifndef TOKENSERVICE_PIPELINE_SUPPORT_H
+#define TOKENSERVICE_PIPELINE_SUPPORT_H
+#include <stdint.h>
+#include <sys/types.h>
+
+/// Starts `path argv...` with stdin, stdout and fd 3 taken from the given descriptors, every other
+/// descriptor above 3 closed, an empty signal mask and default signal dispositions.
+/// Returns 0 and sets *pid, or an errno value.
+int ts_spawn_worker(const char *path, char *const argv[], int stdin_fd, int stdout_fd, int progress_fd, pid_t *pid);
+
+/// Sequentially consistent 64-bit load/store on memory shared with a worker process.
+static inline void ts_atomic_store64(volatile int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static inline int64_t ts_atomic_load64(volatile int64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+
+/// CLOCK_MONOTONIC in nanoseconds (the same clock in supervisor and worker).
+int64_t ts_monotonic_ns(void);
+
+/// An anonymous shared-memory file of `size` bytes (memfd), or -1.
+int ts_shared_memory_fd(size_t size);
+
+/// Resident set size of process `pid` in bytes (from /proc/PID/statm), or -1.
+int64_t ts_resident_bytes(pid_t pid);
+
+/// pipe2(O_CLOEXEC): both ends close on exec (the spawn dup2s the ones a worker needs).
+int ts_pipe_cloexec(int fds[2]);
+#endif

@@ -1,0 +1,123 @@
+internal import CJavaScriptCore
+
+/// An exception thrown by JavaScript (or the VM terminating it), as text.
+struct JSException: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// A JavaScript value owned by a `JSRuntime`; only the runtime can look inside.
+struct JSHandle {
+    fileprivate let ref: JSValueRef
+}
+
+/// The one thin unsafe layer over JavaScriptCore's C API. One runtime = one context group (VM)
+/// with one global context, used from a single thread only (a group must never be shared).
+final class JSRuntime {
+    private let group: JSContextGroupRef
+    let context: JSGlobalContextRef
+
+    init() throws(JSException) {
+        guard let group = JSContextGroupCreate() else { throw JSException(description: "JSContextGroupCreate failed") }
+        guard let context = JSGlobalContextCreateInGroup(group, nil) else {
+            JSContextGroupRelease(group)
+            throw JSException(description: "JSGlobalContextCreateInGroup failed")
+        }
+        self.group = group
+        self.context = context
+        let message = JSStringCreateWithUTF8CString("eval and Function are disabled in pipelines")
+        JSGlobalContextSetEvalEnabled(context, false, message)
+        JSStringRelease(message)
+    }
+
+    deinit {
+        JSGlobalContextRelease(context)
+        JSContextGroupRelease(group)
+    }
+
+    func evaluate(_ script: String, sourceURL: String, startingLine: Int32 = 1) throws(JSException) -> JSHandle {
+        let s = JSStringCreateWithUTF8CString(script)
+        let url = JSStringCreateWithUTF8CString(sourceURL)
+        defer { JSStringRelease(s); JSStringRelease(url) }
+        var exception: JSValueRef?
+        let result = JSEvaluateScript(context, s, nil, url, startingLine, &exception)
+        if let exception { throw JSException(description: string(exception)) }
+        guard let result else { throw JSException(description: "evaluation returned nothing") }
+        return JSHandle(ref: result)
+    }
+
+    /// Checks syntax without running anything; the error names the line.
+    func checkSyntax(_ script: String, sourceURL: String, startingLine: Int32 = 1) throws(JSException) {
+        let s = JSStringCreateWithUTF8CString(script)
+        let url = JSStringCreateWithUTF8CString(sourceURL)
+        defer { JSStringRelease(s); JSStringRelease(url) }
+        var exception: JSValueRef?
+        if !JSCheckScriptSyntax(context, s, url, startingLine, &exception) {
+            throw JSException(description: exception.map(string) ?? "syntax error")
+        }
+    }
+
+    func property(_ object: JSHandle, _ name: String) throws(JSException) -> JSHandle {
+        guard let obj = JSValueToObject(context, object.ref, nil) else { throw JSException(description: "not an object") }
+        let n = JSStringCreateWithUTF8CString(name)
+        defer { JSStringRelease(n) }
+        var exception: JSValueRef?
+        let v = JSObjectGetProperty(context, obj, n, &exception)
+        if let exception { throw JSException(description: string(exception)) }
+        guard let v else { throw JSException(description: "no property \(name)") }
+        return JSHandle(ref: v)
+    }
+
+    /// Keeps a value alive across calls until `release`.
+    func retain(_ v: JSHandle) -> JSHandle {
+        JSValueProtect(context, v.ref)
+        return v
+    }
+
+    func release(_ v: JSHandle) { JSValueUnprotect(context, v.ref) }
+
+    /// Calls `function` with `arguments`. Microtasks queued by the call have run when this returns.
+    func call(_ function: JSHandle, _ arguments: [JSHandle]) throws(JSException) -> JSHandle {
+        let arguments: [JSValueRef?] = arguments.map(\.ref)
+        guard let fn = JSValueToObject(context, function.ref, nil), JSObjectIsFunction(context, fn) else {
+            throw JSException(description: "not a function")
+        }
+        var exception: JSValueRef?
+        let result: JSValueRef? = arguments.withUnsafeBufferPointer { args in
+            JSObjectCallAsFunction(context, fn, nil, args.count, args.baseAddress, &exception)
+        }
+        if let exception { throw JSException(description: string(exception)) }
+        guard let result else { throw JSException(description: "execution was terminated") }
+        return JSHandle(ref: result)
+    }
+
+    func makeString(_ s: String) -> JSHandle {
+        let js = JSStringCreateWithUTF8CString(s)
+        defer { JSStringRelease(js) }
+        return JSHandle(ref: JSValueMakeString(context, js))
+    }
+
+    func makeBool(_ b: Bool) -> JSHandle { JSHandle(ref: JSValueMakeBoolean(context, b)) }
+
+    func string(_ value: JSHandle) -> String { string(value.ref) }
+
+    private func string(_ value: JSValueRef) -> String {
+        guard let js = JSValueToStringCopy(context, value, nil) else { return "(unprintable)" }
+        defer { JSStringRelease(js) }
+        let capacity = JSStringGetMaximumUTF8CStringSize(js)
+        var buffer = [CChar](repeating: 0, count: capacity)
+        let n = JSStringGetUTF8CString(js, &buffer, capacity)
+        return String(decoding: buffer.prefix(Swift.max(0, n - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    func isFunction(_ value: JSHandle) -> Bool {
+        guard let o = JSValueToObject(context, value.ref, nil) else { return false }
+        return JSObjectIsFunction(context, o)
+    }
+
+    /// CPU-time limit for each outermost VM entry; the VM terminates the script past it.
+    func setTimeLimit(seconds: Double) {
+        JSContextGroupSetExecutionTimeLimit(group, seconds, { _, _ in true }, nil)
+    }
+
+    func garbageCollect() { JSGarbageCollect(context) }
+}

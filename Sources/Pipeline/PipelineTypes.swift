@@ -1,0 +1,74 @@
+public import Claims
+public import JSONCore
+
+/// The two triggers a token service runs (GenAuth PRE_OIDC_ID_TOKEN_ISSUED / PRE_OIDC_ACCESS_TOKEN_ISSUED).
+public enum PipelineTrigger: String, Sendable, CaseIterable {
+    case preIDToken = "pre_id_token"
+    case preAccessToken = "pre_access_token"
+}
+
+/// One configured pipeline function with its source text.
+public struct PipelineFunctionSpec: Sendable, Equatable {
+    public var name: String
+    public var source: String
+    public var enabled: Bool
+    public var async: Bool
+    public var timeoutMS: Int
+    public var terminateOnTimeout: Bool
+
+    public init(name: String, source: String, enabled: Bool = true, async: Bool = false, timeoutMS: Int = 3000,
+                terminateOnTimeout: Bool = true) {
+        self.name = name; self.source = source; self.enabled = enabled; self.async = async
+        self.timeoutMS = timeoutMS; self.terminateOnTimeout = terminateOnTimeout
+    }
+}
+
+/// A line a function logged with `log` / `console.log`.
+public struct PipelineLogLine: Sendable, Equatable {
+    public var function: String
+    public var message: String
+    public init(function: String, message: String) { self.function = function; self.message = message }
+}
+
+/// How one function's run ended.
+public enum FunctionOutcome: Sendable, Equatable {
+    case ok
+    /// `callback(error)`: issuance is refused with this message.
+    case denied(String)
+    /// Threw, rejected, timed out or broke a limit.
+    case failed(String)
+    /// Failed, but `terminate_on_timeout: false` let issuance go on without its changes.
+    case skipped(String)
+
+    public var label: String {
+        switch self {
+        case .ok: return "ok"
+        case .denied: return "denied"
+        case .failed: return "failed"
+        case .skipped: return "skipped"
+        }
+    }
+}
+
+/// The result of running a trigger's pipeline for one token.
+public struct PipelineReport: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        case proceed
+        case denied(function: String, message: String)
+        case failed(function: String, reason: String)
+    }
+    public var outcome: Outcome
+    /// The claim operations of the functions that completed, in order.
+    public var extensions: ClaimExtensions
+    public var logs: [PipelineLogLine]
+    /// Each synchronous function that ran: name, outcome, duration.
+    public var functions: [(name: String, outcome: FunctionOutcome, duration: Duration)]
+    /// Claim names the pipeline tried to touch but may not (registered claims).
+    public var refusedClaims: [String]
+
+    public init(outcome: Outcome = .proceed, extensions: ClaimExtensions = ClaimExtensions(), logs: [PipelineLogLine] = [],
+                functions: [(name: String, outcome: FunctionOutcome, duration: Duration)] = [], refusedClaims: [String] = []) {
+        self.outcome = outcome; self.extensions = extensions; self.logs = logs
+        self.functions = functions; self.refusedClaims = refusedClaims
+    }
+}

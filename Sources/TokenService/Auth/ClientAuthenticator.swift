@@ -1,0 +1,115 @@
+import Foundation
+import JOSE
+import JSONCore
+
+/// Client authentication at the token and introspection endpoints: client_secret_basic
+/// (RFC 6749 §2.3.1), client_secret_post and private_key_jwt (RFC 7523 §2.2, OIDC Core §9).
+/// Exactly one method per request. Every failure is the same `invalid_client`, and an unknown
+/// client costs the same hash-and-compare as a wrong secret.
+struct ClientAuthenticator: Sendable {
+    static let assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    /// Assertions valid for longer than this are refused (they would pin replay-cache entries).
+    static let maxAssertionLifetime: Int64 = 3600
+    static let clockSkew: Int64 = 30
+
+    let clients: ClientRegistry
+    let replayCache: AssertionReplayCache
+    /// Accepted `aud` values: the token endpoint URL and the issuer.
+    let audiences: Set<String>
+
+    struct Result {
+        let client: RegisteredClient
+        let method: ServiceConfig.AuthMethod
+    }
+
+    func authenticate(authorization: String?, form: FormParameters, now: Int64) throws(OAuthError) -> Result {
+        let basic = authorization.flatMap(Self.parseBasic)
+        if let authorization, basic == nil, authorization.lowercased().hasPrefix("basic") {
+            throw OAuthError.invalidClient(basic: true)
+        }
+        let usesPost = form["client_secret"] != nil
+        let usesAssertion = form["client_assertion"] != nil || form["client_assertion_type"] != nil
+        let methods = (basic != nil ? 1 : 0) + (usesPost ? 1 : 0) + (usesAssertion ? 1 : 0)
+        guard methods <= 1 else { throw OAuthError.invalidRequest("use exactly one client authentication method") }
+
+        if let (id, secret) = basic {
+            if let formID = form["client_id"], formID != id { throw OAuthError.invalidRequest("client_id does not match the Authorization header") }
+            return try checkSecret(id: id, secret: secret, method: .clientSecretBasic)
+        }
+        if usesPost {
+            guard let id = form["client_id"], let secret = form["client_secret"] else {
+                throw OAuthError.invalidRequest("client_secret_post needs client_id and client_secret")
+            }
+            return try checkSecret(id: id, secret: secret, method: .clientSecretPost)
+        }
+        if usesAssertion {
+            return try checkAssertion(form: form, now: now)
+        }
+        throw OAuthError.invalidClient(basic: false)
+    }
+
+    private static let decoyDigest = Digest.hash(.sha256, Array("tokenservice-no-such-client".utf8))
+
+    private func checkSecret(id: String, secret: String, method: ServiceConfig.AuthMethod) throws(OAuthError) -> Result {
+        let presented = Digest.hash(.sha256, Array(secret.utf8))
+        let client = clients[id]
+        var expected = Self.decoyDigest
+        if let client, case .secretSHA256(let digest) = client.config.credential { expected = digest }
+        let matches = constantTimeEquals(presented, expected)
+        guard let client, matches, client.config.authMethods.contains(method) else {
+            throw OAuthError.invalidClient(basic: method == .clientSecretBasic)
+        }
+        return Result(client: client, method: method)
+    }
+
+    private func checkAssertion(form: FormParameters, now: Int64) throws(OAuthError) -> Result {
+        guard form["client_assertion_type"] == Self.assertionType else {
+            throw OAuthError.invalidRequest("client_assertion_type must be \(Self.assertionType)")
+        }
+        guard let assertion = form["client_assertion"] else { throw OAuthError.invalidRequest("client_assertion is missing") }
+        // The client is named by the (not yet verified) iss/sub; verification then uses its keys.
+        guard let unverified = Self.unverifiedClaims(assertion), let iss = unverified["iss"]?.stringValue,
+              let client = clients[iss], client.config.authMethods.contains(.privateKeyJWT), let keys = client.assertionKeys
+        else { throw OAuthError.invalidClient(basic: false) }
+        if let formID = form["client_id"], formID != iss { throw OAuthError.invalidClient(basic: false) }
+        guard let verified = try? JWSVerifier(keys: keys).verify(assertion) else { throw OAuthError.invalidClient(basic: false) }
+        let claims = verified.claims
+        guard claims["iss"]?.stringValue == client.id, claims["sub"]?.stringValue == client.id,
+              Self.audienceMatches(claims["aud"], audiences),
+              let exp = claims["exp"]?.intValue, exp + Self.clockSkew > now, exp - now <= Self.maxAssertionLifetime,
+              let jti = claims["jti"]?.stringValue, !jti.isEmpty, jti.utf8.count <= 256
+        else { throw OAuthError.invalidClient(basic: false) }
+        if let nbf = claims["nbf"]?.intValue, nbf > now + Self.clockSkew { throw OAuthError.invalidClient(basic: false) }
+        switch replayCache.record(clientID: client.id, jti: jti, expiresAt: exp + Self.clockSkew, now: now) {
+        case .fresh: return Result(client: client, method: .privateKeyJWT)
+        case .replayed, .full: throw OAuthError.invalidClient(basic: false)
+        }
+    }
+
+    static func audienceMatches(_ aud: JSONValue?, _ accepted: Set<String>) -> Bool {
+        switch aud {
+        case .string(let s)?: return accepted.contains(s)
+        case .array(let a)?: return a.contains { $0.stringValue.map(accepted.contains) ?? false }
+        default: return false
+        }
+    }
+
+    static func unverifiedClaims(_ token: String) -> JSONObject? {
+        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 3, token.utf8.count <= 16 * 1024, let payload = Base64URL.decode(parts[1]) else { return nil }
+        return (try? JSON.parse(payload))?.objectValue
+    }
+
+    /// `Basic base64(urlencode(id):urlencode(secret))`.
+    static func parseBasic(_ header: String) -> (String, String)? {
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "basic",
+              let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)) else { return nil }
+        let bytes = Array(data)
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
+              let id = FormParameters.decode(bytes[..<colon]), let secret = FormParameters.decode(bytes[(colon + 1)...]),
+              !id.isEmpty
+        else { return nil }
+        return (id, secret)
+    }
+}

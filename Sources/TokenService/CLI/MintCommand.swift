@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import JSONCore
+import Logging
+import Pipeline
+
+/// `tokenservice mint`: the HTTP code path, offline, for operators and scripts.
+struct MintCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mint", abstract: "Mint tokens offline and print the token response.")
+
+    @Option(help: "Configuration file.") var config: String
+    @Option(help: "client_id.") var client: String
+    @Option(help: "Grant type (default: client_credentials without --user, authorization_code with).") var grant: String?
+    @Option(help: "Space-delimited scope.") var scope: String?
+    @Option(help: "Audience.") var audience: String?
+    @Option(help: "JSON file with the GenAuth user object.") var user: String?
+    @Option(help: "JSON file with the pipeline context.") var context: String?
+    @Option(help: "Nonce for the ID token.") var nonce: String?
+
+    func run() async throws {
+        var logger = Logger(label: "tokenservice")
+        logger.logLevel = .warning
+        let engine = PipelineEngine.forThisExecutable(logger: logger)
+        defer { engine.shutdown() }
+        let state: ServiceState
+        do { state = try await ServiceState.load(path: config, engine: engine) } catch { throw CommandFailure(error.description) }
+        let core = ServiceCore.make(holder: StateHolder(state), engine: engine, logger: logger)
+        let userObject = try user.map { try JSONFile.object($0) }
+        let contextObject = try context.map { try JSONFile.object($0) } ?? [:]
+        let grantType = grant ?? (userObject == nil ? "client_credentials" : "authorization_code")
+        do {
+            let response: TokenResponse
+            if grantType == "client_credentials" {
+                guard let registered = state.clients[client] else { throw CommandFailure("unknown client \(client)") }
+                guard registered.config.grantTypes.contains(.clientCredentials) else { throw OAuthError.unauthorizedClient("client_credentials is not allowed for this client") }
+                var form: [String: String] = ["grant_type": grantType]
+                if let scope { form["scope"] = scope }
+                if let audience { form["audience"] = audience }
+                response = try await core.clientCredentials.issue(
+                    client: registered, form: FormParameters(values: form),
+                    info: .init(remoteIP: "127.0.0.1", headers: [:]), state: state)
+            } else {
+                guard let userObject else { throw CommandFailure("--user is required for \(grantType)") }
+                var body: JSONObject = ["client_id": .string(client), "grant_type": .string(grantType), "user": .object(userObject),
+                                        "context": .object(contextObject)]
+                if let scope { body["scope"] = .string(scope) }
+                if let audience { body["audience"] = .string(audience) }
+                if let nonce { body["nonce"] = .string(nonce) }
+                response = try await core.gatewayMint.handle(try GatewayMint.parse(JSON.serialize(.object(body))), state: state)
+            }
+            print(JSON.serializeString(.object(response.json)))
+        } catch let error as OAuthError {
+            throw CommandFailure(JSON.serializeString(.object(["error": .string(error.code), "error_description": .string(error.errorDescription)])))
+        }
+    }
+}
+
+enum JSONFile {
+    static func object(_ path: String) throws -> JSONObject {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
+        do {
+            guard let o = try JSON.parse(Array(data)).objectValue else { throw CommandFailure("\(path) must hold a JSON object") }
+            return o
+        } catch let e as JSONParseError {
+            throw CommandFailure("\(path): \(e.message)")
+        }
+    }
+}

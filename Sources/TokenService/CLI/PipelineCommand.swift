@@ -1,0 +1,57 @@
+import ArgumentParser
+import JSONCore
+import Logging
+import Pipeline
+
+/// `tokenservice pipeline test`: GenAuth's "how to debug" for pipeline authors.
+struct PipelineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pipeline", abstract: "Pipeline tools.", subcommands: [Test.self])
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run a trigger's pipeline and print what it adds, logs and decides.")
+        @Option(help: "Configuration file.") var config: String
+        @Option(help: "pre_id_token or pre_access_token.") var trigger: String
+        @Option(help: "JSON file with the user object (omit for M2M: user is null).") var user: String?
+        @Option(help: "JSON file with the context object.") var context: String?
+
+        func run() async throws {
+            guard let trig = PipelineTrigger(rawValue: trigger) else { throw CommandFailure("trigger must be pre_id_token or pre_access_token") }
+            var logger = Logger(label: "tokenservice")
+            logger.logLevel = .warning
+            let engine = PipelineEngine.forThisExecutable(logger: logger)
+            defer { engine.shutdown() }
+            let state: ServiceState
+            do { state = try await ServiceState.load(path: config, engine: engine) } catch { throw CommandFailure(error.description) }
+            let userValue: JSONValue = try user.map { .object(try JSONFile.object($0)) } ?? .null
+            var ctx = try context.map { try JSONFile.object($0) } ?? [:]
+            if ctx["accessTokenTarget"] == nil, trig == .preAccessToken {
+                ctx["accessTokenTarget"] = userValue.isNull ? "programmaticAccount" : "user"
+            }
+            guard let pipeline = state.pipelines[trig] else {
+                print(JSON.serializeString(.object(["outcome": "proceed", "claims": [:], "logs": [], "note": "no enabled functions"])))
+                return
+            }
+            let report = await engine.run(pipeline, user: userValue, context: ctx)
+            var added = JSONObject()
+            let refused = report.extensions.apply(to: &added)
+            let removed = report.extensions.operations.compactMap { op -> JSONValue? in
+                if case .remove(let k) = op { return .string(k) }
+                return nil
+            }
+            let outcome: JSONValue
+            switch report.outcome {
+            case .proceed: outcome = "proceed"
+            case .denied(let f, let m): outcome = ["denied": ["function": .string(f), "message": .string(m), "http": "403 access_denied"]]
+            case .failed(let f, let r): outcome = ["failed": ["function": .string(f), "reason": .string(r), "http": "500 server_error"]]
+            }
+            let out: JSONObject = [
+                "outcome": outcome, "claims": .object(added), "removed": .array(removed),
+                "refused": .array((refused + report.refusedClaims).map { .string($0) }),
+                "logs": .array(report.logs.map { ["function": .string($0.function), "message": .string($0.message)] }),
+                "functions": .array(report.functions.map { ["name": .string($0.name), "outcome": .string($0.outcome.label)] }),
+            ]
+            print(JSON.serializeString(.object(out)))
+            if report.outcome != .proceed { throw ExitCode(2) }
+        }
+    }
+}

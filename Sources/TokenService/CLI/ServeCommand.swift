@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Pipeline
+import ServiceLifecycle
+import UnixSignals
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Start the HTTP service.")
+
+    @Option(help: "Configuration file.") var config: String = "config/dev.json"
+    @Option(help: "Listen address (overrides the config).") var host: String?
+    @Option(help: "Listen port (overrides the config).") var port: Int?
+
+    func run() async throws {
+        var logger = Logger(label: "tokenservice")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let engine = PipelineEngine.forThisExecutable(logger: logger)
+        let state: ServiceState
+        do { state = try await ServiceState.load(path: config, engine: engine) } catch {
+            engine.shutdown()
+            throw CommandFailure("configuration \(config) is not valid:\n" + error.problems.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+        let holder = StateHolder(state)
+        let log = logger
+        let core = ServiceCore.make(holder: holder, engine: engine, logger: logger)
+        let app = Application(
+            router: Routes.build(core: core),
+            configuration: .init(address: .hostname(host ?? state.config.listen.host, port: port ?? state.config.listen.port),
+                                 serverName: nil),
+            services: [ReloadOnHangup(path: config, holder: holder, engine: engine, logger: logger)],
+            onServerRunning: { channel in
+                log.info("tokenservice listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")",
+                                                                 "issuer": "\(state.config.issuer)"])
+            },
+            logger: logger)
+        defer { engine.shutdown() }
+        try await app.runService()
+    }
+}
+
+extension PipelineEngine {
+    /// Workers are this executable started as `tokenservice pipeline-worker`, one per core.
+    static func forThisExecutable(logger: Logger, executable: String = "/proc/self/exe") -> PipelineEngine {
+        let memory = ProcessInfo.processInfo.environment["TOKENSERVICE_PIPELINE_MEMORY_MB"].flatMap(Int.init) ?? 512
+        return PipelineEngine(
+            configuration: .init(launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker", "--memory-mb", String(memory)]),
+                                 workers: ProcessInfo.processInfo.activeProcessorCount, memoryLimitMB: memory),
+            logger: logger)
+    }
+}
+
+extension ServiceCore {
+    static func make(holder: StateHolder, engine: PipelineEngine?, logger: Logger) -> ServiceCore {
+        let issuer = Issuer(engine: engine, metrics: ServiceMetrics(), logger: logger,
+                            now: { Int64(Date().timeIntervalSince1970) })
+        return ServiceCore(holder: holder, issuer: issuer, replayCache: AssertionReplayCache())
+    }
+}
+
+/// SIGHUP: reload config, keys and pipelines; swap only when everything validates.
+struct ReloadOnHangup: Service {
+    let path: String
+    let holder: StateHolder
+    let engine: PipelineEngine
+    let logger: Logger
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            do {
+                holder.replace(with: try await ServiceState.load(path: path, engine: engine))
+                logger.info("configuration reloaded", metadata: ["path": "\(path)"])
+            } catch {
+                logger.error("reload failed; keeping the previous configuration",
+                             metadata: ["path": "\(path)", "problems": "\(error.problems.joined(separator: "; "))"])
+            }
+        }
+    }
+}
+
+struct PipelineWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline-worker", abstract: "Internal: a pipeline worker process (started by serve).", shouldDisplay: false)
+    @Option(name: .customLong("memory-mb"), help: "Data segment limit in MiB.") var memoryMB: Int = 512
+
+    func run() throws {
+        let status = PipelineWorker.main(memoryLimitMB: memoryMB)
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import JOSE
+import JSONCore
+
+/// A configuration that failed validation, with every problem found.
+struct ConfigError: Error, CustomStringConvertible {
+    var problems: [String]
+    var description: String { problems.joined(separator: "\n") }
+}
+
+enum ConfigLoader {
+    static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> ServiceConfig {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError(problems: ["\(path): cannot read the file"]) }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return try parse(Array(data), baseDirectory: base, environment: environment)
+    }
+
+    static func parse(_ bytes: [UInt8], baseDirectory: String, environment: [String: String]) throws(ConfigError) -> ServiceConfig {
+        let root: JSONValue
+        do { root = try JSON.parse(bytes) } catch { throw ConfigError(problems: ["config is not valid JSON: \(error.message)"]) }
+        var r = ConfigReader(baseDirectory: baseDirectory, environment: environment)
+        let top: Set<String> = ["issuer", "listen", "authorization_endpoint", "keys", "signing_key", "gateways", "clients", "env", "pipelines"]
+        guard let o = r.object(root, "$", known: top) else { throw ConfigError(problems: r.problems.isEmpty ? ["config must be a JSON object"] : r.problems) }
+
+        let issuer = r.string(o, "issuer", "$", required: true) ?? ""
+        if !issuer.isEmpty, URL(string: issuer)?.scheme.map({ ["http", "https"].contains($0) }) != true || issuer.hasSuffix("/") || issuer.contains("?") || issuer.contains("#") {
+            r.problem("$.issuer", "must be an http(s) URL without query, fragment or trailing slash")
+        }
+        var listen = ServiceConfig.Listen()
+        if let l = r.object(o["listen"], "$.listen", known: ["host", "port"]) {
+            listen.host = r.string(l, "host", "$.listen") ?? listen.host
+            listen.port = r.int(l, "port", "$.listen", range: 0...65535) ?? listen.port
+        }
+        let authz = r.string(o, "authorization_endpoint", "$")
+
+        var keys: [ServiceConfig.Key] = []
+        for (i, item) in (r.array(o, "keys", "$") ?? []).enumerated() {
+            if let key = readKey(&r, item, "$.keys[\(i)]") { keys.append(key) }
+        }
+        if keys.isEmpty { r.problem("$.keys", "at least one key is required") }
+        var seenKids = Set<String>()
+        for key in keys where !seenKids.insert(key.kid).inserted { r.problem("$.keys", "duplicate kid \"\(key.kid)\"") }
+
+        let signingKey = r.string(o, "signing_key", "$", required: true) ?? ""
+        checkSigningKey(&r, signingKey, keys, "$.signing_key")
+
+        var gateways: [ServiceConfig.Gateway] = []
+        for (i, item) in (r.array(o, "gateways", "$") ?? []).enumerated() {
+            let path = "$.gateways[\(i)]"
+            guard let g = r.object(item, path, known: ["name", "token"]) else { continue }
+            let name = r.string(g, "name", path, required: true) ?? ""
+            guard let token = r.secret(g["token"], "\(path).token") else {
+                if g["token"] == nil { r.problem(path, "\"token\" is required") }
+                continue
+            }
+            if token.count < 16 { r.problem("\(path).token", "must be at least 16 bytes") }
+            gateways.append(.init(name: name, token: token))
+        }
+
+        var clients: [ServiceConfig.Client] = []
+        var seenClients = Set<String>()
+        for (i, item) in (r.array(o, "clients", "$") ?? []).enumerated() {
+            guard let client = readClient(&r, item, "$.clients[\(i)]", keys: keys) else { continue }
+            if !seenClients.insert(client.clientID).inserted { r.problem("$.clients[\(i)]", "duplicate client_id \"\(client.clientID)\"") }
+            clients.append(client)
+        }
+
+        var env: [(String, String)] = []
+        if let e = o["env"] {
+            if let eo = e.objectValue {
+                for (k, v) in eo {
+                    if let s = v.stringValue { env.append((k, s)) } else { r.problem("$.env.\(k)", "must be a string") }
+                }
+            } else {
+                r.problem("$.env", "must be an object of strings")
+            }
+        }
+
+        var pre: (id: [ServiceConfig.PipelineFunction], access: [ServiceConfig.PipelineFunction]) = ([], [])
+        if let p = r.object(o["pipelines"], "$.pipelines", known: ["pre_id_token", "pre_access_token"]) {
+            pre.id = readPipeline(&r, p, "pre_id_token")
+            pre.access = readPipeline(&r, p, "pre_access_token")
+        }
+
+        guard r.problems.isEmpty else { throw ConfigError(problems: r.problems) }
+        return ServiceConfig(issuer: issuer, listen: listen, authorizationEndpoint: authz, keys: keys, signingKey: signingKey,
+                             gateways: gateways, clients: clients, env: env, preIDToken: pre.id, preAccessToken: pre.access,
+                             baseDirectory: baseDirectory)
+    }
+
+    private static func readKey(_ r: inout ConfigReader, _ item: JSONValue, _ path: String) -> ServiceConfig.Key? {
+        guard let k = r.object(item, path, known: ["kid", "alg", "private_key_file", "secret", "status"]) else { return nil }
+        let kid = r.string(k, "kid", path, required: true) ?? ""
+        let algName = r.string(k, "alg", path, required: true) ?? ""
+        guard let alg = JWSAlgorithm(rawValue: algName) else {
+            if !algName.isEmpty { r.problem("\(path).alg", "unsupported algorithm \(algName)") }
+            return nil
+        }
+        var status = ServiceConfig.Key.Status.active
+        if let s = r.string(k, "status", path) {
+            if let st = ServiceConfig.Key.Status(rawValue: s) { status = st } else { r.problem("\(path).status", "must be active or retiring") }
+        }
+        let material: ServiceConfig.Key.Material
+        if alg.isSymmetric {
+            if k["private_key_file"] != nil { r.problem(path, "\(alg.rawValue) keys take \"secret\", not \"private_key_file\"") }
+            guard let secret = r.secret(k["secret"], "\(path).secret") else {
+                if k["secret"] == nil { r.problem(path, "\"secret\" is required for \(alg.rawValue)") }
+                return nil
+            }
+            material = .secret(secret)
+        } else {
+            if k["secret"] != nil { r.problem(path, "\(alg.rawValue) keys take \"private_key_file\", not \"secret\"") }
+            guard let file = r.string(k, "private_key_file", path, required: true) else { return nil }
+            material = .privateKeyFile(r.resolve(file))
+        }
+        return .init(kid: kid, alg: alg, material: material, status: status)
+    }
+
+    private static func checkSigningKey(_ r: inout ConfigReader, _ kid: String, _ keys: [ServiceConfig.Key], _ path: String) {
+        guard !kid.isEmpty else { return }
+        guard let key = keys.first(where: { $0.kid == kid }) else { r.problem(path, "no key with kid \"\(kid)\""); return }
+        if key.status == .retiring { r.problem(path, "key \"\(kid)\" is retiring and never signs") }
+    }
+
+    private static func readClient(_ r: inout ConfigReader, _ item: JSONValue, _ path: String, keys: [ServiceConfig.Key]) -> ServiceConfig.Client? {
+        let known: Set<String> = ["client_id", "client_secret", "client_secret_sha256", "jwks", "token_endpoint_auth_methods",
+                                  "grant_types", "scopes", "audiences", "signing_key", "access_token_ttl", "id_token_ttl", "name"]
+        guard let c = r.object(item, path, known: known) else { return nil }
+        let id = r.string(c, "client_id", path, required: true) ?? ""
+        var credentials: [ServiceConfig.Client.Credential] = []
+        if let secret = r.secret(c["client_secret"], "\(path).client_secret") {
+            if secret.count < 32 { r.problem("\(path).client_secret", "must be at least 32 bytes") }
+            credentials.append(.secretSHA256(Digest.hash(.sha256, secret)))
+        }
+        if let hex = r.string(c, "client_secret_sha256", path) {
+            if let digest = Self.hexBytes(hex), digest.count == 32 { credentials.append(.secretSHA256(digest)) } else {
+                r.problem("\(path).client_secret_sha256", "must be 64 hex digits (SHA-256 of the secret)")
+            }
+        }
+        if let jwksValue = c["jwks"] {
+            do { credentials.append(.jwks(try JWKS(json: jwksValue))) } catch { r.problem("\(path).jwks", "\(error)") }
+        }
+        if credentials.count > 1 { r.problem(path, "give one of client_secret, client_secret_sha256 or jwks") }
+        let credential = credentials.first ?? .none
+
+        var methods: Set<ServiceConfig.AuthMethod>
+        switch credential {
+        case .secretSHA256: methods = [.clientSecretBasic, .clientSecretPost]
+        case .jwks: methods = [.privateKeyJWT]
+        case .none: methods = []
+        }
+        if let names = r.strings(c, "token_endpoint_auth_methods", path) {
+            var chosen = Set<ServiceConfig.AuthMethod>()
+            for n in names {
+                guard let m = ServiceConfig.AuthMethod(rawValue: n) else { r.problem("\(path).token_endpoint_auth_methods", "unknown method \(n)"); continue }
+                if !methods.contains(m) { r.problem("\(path).token_endpoint_auth_methods", "\(n) needs a credential this client does not have") }
+                chosen.insert(m)
+            }
+            methods = chosen.intersection(methods)
+        }
+        var grants = Set<ServiceConfig.GrantType>()
+        for n in r.strings(c, "grant_types", path) ?? ["client_credentials"] {
+            if let g = ServiceConfig.GrantType(rawValue: n) { grants.insert(g) } else { r.problem("\(path).grant_types", "unknown grant type \(n)") }
+        }
+        if grants.contains(.clientCredentials) && methods.isEmpty {
+            r.problem(path, "client_credentials needs a client credential (client_secret, client_secret_sha256 or jwks)")
+        }
+        let scopes = r.strings(c, "scopes", path) ?? []
+        for s in scopes where !OAuthSyntax.isScopeToken(s) { r.problem("\(path).scopes", "\"\(s)\" is not a valid scope token") }
+        let audiences = r.strings(c, "audiences", path) ?? []
+        if audiences.isEmpty { r.problem(path, "\"audiences\" needs at least one audience") }
+        let signing = r.string(c, "signing_key", path)
+        if let signing { checkSigningKey(&r, signing, keys, "\(path).signing_key") }
+        let atTTL = r.int(c, "access_token_ttl", path, range: 1...86_400 * 30) ?? 3600
+        let idTTL = r.int(c, "id_token_ttl", path, range: 1...86_400 * 30) ?? 3600
+        return .init(clientID: id, name: r.string(c, "name", path), credential: credential, authMethods: methods, grantTypes: grants,
+                     scopes: scopes, audiences: audiences, signingKey: signing, accessTokenTTL: atTTL, idTokenTTL: idTTL)
+    }
+
+    private static func readPipeline(_ r: inout ConfigReader, _ p: JSONObject, _ trigger: String) -> [ServiceConfig.PipelineFunction] {
+        var out: [ServiceConfig.PipelineFunction] = []
+        for (i, item) in (r.array(p, trigger, "$.pipelines") ?? []).enumerated() {
+            let path = "$.pipelines.\(trigger)[\(i)]"
+            guard let f = r.object(item, path, known: ["name", "file", "enabled", "async", "timeout_ms", "terminate_on_timeout"]) else { continue }
+            var fn = ServiceConfig.PipelineFunction(name: r.string(f, "name", path, required: true) ?? "", file: "")
+            if let file = r.string(f, "file", path, required: true) { fn.file = r.resolve(file) }
+            fn.enabled = r.bool(f, "enabled", path) ?? true
+            fn.async = r.bool(f, "async", path) ?? false
+            fn.timeoutMS = r.int(f, "timeout_ms", path, range: 1...60_000) ?? 3000
+            fn.terminateOnTimeout = r.bool(f, "terminate_on_timeout", path) ?? true
+            if out.contains(where: { $0.name == fn.name }) { r.problem(path, "duplicate function name \"\(fn.name)\"") }
+            out.append(fn)
+        }
+        return out
+    }
+
+    static func hexBytes(_ hex: String) -> [UInt8]? {
+        let chars = Array(hex.utf8)
+        guard chars.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var i = 0
+        while i < chars.count {
+            guard let hi = hexValue(chars[i]), let lo = hexValue(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x61 + 10
+        case 0x41...0x46: return c - 0x41 + 10
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import JOSE
+import JSONCore
+
+/// The typed, validated configuration (contract: cli-and-config.md). Secrets are resolved.
+struct ServiceConfig: Sendable {
+    struct Listen: Sendable { var host = "127.0.0.1"; var port = 8080 }
+
+    struct Key: Sendable {
+        enum Status: String, Sendable { case active, retiring }
+        var kid: String
+        var alg: JWSAlgorithm
+        var material: Material
+        var status: Status
+        enum Material: Sendable {
+            case privateKeyFile(String)
+            case secret([UInt8])
+        }
+    }
+
+    struct Gateway: Sendable {
+        var name: String
+        var token: [UInt8]
+    }
+
+    enum AuthMethod: String, Sendable, CaseIterable {
+        case clientSecretBasic = "client_secret_basic"
+        case clientSecretPost = "client_secret_post"
+        case privateKeyJWT = "private_key_jwt"
+    }
+
+    enum GrantType: String, Sendable, CaseIterable {
+        case clientCredentials = "client_credentials"
+        case authorizationCode = "authorization_code"
+        case implicit
+        case password
+        case refreshToken = "refresh_token"
+
+        /// GenAuth issues ID tokens only for these grants.
+        var issuesIDToken: Bool { self == .authorizationCode || self == .implicit || self == .password }
+    }
+
+    struct Client: Sendable {
+        enum Credential: Sendable {
+            /// SHA-256 of the secret: the only form kept in memory, compared in constant time.
+            case secretSHA256([UInt8])
+            case jwks(JWKS)
+            case none
+        }
+        var clientID: String
+        var name: String?
+        var credential: Credential
+        var authMethods: Set<AuthMethod>
+        var grantTypes: Set<GrantType>
+        var scopes: [String]
+        var audiences: [String]
+        var signingKey: String?
+        var accessTokenTTL: Int
+        var idTokenTTL: Int
+    }
+
+    struct PipelineFunction: Sendable {
+        var name: String
+        var file: String
+        var enabled = true
+        var async = false
+        var timeoutMS = 3000
+        var terminateOnTimeout = true
+    }
+
+    var issuer: String
+    var listen = Listen()
+    var authorizationEndpoint: String?
+    var keys: [Key]
+    var signingKey: String
+    var gateways: [Gateway]
+    var clients: [Client]
+    var env: [(String, String)]
+    var preIDToken: [PipelineFunction]
+    var preAccessToken: [PipelineFunction]
+    /// Directory of the config file: relative paths resolve against it.
+    var baseDirectory: String
+}

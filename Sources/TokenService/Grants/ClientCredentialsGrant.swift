@@ -1,0 +1,43 @@
+import JSONCore
+
+/// OAuth 2.0 client_credentials (RFC 6749 §4.4) issuing RFC 9068 access tokens. The pipeline sees
+/// `user = null` and `context.accessTokenTarget = "programmaticAccount"`.
+struct ClientCredentialsGrant: Sendable {
+    let issuer: Issuer
+
+    struct RequestInfo: Sendable {
+        var remoteIP: String
+        var headers: JSONObject
+    }
+
+    func handle(form: FormParameters, authorization: String?, info: RequestInfo, state: ServiceState) async throws(OAuthError) -> TokenResponse {
+        guard let grantType = form["grant_type"] else { throw OAuthError.invalidRequest("grant_type is missing") }
+        guard grantType == "client_credentials" else {
+            throw OAuthError.unsupportedGrantType("grant_type \(grantType) is not supported at this endpoint")
+        }
+        let authenticator = ClientAuthenticator(clients: state.clients, replayCache: replayCache,
+                                                audiences: [state.tokenEndpoint, state.config.issuer])
+        let client = try authenticator.authenticate(authorization: authorization, form: form, now: issuer.now()).client
+        guard client.config.grantTypes.contains(.clientCredentials) else {
+            throw OAuthError.unauthorizedClient("client_credentials is not allowed for this client")
+        }
+        if form["audience"] != nil && form["resource"] != nil && form["audience"] != form["resource"] {
+            throw OAuthError.invalidRequest("give audience or resource, not both")
+        }
+        return try await issue(client: client, form: form, info: info, state: state)
+    }
+
+    /// Issues for an already authenticated client (also `tokenservice mint`).
+    func issue(client: RegisteredClient, form: FormParameters, info: RequestInfo, state: ServiceState) async throws(OAuthError) -> TokenResponse {
+        let scope = try ScopePolicy.grant(requested: form["scope"], client: client)
+        let audience = try ScopePolicy.audience(requested: form["audience"] ?? form["resource"], client: client)
+        let context = PipelineContext.clientCredentials(client: client, scope: scope, audience: audience, form: form, info: info)
+        let (token, _) = try await issuer.accessToken(
+            .init(client: client, subject: client.id, scope: scope, audience: audience, grantType: .clientCredentials,
+                  user: .null, context: context),
+            state: state)
+        return TokenResponse(accessToken: token, expiresIn: client.config.accessTokenTTL, scope: scope)
+    }
+
+    let replayCache: AssertionReplayCache
+}

@@ -1,0 +1,90 @@
+import JSONCore
+
+/// `POST /v1/tokens`: the auth gateway has authenticated a user and asks for that user's tokens.
+/// Order (contract): access-token claims → pre_access_token → sign → ID-token claims → pre_id_token → sign.
+struct GatewayMint: Sendable {
+    let issuer: Issuer
+
+    struct MintRequest {
+        var clientID: String
+        var grantType: ServiceConfig.GrantType
+        var scope: String?
+        var audience: String?
+        var nonce: String?
+        var authTime: Int64?
+        var acr: String?
+        var amr: [String]?
+        var code: String?
+        var user: JSONObject
+        var context: JSONObject
+    }
+
+    static let userGrants: Set<ServiceConfig.GrantType> = [.authorizationCode, .implicit, .password, .refreshToken]
+
+    static func parse(_ body: [UInt8]) throws(OAuthError) -> MintRequest {
+        let root: JSONValue
+        do { root = try JSON.parse(body) } catch { throw OAuthError.invalidRequest("body is not valid JSON: \(error.message)") }
+        guard let o = root.objectValue else { throw OAuthError.invalidRequest("body must be a JSON object") }
+        let known: Set<String> = ["client_id", "grant_type", "scope", "audience", "resource", "nonce", "auth_time", "acr", "amr", "code", "user", "context"]
+        if let unknown = o.keys.first(where: { !known.contains($0) }) { throw OAuthError.invalidRequest("unknown member \(unknown)") }
+        func string(_ k: String, required: Bool = false) throws(OAuthError) -> String? {
+            guard let v = o[k], !v.isNull else {
+                if required { throw OAuthError.invalidRequest("\(k) is missing") }
+                return nil
+            }
+            guard let s = v.stringValue else { throw OAuthError.invalidRequest("\(k) must be a string") }
+            return s
+        }
+        let clientID = try string("client_id", required: true) ?? ""
+        let grantName = try string("grant_type", required: true) ?? ""
+        guard let grant = ServiceConfig.GrantType(rawValue: grantName), userGrants.contains(grant) else {
+            throw OAuthError.unsupportedGrantType("grant_type must be authorization_code, implicit, password or refresh_token")
+        }
+        guard let user = o["user"]?.objectValue else { throw OAuthError.invalidRequest("user must be an object") }
+        guard let id = user["id"]?.stringValue, !id.isEmpty else { throw OAuthError.invalidRequest("user.id must be a non-empty string") }
+        var authTime: Int64?
+        if let v = o["auth_time"], !v.isNull {
+            guard let t = v.intValue, t >= 0 else { throw OAuthError.invalidRequest("auth_time must be seconds since the epoch") }
+            authTime = t
+        }
+        var amr: [String]?
+        if let v = o["amr"], !v.isNull {
+            guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else { throw OAuthError.invalidRequest("amr must be an array of strings") }
+            amr = a.compactMap(\.stringValue)
+        }
+        var context = JSONObject()
+        if let v = o["context"], !v.isNull {
+            guard let c = v.objectValue else { throw OAuthError.invalidRequest("context must be an object") }
+            context = c
+        }
+        let audience = try string("audience"), resource = try string("resource")
+        if let audience, let resource, audience != resource { throw OAuthError.invalidRequest("give audience or resource, not both") }
+        return MintRequest(clientID: clientID, grantType: grant, scope: try string("scope"), audience: audience ?? resource,
+                           nonce: try string("nonce"), authTime: authTime, acr: try string("acr"), amr: amr, code: try string("code"),
+                           user: user, context: context)
+    }
+
+    func handle(_ r: MintRequest, state: ServiceState) async throws(OAuthError) -> TokenResponse {
+        guard let client = state.clients[r.clientID] else { throw OAuthError(.badRequest, "invalid_client", "unknown client_id") }
+        guard client.config.grantTypes.contains(r.grantType) else {
+            throw OAuthError.unauthorizedClient("\(r.grantType.rawValue) is not allowed for this client")
+        }
+        let scope = try ScopePolicy.grant(requested: r.scope, client: client)
+        let audience = try ScopePolicy.audience(requested: r.audience, client: client)
+        let subject = r.user["id"]?.stringValue ?? ""
+        let context = PipelineContext.user(gatewayContext: r.context, client: client, grantType: r.grantType.rawValue,
+                                           scope: scope, audience: audience)
+        let (accessToken, signers) = try await issuer.accessToken(
+            .init(client: client, subject: subject, scope: scope, audience: audience, grantType: r.grantType, user: .object(r.user),
+                  context: context, authTime: r.authTime, acr: r.acr, amr: r.amr),
+            state: state)
+        var response = TokenResponse(accessToken: accessToken, expiresIn: client.config.accessTokenTTL, scope: scope)
+        if r.grantType.issuesIDToken && scope.contains("openid") {
+            response.idToken = try await issuer.idToken(
+                .init(client: client, user: r.user, scope: scope, nonce: r.nonce, authTime: r.authTime, acr: r.acr, amr: r.amr,
+                      code: r.code, accessToken: accessToken, context: context),
+                signers: signers, state: state)
+        }
+        return response
+    }
+}

@@ -1,0 +1,113 @@
+import Claims
+import Foundation
+import JOSE
+import JSONCore
+import Logging
+import Pipeline
+
+/// The token factory shared by every grant and by `tokenservice mint`: claims → pipeline → sign.
+/// Token formats (Claims) stay separate from signing (JOSE); pipelines only ever contribute
+/// `ClaimExtensions`, which cannot touch registered claims.
+struct Issuer: Sendable {
+    let engine: PipelineEngine?
+    let metrics: ServiceMetrics
+    let logger: Logger
+    let now: @Sendable () -> Int64
+
+    struct AccessTokenRequest {
+        var client: RegisteredClient
+        var subject: String
+        var scope: [String]
+        var audience: String
+        var grantType: ServiceConfig.GrantType
+        var user: JSONValue
+        var context: JSONObject
+        var authTime: Int64?
+        var acr: String?
+        var amr: [String]?
+    }
+
+    /// Builds, runs `pre_access_token` on, and signs an RFC 9068 access token.
+    func accessToken(_ r: AccessTokenRequest, state: ServiceState) async throws(OAuthError) -> (token: String, signers: KeyRing.Signers) {
+        guard let signers = state.keys.signers(for: r.client.config.signingKey) else {
+            throw OAuthError.serverError("no active signing key")
+        }
+        let iat = now()
+        var claims = AccessTokenClaims(
+            issuer: state.config.issuer, subject: r.subject, audience: [r.audience], clientID: r.client.id, issuedAt: iat,
+            expiresAt: iat + Int64(r.client.config.accessTokenTTL), jwtID: Base64URL.encode(secureRandomBytes(16)), scope: r.scope,
+            authTime: r.authTime, acr: r.acr, amr: r.amr)
+        var extensions = JSONObject()
+        try await runPipeline(.preAccessToken, state: state, user: r.user, context: r.context, into: &extensions)
+        claims.extensions = extensions
+        let token: String
+        do { token = try signers.accessToken.sign(claims: claims.payload) } catch {
+            logger.error("signing failed", metadata: ["kid": "\(signers.key.kid)", "error": "\(error)"])
+            throw OAuthError.serverError("token signing failed")
+        }
+        metrics.tokenIssued(client: r.client.id, algorithm: signers.key.algorithm.rawValue, kind: "access_token")
+        return (token, signers)
+    }
+
+    struct IDTokenRequest {
+        var client: RegisteredClient
+        var user: JSONObject
+        var scope: [String]
+        var nonce: String?
+        var authTime: Int64?
+        var acr: String?
+        var amr: [String]?
+        var code: String?
+        var accessToken: String
+        var context: JSONObject
+    }
+
+    func idToken(_ r: IDTokenRequest, signers: KeyRing.Signers, state: ServiceState) async throws(OAuthError) -> String {
+        let iat = now()
+        let alg = signers.key.algorithm
+        var standard = StandardClaims.claims(for: r.user, scopes: Set(r.scope))
+        try await runPipeline(.preIDToken, state: state, user: .object(r.user), context: r.context, into: &standard)
+        let claims = IDTokenClaims(
+            issuer: state.config.issuer, subject: r.user["id"]?.stringValue ?? "", audience: r.client.id,
+            authorizedParty: r.client.id, issuedAt: iat, expiresAt: iat + Int64(r.client.config.idTokenTTL),
+            authTime: r.authTime, nonce: r.nonce, acr: r.acr, amr: r.amr,
+            accessTokenHash: TokenHash.halfHash(of: r.accessToken, algorithm: alg),
+            codeHash: r.code.map { TokenHash.halfHash(of: $0, algorithm: alg) }, standard: standard)
+        do {
+            let token = try signers.idToken.sign(claims: claims.payload)
+            metrics.tokenIssued(client: r.client.id, algorithm: alg.rawValue, kind: "id_token")
+            return token
+        } catch {
+            logger.error("signing failed", metadata: ["kid": "\(signers.key.kid)", "error": "\(error)"])
+            throw OAuthError.serverError("token signing failed")
+        }
+    }
+
+    /// Runs a trigger's pipeline and applies what it added to `claims`. A `callback(error)` is 403
+    /// access_denied; a function that fails closed is 500 server_error.
+    func runPipeline(_ trigger: PipelineTrigger, state: ServiceState, user: JSONValue, context: JSONObject,
+                     into claims: inout JSONObject) async throws(OAuthError) {
+        guard let pipeline = state.pipelines[trigger], let engine else { return }
+        let report = await engine.run(pipeline, user: user, context: context)
+        for f in report.functions {
+            metrics.pipelineRun(trigger: trigger.rawValue, function: f.name, outcome: f.outcome.label, duration: f.duration)
+        }
+        for line in report.logs {
+            logger.info("\(line.message)", metadata: ["pipeline": "\(trigger.rawValue)", "function": "\(line.function)"])
+        }
+        let refused = report.extensions.apply(to: &claims)
+        for name in refused + report.refusedClaims {
+            logger.warning("pipeline tried to set a registered claim; dropped", metadata: ["trigger": "\(trigger.rawValue)", "claim": "\(name)"])
+        }
+        switch report.outcome {
+        case .proceed:
+            return
+        case .denied(let function, let message):
+            logger.info("pipeline denied issuance", metadata: ["function": "\(function)"])
+            throw OAuthError.accessDenied(message.isEmpty ? "denied by pipeline \(function)" : message)
+        case .failed(let function, let reason):
+            logger.error("pipeline failed", metadata: ["function": "\(function)", "reason": "\(reason)"])
+            throw OAuthError.serverError("pipeline \(function) failed")
+        }
+    }
+}

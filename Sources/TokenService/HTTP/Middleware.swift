@@ -1,0 +1,47 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Counts requests and latency per endpoint and status.
+struct MetricsMiddleware: RouterMiddleware {
+    typealias Context = TokenRequestContext
+    let metrics: ServiceMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let endpoint = Self.endpoint(request.uri.path)
+        do {
+            let response = try await next(request, context)
+            metrics.request(endpoint: endpoint, status: response.status.code, duration: ContinuousClock.now - start)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            metrics.request(endpoint: endpoint, status: status, duration: ContinuousClock.now - start)
+            throw error
+        }
+    }
+
+    /// Known paths by name, everything else as "other" (keeps label cardinality bounded).
+    static func endpoint(_ path: String) -> String {
+        switch path {
+        case "/oauth/token", "/v1/tokens", "/oauth/introspect", "/.well-known/openid-configuration", "/.well-known/jwks.json",
+             "/healthz", "/metrics":
+            return path
+        default:
+            return "other"
+        }
+    }
+}
+
+/// 405 with `Allow` for a known path called with another method (RFC 9110 §15.5.6).
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = TokenRequestContext
+    let allowed: [String: HTTPRequest.Method]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let method = allowed[request.uri.path], request.method != method, !(method == .get && request.method == .head) {
+            throw OAuthError(.methodNotAllowed, "invalid_request", "use \(method.rawValue) for this endpoint", headers: [.allow: method.rawValue])
+        }
+        return try await next(request, context)
+    }
+}

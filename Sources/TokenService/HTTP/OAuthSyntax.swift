@@ -1,0 +1,16 @@
+/// Character rules from RFC 6749 appendix A.
+enum OAuthSyntax {
+    /// scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+    static func isScopeToken(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy { $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }
+    }
+
+    /// error_description = 1*( %x20-21 / %x23-5B / %x5D-7E ); anything else becomes a space.
+    static func sanitizedDescription(_ s: String) -> String {
+        let bytes = s.utf8.prefix(512).map { b -> UInt8 in
+            (b == 0x20 || b == 0x21 || (0x23...0x5B).contains(b) || (0x5D...0x7E).contains(b)) ? b : 0x20
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.isEmpty ? "error" : text
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import JOSE
+import JSONCore
+
+/// The loaded keys: every key verifies (retiring ones included), only active keys sign, and the
+/// public JWKS is serialised once per load.
+struct KeyRing: Sendable {
+    struct Signers: Sendable {
+        let accessToken: JWSSigner
+        let idToken: JWSSigner
+        var key: JWSKey { accessToken.key }
+    }
+
+    let all: KeySet
+    let defaultKid: String
+    private let signers: [String: Signers]
+    /// `{"keys":[…]}` of the asymmetric keys: public parameters only.
+    let jwksJSON: [UInt8]
+
+    init(config: ServiceConfig) throws(ConfigError) {
+        var problems: [String] = []
+        var loaded: [JWSKey] = []
+        var signers: [String: Signers] = [:]
+        for key in config.keys {
+            do {
+                let jwsKey = try Self.load(key)
+                loaded.append(jwsKey)
+                if key.status == .active {
+                    signers[key.kid] = Signers(accessToken: JWSSigner(key: jwsKey, typ: "at+jwt"), idToken: JWSSigner(key: jwsKey, typ: "JWT"))
+                }
+            } catch {
+                problems.append("key \(key.kid): \(error)")
+            }
+        }
+        guard problems.isEmpty else { throw ConfigError(problems: problems) }
+        all = KeySet(loaded)
+        defaultKid = config.signingKey
+        self.signers = signers
+        jwksJSON = JSON.serialize(all.publicJWKS.json)
+    }
+
+    func signers(for kid: String?) -> Signers? { signers[kid ?? defaultKid] }
+
+    private static func load(_ key: ServiceConfig.Key) throws -> JWSKey {
+        switch key.material {
+        case .secret(let secret):
+            return try JWSKey(secret: secret, algorithm: key.alg, kid: key.kid)
+        case .privateKeyFile(let path):
+            try checkPermissions(path)
+            guard let pem = FileManager.default.contents(atPath: path) else { throw KeyFileError("cannot read \(path)") }
+            return try JWSKey(privateKeyPEM: Array(pem), algorithm: key.alg, kid: key.kid)
+        }
+    }
+
+    /// A private key readable by group or others is refused (like ssh does).
+    static func checkPermissions(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw KeyFileError("cannot read \(path)") }
+        if st.st_mode & 0o077 != 0 {
+            throw KeyFileError("\(path) is readable by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); chmod 600 it")
+        }
+    }
+}
+
+struct KeyFileError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,37 @@
+import Prometheus
+
+/// Prometheus metrics of one service instance (never a global registry).
+struct ServiceMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private static let latencyBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
+    ]
+
+    func request(endpoint: String, status: Int, duration: Duration) {
+        let labels = [("endpoint", endpoint), ("status", String(status))]
+        registry.makeCounter(name: "tokenservice_http_requests_total", labels: labels).increment()
+        registry.makeDurationHistogram(
+            descriptor: .init(metricName: "tokenservice_http_request_duration", unitName: "seconds", helpText: "Request latency"),
+            labels: labels, buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    func tokenIssued(client: String, algorithm: String, kind: String) {
+        registry.makeCounter(name: "tokenservice_tokens_issued_total", labels: [("client_id", client), ("alg", algorithm), ("type", kind)]).increment()
+    }
+
+    func pipelineRun(trigger: String, function: String, outcome: String, duration: Duration) {
+        let labels = [("trigger", trigger), ("function", function)]
+        registry.makeCounter(name: "tokenservice_pipeline_runs_total", labels: labels + [("outcome", outcome)]).increment()
+        if outcome != "ok" {
+            registry.makeCounter(name: "tokenservice_pipeline_failures_total", labels: labels).increment()
+        }
+        registry.makeDurationHistogram(
+            descriptor: .init(metricName: "tokenservice_pipeline_duration", unitName: "seconds", helpText: "Pipeline function run time"),
+            labels: labels, buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    func exposition() -> [UInt8] { registry.emitToBuffer() }
+}

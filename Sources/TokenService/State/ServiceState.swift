@@ -1,0 +1,81 @@
+import Foundation
+import JOSE
+import JSONCore
+import Logging
+import Pipeline
+import Synchronization
+
+/// Everything derived from one configuration load: keys, clients, gateway credentials, compiled
+/// pipelines and the static documents. Immutable; a reload builds a new one and swaps it in whole.
+final class ServiceState: Sendable {
+    let config: ServiceConfig
+    let keys: KeyRing
+    let clients: ClientRegistry
+    let gatewayTokenDigests: [[UInt8]]
+    let pipelines: [PipelineTrigger: CompiledPipeline]
+    let env: JSONObject
+    let discoveryJSON: [UInt8]
+
+    var tokenEndpoint: String { config.issuer + "/oauth/token" }
+
+    init(config: ServiceConfig, pipelines: [PipelineTrigger: CompiledPipeline]) throws(ConfigError) {
+        var problems: [String] = []
+        var keys: KeyRing?
+        var clients: ClientRegistry?
+        do { keys = try KeyRing(config: config) } catch { problems += error.problems }
+        do { clients = try ClientRegistry(config: config) } catch { problems += error.problems }
+        guard let keys, let clients, problems.isEmpty else { throw ConfigError(problems: problems) }
+        self.config = config
+        self.keys = keys
+        self.clients = clients
+        self.gatewayTokenDigests = config.gateways.map { Digest.hash(.sha256, $0.token) }
+        self.pipelines = pipelines
+        self.env = JSONObject(config.env.map { ($0.0, JSONValue.string($0.1)) })
+        self.discoveryJSON = JSON.serialize(.object(Discovery.document(config: config, keys: keys)))
+    }
+
+    /// Reads the config at `path`, loads keys and compiles pipelines. Every problem is reported.
+    static func load(path: String, engine: PipelineEngine?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        async throws(ConfigError) -> ServiceState
+    {
+        let config = try ConfigLoader.load(path: path, environment: environment)
+        var problems: [String] = []
+        var compiled: [PipelineTrigger: CompiledPipeline] = [:]
+        for (trigger, functions) in [(PipelineTrigger.preIDToken, config.preIDToken), (.preAccessToken, config.preAccessToken)] {
+            var specs: [PipelineFunctionSpec] = []
+            for fn in functions {
+                guard let data = FileManager.default.contents(atPath: fn.file), let source = String(data: data, encoding: .utf8) else {
+                    problems.append("pipeline \(trigger.rawValue)/\(fn.name): cannot read \(fn.file)")
+                    continue
+                }
+                specs.append(PipelineFunctionSpec(name: fn.name, source: source, enabled: fn.enabled, async: fn.async,
+                                                  timeoutMS: fn.timeoutMS, terminateOnTimeout: fn.terminateOnTimeout))
+            }
+            if specs.contains(where: \.enabled) {
+                guard let engine else {
+                    problems.append("pipeline \(trigger.rawValue): no pipeline engine available")
+                    continue
+                }
+                let env = JSONObject(config.env.map { ($0.0, JSONValue.string($0.1)) })
+                do { compiled[trigger] = try await engine.prepare(specs, trigger: trigger, env: env) } catch { problems += error.problems }
+            }
+        }
+        guard problems.isEmpty else { throw ConfigError(problems: problems) }
+        return try ServiceState(config: config, pipelines: compiled)
+    }
+
+    func gatewayAuthorized(_ token: String) -> Bool {
+        let presented = Digest.hash(.sha256, Array(token.utf8))
+        var ok = false
+        for digest in gatewayTokenDigests where constantTimeEquals(digest, presented) { ok = true }
+        return ok
+    }
+}
+
+/// Holds the current state; SIGHUP replaces it atomically (requests in flight keep the one they read).
+final class StateHolder: Sendable {
+    private let state: Mutex<ServiceState>
+    init(_ initial: ServiceState) { state = Mutex(initial) }
+    var current: ServiceState { state.withLock { $0 } }
+    func replace(with new: ServiceState) { state.withLock { $0 = new } }
+}
