@@ -264,6 +264,9 @@ public final class PipelineEngine: Sendable {
         return report
     }
 
+    /// Process ids of the running workers (for health checks and tests).
+    public func workerProcessIDs() -> [Int32] { pool.processIDs() }
+
     /// Stops every worker.
     public func shutdown() { pool.shutdown() }
 }

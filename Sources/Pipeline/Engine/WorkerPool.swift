@@ -37,6 +37,8 @@ final class WorkerPool: Sendable {
         waiter?.resume(returning: worker)
     }
 
+    func processIDs() -> [Int32] { state.withLock { $0.all }.compactMap(\.processID) }
+
     func shutdown() {
         for w in state.withLock({ $0.all }) { w.terminate() }
     }

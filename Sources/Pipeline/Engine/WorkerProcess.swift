@@ -22,6 +22,7 @@ final class WorkerProcess: Sendable {
     init(launch: WorkerLaunch) { self.launch = launch }
 
     var isAlive: Bool { state.withLock { $0.alive } }
+    var processID: Int32? { state.withLock { $0.alive ? $0.pid : nil } }
 
     func isLoaded(_ gen: Int) -> Bool { state.withLock { $0.loaded.contains(gen) } }
     func markLoaded(_ gen: Int) { state.withLock { _ = $0.loaded.insert(gen) } }

@@ -1,0 +1,133 @@
+import Foundation
+import JSONCore
+import Pipeline
+import Testing
+
+/// Runaway functions are stopped within their timeout, the request gets its error, other requests are
+/// served meanwhile, and afterwards nothing keeps spinning or holding memory. Serialized: the CPU
+/// and memory readings must not be disturbed by the suite's own other tests.
+@Suite(.serialized) struct ContainmentTests {
+    static let ok = Fn(name: "ok", source: "function pipe(u, c, cb) { c.addToken('ok', true); cb(null, u, c); }")
+
+    func expectFailsWithin(_ fn: Fn, seconds: Double, engine: PipelineEngine) async throws -> String {
+        let start = Date()
+        let r = try await engine.run([fn])
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(elapsed < seconds, "\(fn.name) took \(elapsed) s")
+        guard case .failed(function: fn.name, let reason) = r.outcome else {
+            Issue.record("\(fn.name): expected a failure, got \(r.outcome)")
+            return ""
+        }
+        // The engine still serves after the failure.
+        let after = try await engine.run([Self.ok])
+        #expect(after.claims == ["ok": true])
+        return reason
+    }
+
+    @Test func busyLoopIsStoppedByTheVMTimeLimit() async throws {
+        let engine = TestWorker.engine()
+        defer { engine.shutdown() }
+        let reason = try await expectFailsWithin(Fn(name: "spin", source: "function pipe(u, c, cb) { while (true) {} }", timeoutMS: 300),
+                                                 seconds: 3, engine: engine)
+        #expect(reason.contains("timed out"))
+    }
+
+    @Test func microtaskLoopIsStoppedByReplacingTheWorker() async throws {
+        let engine = TestWorker.engine()
+        defer { engine.shutdown() }
+        _ = try await engine.run([Self.ok])
+        let before = Set(engine.workerProcessIDs())
+        let reason = try await expectFailsWithin(
+            Fn(name: "awaitloop", source: "async function pipe(u, c, cb) { while (true) await null; }", timeoutMS: 300),
+            seconds: 3, engine: engine)
+        #expect(reason.contains("timed out"))
+        #expect(!before.isSubset(of: Set(engine.workerProcessIDs())) || before.isEmpty, "the runaway worker was replaced")
+        try await expectIdle(engine)
+    }
+
+    @Test func neverSettlingAndNeverCallingBack() async throws {
+        let engine = TestWorker.engine()
+        defer { engine.shutdown() }
+        for source in ["async function pipe(u, c, cb) { await new Promise(() => {}); cb(null); }",
+                       "function pipe(u, c, cb) { c.addToken('x', 1); }"] {
+            let reason = try await expectFailsWithin(Fn(name: "silent", source: source, timeoutMS: 500), seconds: 3, engine: engine)
+            #expect(reason.contains("did not call back"))
+        }
+    }
+
+    @Test func deepRecursionFails() async throws {
+        let engine = TestWorker.engine()
+        defer { engine.shutdown() }
+        let reason = try await expectFailsWithin(Fn(name: "recurse", source: "function f(n) { return f(n + 1) + 1; } function pipe(u, c, cb) { f(0); }"),
+                                                 seconds: 5, engine: engine)
+        #expect(reason.contains("RangeError"))
+    }
+
+    @Test func memoryBombIsContainedAndMemoryReturns() async throws {
+        let engine = TestWorker.engine(memoryMB: 256)
+        defer { engine.shutdown() }
+        _ = try await engine.run([Self.ok])
+        let reason = try await expectFailsWithin(Fn(name: "bomb", source: """
+            function pipe(u, c, cb) { const keep = []; while (true) keep.push(new Array(1e6).fill(Math.random())); }
+            """, timeoutMS: 20_000), seconds: 20, engine: engine)
+        #expect(!reason.isEmpty)
+        for pid in engine.workerProcessIDs() {
+            #expect(Self.residentMB(pid) < 200, "worker \(pid) holds \(Self.residentMB(pid)) MiB after the bomb")
+        }
+    }
+
+    @Test func otherRequestsAreServedWhileOneHangs() async throws {
+        let engine = TestWorker.engine(workers: 2)
+        defer { engine.shutdown() }
+        let hang = try await engine.prepare([Fn(name: "hang", source: "async function pipe(u, c, cb) { while (true) await null; }", timeoutMS: 1500).spec],
+                                            trigger: .preAccessToken)
+        let ok = try await engine.prepare([Self.ok.spec], trigger: .preAccessToken)
+        async let hung = engine.run(hang, user: .null, context: [:])
+        try await Task.sleep(for: .milliseconds(100))
+        let start = Date()
+        for _ in 0..<20 {
+            let r = await engine.run(ok, user: .null, context: [:])
+            #expect(r.claims == ["ok": true])
+        }
+        #expect(Date().timeIntervalSince(start) < 1.0, "20 calls on the free worker while the other hangs")
+        let h = await hung
+        #expect(h.outcome != .proceed)
+    }
+
+    @Test func failOpenTimeoutSkipsAndGoesOn() async throws {
+        let engine = TestWorker.engine()
+        defer { engine.shutdown() }
+        let r = try await engine.run([
+            Fn(name: "first", source: "function pipe(u, c, cb) { c.addToken('first', 1); cb(null, u, c); }"),
+            Fn(name: "stuck", source: "async function pipe(u, c, cb) { c.addToken('stuck', 1); while (true) await null; }",
+               timeoutMS: 300, terminateOnTimeout: false),
+            Fn(name: "last", source: "function pipe(u, c, cb) { c.addToken('last', 1); cb(null, u, c); }"),
+        ])
+        #expect(r.outcome == .proceed)
+        #expect(r.claims == ["first": 1, "last": 1])
+        #expect(r.functions.map(\.name) == ["first", "stuck", "last"])
+        #expect(r.functions.map(\.outcome.label) == ["ok", "skipped", "ok"])
+    }
+
+    /// After containment, the workers use no CPU.
+    func expectIdle(_ engine: PipelineEngine) async throws {
+        let pids = engine.workerProcessIDs()
+        let before = pids.map(Self.cpuTicks)
+        try await Task.sleep(for: .milliseconds(500))
+        let after = pids.map(Self.cpuTicks)
+        for (b, a) in zip(before, after) { #expect(a - b <= 5, "a worker used \(a - b) ticks in 0.5 s while idle") }
+    }
+
+    static func cpuTicks(_ pid: Int32) -> Int {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+
+    static func residentMB(_ pid: Int32) -> Int {
+        guard let statm = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return 0 }
+        let pages = Int(statm.split(separator: " ")[1]) ?? 0
+        return pages * 4096 / (1024 * 1024)
+    }
+}

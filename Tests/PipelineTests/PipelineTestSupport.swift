@@ -1,0 +1,57 @@
+import Claims
+import Foundation
+import JSONCore
+import Logging
+import Pipeline
+import Testing
+
+/// The built `tokenservice` binary sits next to the test bundle; its `pipeline-worker` subcommand is the worker.
+enum TestWorker {
+    static var executable: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        if dir.lastPathComponent.hasSuffix(".xctest") || dir.path.contains(".xctest/") {
+            while dir.path.contains(".xctest") { dir = dir.deletingLastPathComponent() }
+        }
+        return dir.appendingPathComponent("tokenservice").path
+    }
+
+    static func engine(workers: Int = 2, memoryMB: Int = 256) -> PipelineEngine {
+        var config = PipelineEngine.Configuration(
+            launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker", "--memory-mb", String(memoryMB)]),
+            workers: workers, memoryLimitMB: memoryMB)
+        config.killGraceMS = 100
+        return PipelineEngine(configuration: config, logger: Logger(label: "pipeline-tests"))
+    }
+}
+
+struct Fn {
+    var name: String
+    var source: String
+    var timeoutMS = 3000
+    var terminateOnTimeout = true
+    var async = false
+    var enabled = true
+    var spec: PipelineFunctionSpec {
+        PipelineFunctionSpec(name: name, source: source, enabled: enabled, async: async, timeoutMS: timeoutMS,
+                             terminateOnTimeout: terminateOnTimeout)
+    }
+}
+
+extension PipelineEngine {
+    func run(_ fns: [Fn], trigger: PipelineTrigger = .preAccessToken, user: JSONValue = .null,
+             context: JSONObject = ["clientId": "billing", "accessTokenTarget": "programmaticAccount"],
+             env: JSONObject = [:]) async throws -> PipelineReport {
+        let pipeline = try await prepare(fns.map(\.spec), trigger: trigger, env: env)
+        return await run(pipeline, user: user, context: context)
+    }
+}
+
+extension PipelineReport {
+    /// The claims the pipeline's operations produce on an empty claim set.
+    var claims: JSONObject {
+        var o = JSONObject()
+        extensions.apply(to: &o)
+        return o
+    }
+}
