@@ -7,14 +7,7 @@ import Testing
 
 /// The built `tokenservice` binary sits next to the test bundle; its `pipeline-worker` subcommand is the worker.
 enum TestWorker {
-    static var executable: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        if dir.lastPathComponent.hasSuffix(".xctest") || dir.path.contains(".xctest/") {
-            while dir.path.contains(".xctest") { dir = dir.deletingLastPathComponent() }
-        }
-        return dir.appendingPathComponent("tokenservice").path
-    }
+    static var executable: String { WorkerLaunch.siblingExecutable(named: "tokenservice") }
 
     static func engine(workers: Int = 2, memoryMB: Int = 256) -> PipelineEngine {
         var config = PipelineEngine.Configuration(

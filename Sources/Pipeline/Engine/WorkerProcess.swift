@@ -1,4 +1,5 @@
 internal import CPipelineSupport
+import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -119,5 +120,16 @@ public struct WorkerLaunch: Sendable {
     public init(executable: String, arguments: [String]) {
         self.executable = executable
         self.arguments = arguments
+    }
+
+    /// The path of an executable in the same directory as the running one (tests find the built
+    /// `tokenservice` next to their test bundle this way).
+    public static func siblingExecutable(named name: String) -> String {
+        var path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        while let range = path.range(of: "/", options: .backwards) {
+            path = String(path[..<range.lowerBound])
+            if FileManager.default.isExecutableFile(atPath: path + "/" + name) { return path + "/" + name }
+        }
+        return name
     }
 }

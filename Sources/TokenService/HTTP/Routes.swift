@@ -98,7 +98,7 @@ enum Routes {
         do {
             let buffer = try await request.body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw OAuthError(.contentTooLarge, "invalid_request", "the request body is larger than \(limit) bytes")
         }
     }

@@ -1,0 +1,71 @@
+import Foundation
+import JSONCore
+import Testing
+@testable import TokenService
+
+@Suite struct ConfigTests {
+    @Test func everyProblemIsListed() async throws {
+        let f = try Fixture { config in
+            config["issuer"] = "ftp://nope/"
+            config["colour"] = "blue"
+            var keys = config["keys"]!.arrayValue!
+            keys.append(["kid": "short", "alg": "HS256", "secret": "too-short"])
+            keys.append(["kid": "weird", "alg": "none", "secret": "x"])
+            config["keys"] = .array(keys)
+            config["signing_key"] = "rs-0"
+            var clients = config["clients"]!.arrayValue!
+            clients.append(["client_id": "bad", "client_secret": "short", "grant_types": ["client_credentials", "magic"], "audiences": []])
+            config["clients"] = .array(clients)
+        }
+        defer { f.cleanUp() }
+        do {
+            _ = try await f.state()
+            Issue.record("the config must not load")
+        } catch let error as ConfigError {
+            let all = error.problems.joined(separator: "\n")
+            for expected in ["$.issuer", "unknown key \"colour\"", "unsupported algorithm none", "retiring", "client_secret: must be at least 32 bytes",
+                             "unknown grant type magic", "audiences"] {
+                #expect(all.contains(expected), "missing: \(expected)\n\(all)")
+            }
+            #expect(!all.contains("too-short"), "secrets never appear in errors")
+        }
+    }
+
+    @Test func shortHMACSecretAndReadableKeyFileAreRefused() async throws {
+        let f = try Fixture { config in
+            var keys = config["keys"]!.arrayValue!
+            keys.append(["kid": "short", "alg": "HS256", "secret": "0123456789012345678901234567890"])
+            config["keys"] = .array(keys)
+        }
+        defer { f.cleanUp() }
+        chmod(f.dir.appendingPathComponent("rs.pem").path, 0o644)
+        do {
+            _ = try await f.state()
+            Issue.record("the config must not load")
+        } catch let error as ConfigError {
+            let all = error.problems.joined(separator: "\n")
+            #expect(all.contains("at least 32 bytes"))
+            #expect(all.contains("readable by group or others"))
+        }
+    }
+
+    @Test func secretsFromEnvironmentAndFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data("file-secret-0123456789abcdef0123456789\n".utf8).write(to: dir.appendingPathComponent("s.txt"))
+        var r = ConfigReader(baseDirectory: dir.path, environment: ["GW": "env-secret-value"])
+        #expect(r.secret(["env": "GW"], "$.x") == Array("env-secret-value".utf8))
+        #expect(r.secret(["file": "s.txt"], "$.x") == Array("file-secret-0123456789abcdef0123456789".utf8))
+        #expect(r.secret(["env": "MISSING"], "$.x") == nil)
+        #expect(r.secret(["other": "x"], "$.x") == nil)
+        #expect(r.problems.count == 2)
+    }
+
+    @Test func theShippedDevConfigIsValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let config = try ConfigLoader.load(path: root.appendingPathComponent("config/dev.json").path, environment: [:])
+        #expect(config.clients.map(\.clientID) == ["billing", "reports", "web-app"])
+        #expect(config.preIDToken.count == 1 && config.preAccessToken.count == 1)
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import JOSE
+import JSONCore
+import Logging
+import Pipeline
+@testable import TokenService
+
+/// A configuration in a fresh temporary directory, with generated keys.
+struct Fixture {
+    let dir: URL
+    let issuer = "http://127.0.0.1:9999"
+    let gatewayToken = "gateway-token-0123456789abcdef"
+    let billingSecret = "billing-secret-0123456789abcdef0123"
+    let webSecret = "web-secret-0123456789abcdef0123456789"
+    /// The EC key the private_key_jwt client "batch" signs assertions with.
+    let batchKey: JWSKey
+
+    init(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = [:], mutate: (inout JSONObject) -> Void = { _ in }) throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("tokenservice-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("pipelines"), withIntermediateDirectories: true)
+        try Self.write(dir, "rs.pem", try EVPKey.generateRSA().privateKeyPEM())
+        try Self.write(dir, "old.pem", try EVPKey.generateRSA().privateKeyPEM())
+        try Self.write(dir, "es.pem", try EVPKey.generateEC(curve: "P-256").privateKeyPEM())
+        try Self.write(dir, "hs.key", Base64URL.encode(secureRandomBytes(48)))
+        batchKey = try JWSKey(evp: try EVPKey.generateEC(curve: "P-256"), algorithm: .ES256, kid: "batch-1")
+
+        var pipelineConfig = JSONObject()
+        for (trigger, fns) in pipelines {
+            var list: [JSONValue] = []
+            for fn in fns {
+                try Self.write(dir, "pipelines/\(fn.name).js", fn.source)
+                var o: JSONObject = ["name": .string(fn.name), "file": .string("pipelines/\(fn.name).js")]
+                for (k, v) in fn.extra { o[k] = v }
+                list.append(.object(o))
+            }
+            pipelineConfig[trigger] = .array(list)
+        }
+        var config: JSONObject = [
+            "issuer": .string(issuer),
+            "keys": [
+                ["kid": "rs-1", "alg": "RS256", "private_key_file": "rs.pem"],
+                ["kid": "rs-0", "alg": "RS256", "private_key_file": "old.pem", "status": "retiring"],
+                ["kid": "es-1", "alg": "ES256", "private_key_file": "es.pem"],
+                ["kid": "hs-1", "alg": "HS256", "secret": ["file": "hs.key"]],
+            ],
+            "signing_key": "rs-1",
+            "gateways": [["name": "edge", "token": .string(gatewayToken)]],
+            "clients": [
+                ["client_id": "billing", "name": "Billing", "client_secret": .string(billingSecret), "grant_types": ["client_credentials"],
+                 "scopes": ["invoices:read", "invoices:write"], "audiences": ["https://api.example.com", "https://other.example.com"]],
+                ["client_id": "hs-client", "client_secret": .string(billingSecret), "token_endpoint_auth_methods": ["client_secret_post"],
+                 "grant_types": ["client_credentials"], "scopes": ["a"], "audiences": ["https://api.example.com"], "signing_key": "hs-1",
+                 "access_token_ttl": 60],
+                ["client_id": "es-client", "client_secret": .string(billingSecret), "grant_types": ["client_credentials"],
+                 "scopes": ["a"], "audiences": ["https://api.example.com"], "signing_key": "es-1"],
+                ["client_id": "web-app", "client_secret_sha256": .string(Digest.hash(.sha256, Array(webSecret.utf8)).map { String(format: "%02x", $0) }.joined()),
+                 "grant_types": ["authorization_code", "implicit", "password", "refresh_token"],
+                 "scopes": ["openid", "profile", "email", "phone", "address", "invoices:read"], "audiences": ["https://api.example.com"]],
+                ["client_id": "batch", "jwks": batchKey.publicJWKS, "token_endpoint_auth_methods": ["private_key_jwt"],
+                 "grant_types": ["client_credentials"], "scopes": ["reports:read"], "audiences": ["https://api.example.com"]],
+            ],
+            "env": ["ALLOWED_DOMAIN": "example.com"],
+            "pipelines": .object(pipelineConfig),
+        ]
+        mutate(&config)
+        try Self.write(dir, "config.json", JSON.serializeString(.object(config)))
+    }
+
+    var configPath: String { dir.appendingPathComponent("config.json").path }
+
+    static func write(_ dir: URL, _ name: String, _ contents: String) throws {
+        let url = dir.appendingPathComponent(name)
+        try Data(contents.utf8).write(to: url)
+        chmod(url.path, 0o600)
+    }
+
+    func engine() -> PipelineEngine {
+        PipelineEngine.forThisExecutable(logger: Logger(label: "test"), executable: WorkerLaunch.siblingExecutable(named: "tokenservice"))
+    }
+
+    func state(engine: PipelineEngine? = nil) async throws -> ServiceState {
+        try await ServiceState.load(path: configPath, engine: engine ?? self.engine(), environment: [:])
+    }
+
+    /// A Hummingbird application over the router, with a fixed clock when `now` is given.
+    func application(now: Int64? = nil) async throws -> (some ApplicationProtocol, ServiceCore, PipelineEngine) {
+        let engine = engine()
+        let state = try await state(engine: engine)
+        var core = ServiceCore.make(holder: StateHolder(state), engine: engine, logger: Logger(label: "test"))
+        if let now {
+            core = ServiceCore(holder: core.holder, issuer: Issuer(engine: engine, metrics: core.metrics, logger: core.issuer.logger, now: { now }),
+                               replayCache: core.replayCache)
+        }
+        return (Application(router: Routes.build(core: core)), core, engine)
+    }
+
+    func cleanUp() { try? FileManager.default.removeItem(at: dir) }
+}
+
+extension JWSKey {
+    var publicJWKS: JSONValue { JWKS(keys: publicJWK.map { [$0] } ?? []).json }
+}
+
+extension TestResponse {
+    var json: JSONObject { (try? JSON.parse(Array(body.readableBytesView)).objectValue) ?? [:] }
+}
+
+enum Form {
+    static func encode(_ pairs: [(String, String)]) -> ByteBuffer {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        let text = pairs.map { "\($0.0.addingPercentEncoding(withAllowedCharacters: allowed)!)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }
+            .joined(separator: "&")
+        return ByteBuffer(string: text)
+    }
+    static let headers: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+    static func basic(_ id: String, _ secret: String) -> HTTPFields {
+        var h = headers
+        h[.authorization] = "Basic " + Data("\(id):\(secret)".utf8).base64EncodedString()
+        return h
+    }
+}
