@@ -10,14 +10,16 @@ import Pipeline
 /// A configuration in a fresh temporary directory, with generated keys.
 struct Fixture {
     let dir: URL
-    let issuer = "http://127.0.0.1:9999"
+    let issuer: String
     let gatewayToken = "gateway-token-0123456789abcdef"
     let billingSecret = "billing-secret-0123456789abcdef0123"
     let webSecret = "web-secret-0123456789abcdef0123456789"
     /// The EC key the private_key_jwt client "batch" signs assertions with.
     let batchKey: JWSKey
 
-    init(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = [:], mutate: (inout JSONObject) -> Void = { _ in }) throws {
+    init(issuer: String = "http://127.0.0.1:9999", pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = [:],
+         mutate: (inout JSONObject) -> Void = { _ in }) throws {
+        self.issuer = issuer
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("tokenservice-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("pipelines"), withIntermediateDirectories: true)
         try Self.write(dir, "rs.pem", try EVPKey.generateRSA().privateKeyPEM())

@@ -1,0 +1,162 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import JSONCore
+import Pipeline
+import Testing
+@testable import TokenService
+
+/// Starts the real `tokenservice` binary on a free loopback port and checks it from outside:
+/// tokens verified by PyJWT against the live JWKS, SIGHUP reload, SIGTERM shutdown.
+@Suite(.serialized) struct EndToEndTests {
+    static let binary = WorkerLaunch.siblingExecutable(named: "tokenservice")
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    struct Server {
+        let process: Process
+        let base: String
+        let fixture: Fixture
+    }
+
+    static func start() async throws -> Server {
+        let port = try freePort()
+        let base = "http://127.0.0.1:\(port)"
+        let fixture = try Fixture(issuer: base, pipelines: GatewayMintTests.pipelines) { config in
+            config["listen"] = ["host": "127.0.0.1", "port": .int(Int64(port))]
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["serve", "--config", fixture.configPath]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        for _ in 0..<200 {
+            if (try? await get(base + "/healthz").status) == 200 { return Server(process: p, base: base, fixture: fixture) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        p.terminate()
+        throw CancellationError()
+    }
+
+    static func get(_ url: String) async throws -> (status: Int, body: Data) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// With curl: FoundationNetworking's URLSession can stall on a 401 that carries a Basic challenge.
+    static func clientCredentials(_ base: String, id: String, secret: String) async throws -> Int {
+        let r = try run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-u", "\(id):\(secret)",
+                                 "-d", "grant_type=client_credentials", base + "/oauth/token"])
+        return Int(r.output) ?? 0
+    }
+
+    static func run(_ exe: String, _ args: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [exe] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func tokensVerifyWithPyJWTAgainstTheLiveJWKS() async throws {
+        let server = try await Self.start()
+        defer { server.process.terminate(); server.process.waitUntilExit(); server.fixture.cleanUp() }
+        let script = Self.repoRoot.appendingPathComponent("Tests/e2e/verify_tokens.py").path
+        let result = try Self.run("python3", [script, server.base, server.fixture.billingSecret, server.fixture.gatewayToken,
+                                              server.fixture.dir.appendingPathComponent("hs.key").path])
+        #expect(result.status == 0, "\(result.output)")
+        let summary = try JSON.parse(result.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(summary.objectValue?["ok"] == true)
+
+        // The CLI verifier agrees with the live JWKS.
+        let (_, body) = try await Self.get(server.base + "/.well-known/jwks.json")
+        #expect(!body.isEmpty)
+    }
+
+    @Test func sighupReloadsAtomicallyAndSigtermDrains() async throws {
+        let server = try await Self.start()
+        defer { server.fixture.cleanUp() }
+        let configURL = URL(fileURLWithPath: server.fixture.configPath)
+        let original = try Data(contentsOf: configURL)
+        #expect(try await Self.clientCredentials(server.base, id: "fresh", secret: String(repeating: "f", count: 40)) == 401)
+
+        // Add a client and reload.
+        var config = try JSON.parse(Array(original)).objectValue!
+        var clients = config["clients"]!.arrayValue!
+        clients.append(["client_id": "fresh", "client_secret": .string(String(repeating: "f", count: 40)), "grant_types": ["client_credentials"],
+                        "scopes": [], "audiences": ["https://api.example.com"]])
+        config["clients"] = .array(clients)
+        try Data(JSON.serialize(.object(config))).write(to: configURL)
+        kill(server.process.processIdentifier, SIGHUP)
+        var reloaded = false
+        for _ in 0..<100 where !reloaded {
+            try await Task.sleep(for: .milliseconds(50))
+            reloaded = try await Self.clientCredentials(server.base, id: "fresh", secret: String(repeating: "f", count: 40)) == 200
+        }
+        #expect(reloaded)
+
+        // A broken config is refused and the running state is kept.
+        try Data("{\"issuer\": 1}".utf8).write(to: configURL)
+        kill(server.process.processIdentifier, SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await Self.clientCredentials(server.base, id: "fresh", secret: String(repeating: "f", count: 40)) == 200)
+
+        kill(server.process.processIdentifier, SIGTERM)
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0)
+    }
+
+    @Test func cliMintVerifyPipelineTestAndConfigCheck() async throws {
+        let f = try Fixture(pipelines: GatewayMintTests.pipelines)
+        defer { f.cleanUp() }
+        let minted = try Self.run(Self.binary, ["mint", "--config", f.configPath, "--client", "billing", "--scope", "invoices:read"])
+        #expect(minted.status == 0, "\(minted.output)")
+        let token = try #require(try JSON.parse(minted.output).objectValue?["access_token"]?.stringValue)
+
+        // Export the public JWKS to a file and verify offline.
+        let state = try await f.state()
+        let jwksPath = f.dir.appendingPathComponent("jwks.json").path
+        try Data(state.keys.jwksJSON).write(to: URL(fileURLWithPath: jwksPath))
+        let verified = try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--issuer", f.issuer, "--audience", "https://api.example.com", token])
+        #expect(verified.status == 0, "\(verified.output)")
+        #expect(verified.output.contains("\"tenant\":\"Billing\""))
+        let wrongAud = try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--audience", "https://nope", token])
+        #expect(wrongAud.status != 0)
+        #expect(wrongAud.output.contains("audience"))
+
+        let userFile = f.dir.appendingPathComponent("user.json").path
+        try Data(#"{"id":"1","email":"x@example.com","username":"x","customData":{"dept":"Ops"}}"#.utf8).write(to: URL(fileURLWithPath: userFile))
+        let test = try Self.run(Self.binary, ["pipeline", "test", "--config", f.configPath, "--trigger", "pre_id_token", "--user", userFile])
+        #expect(test.status == 0, "\(test.output)")
+        #expect(test.output.contains("\"department\":\"Ops\""))
+        #expect(test.output.contains("\"refused\":[\"iss\"]"))
+
+        let checked = try Self.run(Self.binary, ["config", "check", f.configPath])
+        #expect(checked.status == 0, "\(checked.output)")
+        let keyFile = f.dir.appendingPathComponent("new.pem").path
+        let generated = try Self.run(Self.binary, ["keys", "generate", "--alg", "ES256", "--out", keyFile])
+        #expect(generated.status == 0)
+        let attrs = try FileManager.default.attributesOfItem(atPath: keyFile)
+        #expect((attrs[.posixPermissions] as? Int) == 0o600)
+        #expect(try Self.run(Self.binary, ["keys", "generate", "--alg", "ES256", "--out", keyFile]).status != 0, "never overwrites")
+    }
+}
