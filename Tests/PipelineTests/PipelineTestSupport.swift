@@ -11,7 +11,7 @@ enum TestWorker {
 
     static func engine(workers: Int = 2, memoryMB: Int = 256) -> PipelineEngine {
         var config = PipelineEngine.Configuration(
-            launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker", "--memory-mb", String(memoryMB)]),
+            launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker"]),
             workers: workers, memoryLimitMB: memoryMB)
         config.killGraceMS = 100
         return PipelineEngine(configuration: config, logger: Logger(label: "pipeline-tests"))

@@ -116,7 +116,6 @@ public final class PipelineEngine: Sendable {
                 }
                 return report
             case .lost(let index, let reason, let duration):
-                worker.terminate()
                 pool.checkin(worker)
                 let spec = pipeline.functions[index]
                 logger.warning("pipeline worker replaced", metadata: ["function": "\(spec.name)", "reason": "\(reason)"])
@@ -146,37 +145,19 @@ public final class PipelineEngine: Sendable {
         }
         var frame = JSON.serialize(.object(["op": "run", "gen": .int(Int64(pipeline.generation)), "fns": .array(fns)]))
         frame.append(0x0A); frame.append(contentsOf: userJSON); frame.append(0x0A); frame.append(contentsOf: contextJSON)
-        let start = ContinuousClock.now
-        let startNS = ProgressBoard.nowNS()
-        guard worker.send(frame) else { return .lost(index: indices[0], reason: "pipeline worker is gone", .zero) }
         let total = indices.reduce(0) { $0 + pipeline.functions[$1].timeoutMS }
-        // The fast path waits inline for a moment (a typical call takes tens of microseconds); after
-        // that it polls between short sleeps so no thread is held while a slow function runs.
-        var inline: Int32 = 2
-        while true {
-            switch worker.poll(milliseconds: inline) {
-            case .frame(let reply): return .reply(reply, ContinuousClock.now - start)
-            case .closed:
-                let index = worker.progress()?.index ?? indices[0]
-                return .lost(index: index, reason: "pipeline worker died (memory limit or crash)", ContinuousClock.now - start)
-            case .pending: break
-            }
-            inline = 0
-            let now = ProgressBoard.nowNS()
-            if let rss = worker.residentBytes(), rss > configuration.memoryLimitBytes {
-                let index = worker.progress()?.index ?? indices[0]
-                return .lost(index: index, reason: "exceeded the pipeline memory limit (\(configuration.memoryLimitBytes >> 20) MiB)",
-                             ContinuousClock.now - start)
-            }
-            if let running = worker.progress(), indices.contains(running.index) {
-                let limit = Int64(pipeline.functions[running.index].timeoutMS + configuration.killGraceMS) * 1_000_000
-                if now - running.startNS > limit {
-                    return .lost(index: running.index, reason: "timed out after \(pipeline.functions[running.index].timeoutMS) ms", ContinuousClock.now - start)
-                }
-            } else if now - startNS > Int64(total + 10 * configuration.killGraceMS) * 1_000_000 {
-                return .lost(index: indices[0], reason: "pipeline worker stopped answering", ContinuousClock.now - start)
-            }
-            try? await Task.sleep(for: .milliseconds(1))
+        var timeouts: [Int: Int] = [:]
+        for i in indices { timeouts[i] = pipeline.functions[i].timeoutMS }
+        let limits = WorkerProcess.Limits(
+            timeoutsMS: timeouts, graceMS: configuration.killGraceMS,
+            overallDeadlineNS: ProgressBoard.nowNS() + Int64(total + 10 * configuration.killGraceMS) * 1_000_000,
+            memoryLimitBytes: configuration.memoryLimitBytes)
+        let start = ContinuousClock.now
+        switch await worker.request(frame, limits: limits) {
+        case .frame(let reply):
+            return .reply(reply, ContinuousClock.now - start)
+        case .lost(let index, let reason):
+            return .lost(index: index.flatMap { indices.contains($0) ? $0 : nil } ?? indices[0], reason: reason, ContinuousClock.now - start)
         }
     }
 
@@ -186,26 +167,20 @@ public final class PipelineEngine: Sendable {
             do { try worker.spawn() } catch { return error.problems }
         }
         if worker.isLoaded(pipeline.generation) { return nil }
-        guard worker.send(pipeline.loadFrame) else { worker.terminate(); return ["pipeline worker is gone"] }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            switch worker.poll(milliseconds: 5) {
-            case .frame(let reply):
-                guard let o = try? JSON.parse(reply).objectValue else { return ["unreadable reply from the pipeline worker"] }
-                if o["ok"] == true {
-                    worker.markLoaded(pipeline.generation)
-                    return nil
-                }
-                return o["errors"]?.arrayValue?.compactMap(\.stringValue) ?? ["load failed"]
-            case .closed:
-                worker.terminate()
-                return ["the pipeline worker died while compiling (is JavaScriptCore installed?)"]
-            case .pending:
-                try? await Task.sleep(for: .milliseconds(1))
+        let limits = WorkerProcess.Limits(timeoutsMS: [:], graceMS: configuration.killGraceMS,
+                                          overallDeadlineNS: ProgressBoard.nowNS() + 30_000_000_000,
+                                          memoryLimitBytes: configuration.memoryLimitBytes)
+        switch await worker.request(pipeline.loadFrame, limits: limits) {
+        case .frame(let reply):
+            guard let o = try? JSON.parse(reply).objectValue else { return ["unreadable reply from the pipeline worker"] }
+            if o["ok"] == true {
+                worker.markLoaded(pipeline.generation)
+                return nil
             }
+            return o["errors"]?.arrayValue?.compactMap(\.stringValue) ?? ["load failed"]
+        case .lost(_, let reason):
+            return ["the pipeline worker was lost while compiling (\(reason)); is JavaScriptCore installed?"]
         }
-        worker.terminate()
-        return ["compiling took longer than 30 s"]
     }
 
     private func decode(_ frame: [UInt8], pipeline: CompiledPipeline, total: Duration) -> PipelineReport {

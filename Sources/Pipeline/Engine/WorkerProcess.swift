@@ -5,17 +5,36 @@ import Synchronization
 import Glibc
 #endif
 
-/// The service's handle on one pipeline worker process. Checked out by one request at a time;
-/// its mutable parts sit behind a lock so the handle itself can travel between tasks.
+/// The service's handle on one pipeline worker process. One request at a time (the pool checks it
+/// out); a reader thread of its own waits for the reply, watches the running function's deadline and
+/// the worker's memory, and kills the process when either is broken. Callers only ever `await`: no
+/// event-loop or concurrency thread blocks on a worker.
 final class WorkerProcess: Sendable {
-    struct State {
+    enum Reply: Sendable {
+        case frame([UInt8])
+        /// The worker was killed (or died) while running function `index`.
+        case lost(index: Int?, reason: String)
+    }
+
+    /// What the reader enforces for the request in flight.
+    struct Limits: Sendable {
+        /// Per function index: its timeout in ms.
+        var timeoutsMS: [Int: Int]
+        var graceMS: Int
+        /// When nothing is known to be running (between functions, loading), the reply is due by then.
+        var overallDeadlineNS: Int64
+        var memoryLimitBytes: Int64
+    }
+
+    private struct State: Sendable {
         var pid: pid_t = 0
         var toWorker: Int32 = -1
         var fromWorker: Int32 = -1
         var board: ProgressBoard?
-        var buffer: [UInt8] = []
         var loaded: Set<Int> = []
         var alive = false
+        var pending: CheckedContinuation<Reply, Never>?
+        var limits: Limits?
     }
     private let state = Mutex(State())
     let launch: WorkerLaunch
@@ -24,90 +43,123 @@ final class WorkerProcess: Sendable {
 
     var isAlive: Bool { state.withLock { $0.alive } }
     var processID: Int32? { state.withLock { $0.alive ? $0.pid : nil } }
-
     func isLoaded(_ gen: Int) -> Bool { state.withLock { $0.loaded.contains(gen) } }
     func markLoaded(_ gen: Int) { state.withLock { _ = $0.loaded.insert(gen) } }
 
-    /// Starts the process (stdin/stdout pipes, progress page on fd 3).
+    /// Starts the process (stdin/stdout pipes, progress page on fd 3) and its reader thread.
     func spawn() throws(PipelineLoadError) {
-        try state.withLock { (s: inout State) throws(PipelineLoadError) in
-            var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
-            guard ts_pipe_cloexec(&input) == 0 else { throw PipelineLoadError(["cannot create a pipe for the pipeline worker"]) }
-            guard ts_pipe_cloexec(&output) == 0 else {
-                close(input[0]); close(input[1])
-                throw PipelineLoadError(["cannot create a pipe for the pipeline worker"])
+        var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
+        guard ts_pipe_cloexec(&input) == 0 else { throw PipelineLoadError(["cannot create a pipe for the pipeline worker"]) }
+        guard ts_pipe_cloexec(&output) == 0 else {
+            close(input[0]); close(input[1])
+            throw PipelineLoadError(["cannot create a pipe for the pipeline worker"])
+        }
+        let shm = ts_shared_memory_fd(ProgressBoard.size)
+        defer { if shm >= 0 { close(shm) } }
+        guard shm >= 0, let board = ProgressBoard(fd: shm) else {
+            [input[0], input[1], output[0], output[1]].forEach { close($0) }
+            throw PipelineLoadError(["cannot create shared memory for the pipeline worker"])
+        }
+        board.started(-1)
+        var pid: pid_t = 0
+        var cArgs = ([launch.executable] + launch.arguments).map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        let rc = ts_spawn_worker(launch.executable, &cArgs, input[0], output[1], shm, &pid)
+        close(input[0]); close(output[1])
+        guard rc == 0 else {
+            close(input[1]); close(output[0]); board.unmap()
+            throw PipelineLoadError(["cannot start the pipeline worker \(launch.executable): \(String(cString: strerror(rc)))"])
+        }
+        let readFD = output[0], workerPID = pid
+        let fresh = State(pid: workerPID, toWorker: input[1], fromWorker: readFD, board: board, alive: true)
+        state.withLock { $0 = fresh }
+        Thread.detachNewThread { [self] in readLoop(fd: readFD, pid: workerPID) }
+    }
+
+    /// Sends a request and waits for its reply (or for the worker to be lost).
+    func request(_ frame: [UInt8], limits: Limits) async -> Reply {
+        await withCheckedContinuation { (c: CheckedContinuation<Reply, Never>) in
+            let sent: Bool = state.withLock { s in
+                guard s.alive, s.pending == nil else { return false }
+                s.pending = c
+                s.limits = limits
+                return true
             }
-            let shm = ts_shared_memory_fd(ProgressBoard.size)
-            defer { if shm >= 0 { close(shm) } }
-            guard shm >= 0, let board = ProgressBoard(fd: shm) else {
-                [input[0], input[1], output[0], output[1]].forEach { close($0) }
-                throw PipelineLoadError(["cannot create shared memory for the pipeline worker"])
+            guard sent else {
+                c.resume(returning: .lost(index: nil, reason: "pipeline worker is gone"))
+                return
             }
-            board.started(-1)
-            var pid: pid_t = 0
-            let argv = [launch.executable] + launch.arguments
-            var cArgs = argv.map { strdup($0) } + [nil]
-            defer { cArgs.forEach { free($0) } }
-            let rc = ts_spawn_worker(launch.executable, &cArgs, input[0], output[1], shm, &pid)
-            close(input[0]); close(output[1])
-            guard rc == 0 else {
-                close(input[1]); close(output[0]); board.unmap()
-                throw PipelineLoadError(["cannot start the pipeline worker \(launch.executable): \(String(cString: strerror(rc)))"])
-            }
-            _ = fcntl(output[0], F_SETFL, fcntl(output[0], F_GETFL) | O_NONBLOCK)
-            s = State(pid: pid, toWorker: input[1], fromWorker: output[0], board: board, buffer: [], loaded: [], alive: true)
+            let fd = state.withLock { $0.toWorker }
+            if !FrameIO.write(fd, frame) { finish(.lost(index: nil, reason: "pipeline worker is gone"), kill: true) }
         }
     }
 
-    func send(_ frame: [UInt8]) -> Bool {
-        state.withLock { s in
-            guard s.alive else { return false }
-            return FrameIO.write(s.toWorker, frame)
+    /// Resumes the waiting request, optionally killing the process first.
+    private func finish(_ reply: Reply, kill shouldKill: Bool) {
+        if shouldKill { terminate(resumeWith: reply) } else {
+            let c: CheckedContinuation<Reply, Never>? = state.withLock { s in
+                defer { s.pending = nil; s.limits = nil }
+                return s.pending
+            }
+            c?.resume(returning: reply)
         }
     }
 
-    enum Poll { case frame([UInt8]), pending, closed }
-
-    /// Returns a complete reply if one is there after waiting up to `milliseconds`.
-    func poll(milliseconds: Int32) -> Poll {
-        let (buffered, fd) = state.withLock { s in (FrameIO.hasFrame(s.buffer), s.alive ? s.fromWorker : Int32(-1)) }
-        if !buffered {
-            if fd < 0 { return .closed }
-            if milliseconds > 0 { _ = FrameIO.waitReadable(fd, milliseconds: milliseconds) }
-        }
-        return state.withLock { s in
-            if let f = FrameIO.extract(&s.buffer) { return .frame(f) }
-            guard s.alive else { return .closed }
-            while true {
-                let n = FrameIO.fill(s.fromWorker, &s.buffer)
-                if n == 0 { return .closed }
-                if n < 0 { return .pending }
-                if let f = FrameIO.extract(&s.buffer) { return .frame(f) }
+    /// Owns the read end: it is closed only here, so its number cannot be reused under this thread.
+    private func readLoop(fd: Int32, pid: pid_t) {
+        defer { close(fd) }
+        var buffer: [UInt8] = []
+        var lastMemoryCheck: Int64 = 0
+        while true {
+            let readable = FrameIO.waitReadable(fd, milliseconds: 20)
+            guard state.withLock({ $0.alive && $0.pid == pid }) else { return }
+            if readable {
+                let n = FrameIO.fill(fd, &buffer)
+                if n == 0 {
+                    let index = state.withLock { $0.board?.current()?.index }
+                    finish(.lost(index: index, reason: "pipeline worker died (crash or memory limit)"), kill: true)
+                    return
+                }
+                while let frame = FrameIO.extract(&buffer) { finish(.frame(frame), kill: false) }
+            }
+            let (limits, running) = state.withLock { s in (s.pending == nil ? nil : s.limits, s.board?.current()) }
+            guard let limits else { continue }
+            let now = ProgressBoard.nowNS()
+            if let running, let timeout = limits.timeoutsMS[running.index] {
+                if now - running.startNS > Int64(timeout + limits.graceMS) * 1_000_000 {
+                    finish(.lost(index: running.index, reason: "timed out after \(timeout) ms"), kill: true)
+                    return
+                }
+            } else if now > limits.overallDeadlineNS {
+                finish(.lost(index: running?.index, reason: "pipeline worker stopped answering"), kill: true)
+                return
+            }
+            if now - lastMemoryCheck > 20_000_000 {
+                lastMemoryCheck = now
+                let rss = ts_resident_bytes(pid)
+                if rss > limits.memoryLimitBytes {
+                    finish(.lost(index: running?.index, reason: "exceeded the pipeline memory limit (\(limits.memoryLimitBytes >> 20) MiB)"), kill: true)
+                    return
+                }
             }
         }
     }
 
-    func progress() -> (index: Int, startNS: Int64)? { state.withLock { $0.board?.current() } }
-
-    /// Resident memory of the process, in bytes (nil when it is not running).
-    func residentBytes() -> Int64? {
-        let pid = state.withLock { $0.pid }
-        guard pid > 0 else { return nil }
-        let rss = ts_resident_bytes(pid)
-        return rss >= 0 ? rss : nil
-    }
-
-    /// Kills and reaps the process; the next user spawns a fresh one.
-    func terminate() {
-        state.withLock { s in
-            guard s.pid > 0 else { return }
-            kill(s.pid, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(s.pid, &status, 0) < 0 && errno == EINTR {}
-            close(s.toWorker); close(s.fromWorker)
-            s.board?.unmap()
+    /// Kills and reaps the process; a waiting request gets `resumeWith`. The next user spawns afresh.
+    func terminate(resumeWith reply: Reply = .lost(index: nil, reason: "pipeline worker stopped")) {
+        let (old, pending): (State, CheckedContinuation<Reply, Never>?) = state.withLock { s in
+            let old = s
             s = State()
+            return (old, old.pending)
         }
+        if old.pid > 0 {
+            kill(old.pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(old.pid, &status, 0) < 0 && errno == EINTR {}
+            close(old.toWorker)
+            old.board?.unmap()
+        }
+        pending?.resume(returning: reply)
     }
 
     deinit { terminate() }

@@ -5,8 +5,9 @@ import Glibc
 
 /// A page of memory shared between the service and one worker: which function the worker is
 /// running and since when (CLOCK_MONOTONIC). The supervisor reads it to apply each function's own
-/// deadline without a message per function.
-struct ProgressBoard {
+/// deadline without a message per function. Sendable: the struct itself is immutable and every access
+/// to the page it points at is a sequentially consistent atomic load or store.
+struct ProgressBoard: @unchecked Sendable {
     static let size = 64
     private let base: UnsafeMutablePointer<Int64>
 

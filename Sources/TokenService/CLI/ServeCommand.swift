@@ -45,7 +45,7 @@ extension PipelineEngine {
     static func forThisExecutable(logger: Logger, executable: String = "/proc/self/exe") -> PipelineEngine {
         let memory = ProcessInfo.processInfo.environment["TOKENSERVICE_PIPELINE_MEMORY_MB"].flatMap(Int.init) ?? 512
         return PipelineEngine(
-            configuration: .init(launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker", "--memory-mb", String(memory)]),
+            configuration: .init(launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker"]),
                                  workers: ProcessInfo.processInfo.activeProcessorCount, memoryLimitMB: memory),
             logger: logger)
     }
@@ -82,10 +82,8 @@ struct ReloadOnHangup: Service {
 struct PipelineWorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline-worker", abstract: "Internal: a pipeline worker process (started by serve).", shouldDisplay: false)
-    @Option(name: .customLong("memory-mb"), help: "Data segment limit in MiB.") var memoryMB: Int = 512
-
     func run() throws {
-        let status = PipelineWorker.main(memoryLimitMB: memoryMB)
+        let status = PipelineWorker.main()
         if status != 0 { throw ExitCode(status) }
     }
 }

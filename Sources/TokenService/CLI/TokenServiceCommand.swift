@@ -1,12 +1,37 @@
 import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import Pipeline
 
+/// Entry point. SwiftNIO's event loops become Swift Concurrency's global executor (no thread hops
+/// between request handling and I/O; `TOKENSERVICE_NIO_EXECUTOR=0` opts out). Pipeline workers skip
+/// Swift Concurrency altogether: they are a blocking read–run–write loop.
 @main
+enum Main {
+    static func main() {
+        let args = CommandLine.arguments
+        if args.count > 1, args[1] == PipelineWorkerCommand.configuration.commandName {
+            PipelineWorkerCommand.main(Array(args.dropFirst(2)))
+            exit(0)
+        }
+        if ProcessInfo.processInfo.environment["TOKENSERVICE_NIO_EXECUTOR"] != "0" {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
+        Task {
+            await TokenServiceCommand.main()
+            exit(0)
+        }
+        dispatchMain()
+    }
+}
+
 struct TokenServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenservice",
         abstract: "OIDC token minting service: ID tokens, RFC 9068 access tokens, GenAuth pipelines, JWKS.",
         subcommands: [ServeCommand.self, KeysCommand.self, MintCommand.self, VerifyCommand.self, PipelineCommand.self,
-                      ConfigCommand.self, PipelineWorkerCommand.self],
+                      ConfigCommand.self, PipelineWorkerCommand.self, MicrobenchCommand.self],
         defaultSubcommand: ServeCommand.self)
 }
 

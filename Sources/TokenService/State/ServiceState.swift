@@ -15,6 +15,8 @@ final class ServiceState: Sendable {
     let pipelines: [PipelineTrigger: CompiledPipeline]
     let env: JSONObject
     let discoveryJSON: [UInt8]
+    /// The default signing key produced a signature when this state was built (what /healthz reports).
+    let canSign: Bool
 
     var tokenEndpoint: String { config.issuer + "/oauth/token" }
 
@@ -32,6 +34,7 @@ final class ServiceState: Sendable {
         self.pipelines = pipelines
         self.env = JSONObject(config.env.map { ($0.0, JSONValue.string($0.1)) })
         self.discoveryJSON = JSON.serialize(.object(Discovery.document(config: config, keys: keys)))
+        self.canSign = keys.signers(for: nil).map { (try? $0.key.sign(Array("self-test".utf8))) != nil } ?? false
     }
 
     /// Reads the config at `path`, loads keys and compiles pipelines. Every problem is reported.

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Claims
+import Foundation
+import JOSE
+import JSONCore
+import Logging
+import Pipeline
+
+/// `tokenservice microbench` (used by `make bench`): per-operation latency of signing+serialising an
+/// access token with each configured key, and of one pipeline run, as p50/p99 microseconds.
+struct MicrobenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "microbench", abstract: "Internal: micro-benchmarks for make bench.",
+                                                    shouldDisplay: false)
+    @Option(help: "Configuration file.") var config: String
+    @Option(help: "Iterations for fast operations.") var iterations: Int = 20_000
+
+    func run() async throws {
+        var logger = Logger(label: "tokenservice")
+        logger.logLevel = .error
+        let engine = PipelineEngine.forThisExecutable(logger: logger)
+        defer { engine.shutdown() }
+        let state: ServiceState
+        do { state = try await ServiceState.load(path: config, engine: engine) } catch { throw CommandFailure(error.description) }
+        var out = JSONObject()
+
+        var signing = JSONObject()
+        for key in state.keys.all.keys {
+            guard let signers = state.keys.signers(for: key.kid) else { continue }
+            let n = key.algorithm.family == .rsaPKCS1 || key.algorithm.family == .rsaPSS ? max(200, iterations / 40) : iterations
+            var samples: [Double] = []
+            samples.reserveCapacity(n)
+            for i in 0..<n {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let claims = AccessTokenClaims(issuer: state.config.issuer, subject: "bench", audience: ["https://api.example.com"],
+                                               clientID: "bench", issuedAt: 1_800_000_000 + Int64(i), expiresAt: 1_800_003_600,
+                                               jwtID: Base64URL.encode(secureRandomBytes(16)), scope: ["a", "b"])
+                _ = try signers.accessToken.sign(claims: claims.payload)
+                samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1000)
+            }
+            signing[key.algorithm.rawValue] = Self.summary(samples)
+        }
+        out["sign_and_serialize_us"] = .object(signing)
+
+        if let pipeline = state.pipelines[.preAccessToken] {
+            let context: JSONObject = ["clientId": "bench", "appId": "bench", "appName": "bench", "accessTokenTarget": "programmaticAccount",
+                                       "scope": ["a"], "request": ["ip": "10.0.0.7", "headers": [:]]]
+            for _ in 0..<200 { _ = await engine.run(pipeline, user: .null, context: context) }  // warm-up: JIT, workers
+            var samples: [Double] = []
+            for _ in 0..<iterations / 4 {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let report = await engine.run(pipeline, user: .null, context: context)
+                samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1000)
+                guard report.outcome == .proceed else { throw CommandFailure("bench pipeline failed: \(report.outcome)") }
+            }
+            out["pipeline_run_us"] = Self.summary(samples)
+            out["pipeline_functions"] = .int(Int64(pipeline.functions.filter(\.enabled).count))
+        }
+        print(JSON.serializeString(.object(out)))
+    }
+
+    static func summary(_ samples: [Double]) -> JSONValue {
+        let s = samples.sorted()
+        func pct(_ p: Double) -> JSONValue { .double((s[min(s.count - 1, Int(Double(s.count) * p))] * 10).rounded() / 10) }
+        return ["n": .int(Int64(s.count)), "p50": pct(0.5), "p99": pct(0.99)]
+    }
+}

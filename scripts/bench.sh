@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# make bench: wrk against a release build on loopback, side by side with `openssl speed` in one run.
+# Writes BENCHMARKS.md. Every wrk run: -t2 -c32 -d${BENCH_SECONDS:-10}s --latency.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.build/release/tokenservice}
+SECS=${BENCH_SECONDS:-10}
+OUT=${BENCH_OUT:-bench-out}
+PORT_A=${BENCH_PORT:-18480}
+PORT_B=$((PORT_A + 1))
+rm -rf "$OUT"; mkdir -p "$OUT/keys" "$OUT/pipelines" "$OUT/raw"
+
+for spec in RS256:rs256.pem ES256:es256.pem HS256:hs256.key; do
+  "$BIN" keys generate --alg "${spec%%:*}" --out "$OUT/keys/${spec#*:}" >/dev/null
+done
+SECRET=bench-secret-0123456789abcdef0123456789
+GATEWAY=bench-gateway-token-0123456789
+
+# Three realistic pre_access_token functions and one pre_id_token function.
+cat > "$OUT/pipelines/tenant.js" <<'JS'
+async function pipe(user, context, callback) {
+  const tenants = { 'bench-hs': 'acme', 'bench-rs': 'globex' };
+  context.addAccessToken('tenant', tenants[context.clientId] || 'default');
+  callback(null, user, context);
+}
+JS
+cat > "$OUT/pipelines/network.js" <<'JS'
+const { ipRangeCheck } = require('./utils');
+async function pipe(user, context, callback) {
+  const internal = ipRangeCheck(context.request.ip || '127.0.0.1', ['127.0.0.0', '127.255.255.255']);
+  context.addAccessToken('network', internal ? 'internal' : 'external');
+  callback(null, user, context);
+}
+JS
+cat > "$OUT/pipelines/entitlements.js" <<'JS'
+async function pipe(user, context, callback) {
+  const scopes = context.scope || [];
+  if (user) user.addAccessToken('roles', (user.customData && user.customData.roles) || ['member']);
+  else context.addAccessToken('entitlements', scopes.map(s => s.split(':')[0]));
+  callback(null, user, context);
+}
+JS
+cat > "$OUT/pipelines/dept.js" <<'JS'
+async function pipe(user, context, callback) {
+  user.addIdToken('department', (user.customData && user.customData.dept) || 'unassigned');
+  callback(null, user, context);
+}
+JS
+
+config() { # $1 port, $2 pipelines json
+cat <<JSON
+{
+  "issuer": "http://127.0.0.1:$1",
+  "listen": {"host": "127.0.0.1", "port": $1},
+  "keys": [
+    {"kid": "rs", "alg": "RS256", "private_key_file": "keys/rs256.pem"},
+    {"kid": "es", "alg": "ES256", "private_key_file": "keys/es256.pem"},
+    {"kid": "hs", "alg": "HS256", "secret": {"file": "keys/hs256.key"}}
+  ],
+  "signing_key": "rs",
+  "gateways": [{"name": "bench", "token": "$GATEWAY"}],
+  "clients": [
+    {"client_id": "bench-rs", "client_secret": "$SECRET", "grant_types": ["client_credentials"], "scopes": ["api:read", "api:write"], "audiences": ["https://api.example.com"]},
+    {"client_id": "bench-es", "client_secret": "$SECRET", "grant_types": ["client_credentials"], "scopes": ["api:read"], "audiences": ["https://api.example.com"], "signing_key": "es"},
+    {"client_id": "bench-hs", "client_secret": "$SECRET", "grant_types": ["client_credentials"], "scopes": ["api:read"], "audiences": ["https://api.example.com"], "signing_key": "hs"},
+    {"client_id": "web", "client_secret": "$SECRET", "grant_types": ["authorization_code"], "scopes": ["openid", "profile", "email"], "audiences": ["https://api.example.com"]}
+  ],
+  "pipelines": $2
+}
+JSON
+}
+config "$PORT_A" '{}' > "$OUT/plain.json"
+config "$PORT_B" '{"pre_access_token": [{"name": "tenant", "file": "pipelines/tenant.js"}, {"name": "network", "file": "pipelines/network.js"}, {"name": "entitlements", "file": "pipelines/entitlements.js"}], "pre_id_token": [{"name": "dept", "file": "pipelines/dept.js"}]}' > "$OUT/pipelines.json"
+
+lua_cc() { # $1 client -> lua file
+  local auth; auth=$(printf '%s:%s' "$1" "$SECRET" | base64 -w0)
+  cat > "$OUT/cc-$1.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials&scope=api%3Aread"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $auth"
+LUA
+  echo "$OUT/cc-$1.lua"
+}
+cat > "$OUT/mint.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"client_id":"web","grant_type":"authorization_code","scope":"openid profile email","nonce":"n-1","code":"c-1","user":{"id":"u-1","username":"ada","email":"ada@example.com","emailVerified":true,"name":"Ada Lovelace","customData":{"dept":"R&D","roles":["admin"]}},"context":{"protocol":"oidc","request":{"ip":"127.0.0.1"}}}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $GATEWAY"
+LUA
+
+SERVER_PID=
+start_server() { # $1 config
+  "$BIN" serve --config "$1" > "$OUT/raw/server-$(basename "$1" .json).log" 2>&1 &
+  SERVER_PID=$!
+  local port; port=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["listen"]["port"])' "$1")
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.05; done
+  echo "server did not start" >&2; cat "$OUT/raw/server-$(basename "$1" .json).log" >&2; exit 1
+}
+stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; }
+rss_kb() { # server + its pipeline workers
+  local total; total=$(awk '/VmRSS/{print $2}' "/proc/$SERVER_PID/status")
+  for child in $(pgrep -P "$SERVER_PID" || true); do total=$((total + $(awk '/VmRSS/{print $2}' "/proc/$child/status" 2>/dev/null || echo 0))); done
+  echo "$total"
+}
+bench() { # $1 name, $2 url, $3 lua (optional)
+  local args=(-t2 -c32 -d"${SECS}s" --latency)
+  [ -n "${3:-}" ] && args+=(-s "$3")
+  echo "== $1" >&2
+  wrk "${args[@]}" "$2" > "$OUT/raw/$1.txt"
+  echo "rss_kb $(rss_kb)" >> "$OUT/raw/$1.txt"
+  grep -E "Requests/sec|99%" "$OUT/raw/$1.txt" >&2
+}
+
+A="http://127.0.0.1:$PORT_A"
+B="http://127.0.0.1:$PORT_B"
+start_server "$OUT/plain.json"
+bench warmup "$A/oauth/token" "$(lua_cc bench-hs)" >/dev/null 2>&1 || true
+bench healthz "$A/healthz"
+bench rs256 "$A/oauth/token" "$(lua_cc bench-rs)"
+bench hs256 "$A/oauth/token" "$(lua_cc bench-hs)"
+bench es256 "$A/oauth/token" "$(lua_cc bench-es)"
+bench hs256-repeat "$A/oauth/token" "$(lua_cc bench-hs)"
+stop_server
+
+start_server "$OUT/pipelines.json"
+bench warmup-pipeline "$B/oauth/token" "$(lua_cc bench-hs)" >/dev/null 2>&1 || true
+bench hs256-pipeline "$B/oauth/token" "$(lua_cc bench-hs)"
+bench mint-rs256-pipeline "$B/v1/tokens" "$OUT/mint.lua"
+stop_server
+
+echo "== openssl speed" >&2
+openssl speed -seconds 5 -multi "$(nproc)" rsa2048 > "$OUT/raw/openssl-rsa.txt" 2>/dev/null
+openssl speed -seconds 5 -multi "$(nproc)" ecdsap256 > "$OUT/raw/openssl-ecdsa.txt" 2>/dev/null
+echo "== microbench" >&2
+"$BIN" microbench --config "$OUT/pipelines.json" > "$OUT/raw/micro.json"
+
+python3 scripts/bench_report.py "$OUT" > BENCHMARKS.md
+cat BENCHMARKS.md
