@@ -1,4 +1,6 @@
+import HTTPTypes
 import JSONCore
+import Pipeline
 
 /// OAuth 2.0 client_credentials (RFC 6749 §4.4) issuing RFC 9068 access tokens. The pipeline sees
 /// `user = null` and `context.accessTokenTarget = "programmaticAccount"`.
@@ -7,7 +9,16 @@ struct ClientCredentialsGrant: Sendable {
 
     struct RequestInfo: Sendable {
         var remoteIP: String
-        var headers: JSONObject
+        var headers: HTTPFields
+
+        /// Request headers as pipelines see them; credentials are left out.
+        var pipelineHeaders: JSONObject {
+            var o = JSONObject()
+            for field in headers where field.name != .authorization && field.name != .cookie {
+                o[field.name.canonicalName] = .string(field.value)
+            }
+            return o
+        }
     }
 
     func handle(form: FormParameters, authorization: String?, info: RequestInfo, state: ServiceState) async throws(OAuthError) -> TokenResponse {
@@ -31,7 +42,9 @@ struct ClientCredentialsGrant: Sendable {
     func issue(client: RegisteredClient, form: FormParameters, info: RequestInfo, state: ServiceState) async throws(OAuthError) -> TokenResponse {
         let scope = try ScopePolicy.grant(requested: form["scope"], client: client)
         let audience = try ScopePolicy.audience(requested: form["audience"] ?? form["resource"], client: client)
-        let context = PipelineContext.clientCredentials(client: client, scope: scope, audience: audience, form: form, info: info)
+        // The pipeline context is only built when there is a pipeline to see it.
+        let context = state.pipelines[.preAccessToken] == nil ? [:]
+            : PipelineContext.clientCredentials(client: client, scope: scope, audience: audience, form: form, info: info)
         let (token, _) = try await issuer.accessToken(
             .init(client: client, subject: client.id, scope: scope, audience: audience, grantType: .clientCredentials,
                   user: .null, context: context),

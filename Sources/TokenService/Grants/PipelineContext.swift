@@ -9,7 +9,7 @@ enum PipelineContext {
                                   info: ClientCredentialsGrant.RequestInfo) -> JSONObject {
         var body = JSONObject()
         for (k, v) in form.values.sorted(by: { $0.key < $1.key }) where !secretParameters.contains(k) { body.appendNew(k, .string(v)) }
-        let request: JSONObject = ["ip": .string(info.remoteIP), "body": .object(body), "query": [:], "geo": [:], "headers": .object(info.headers)]
+        let request: JSONObject = ["ip": .string(info.remoteIP), "body": .object(body), "query": [:], "geo": [:], "headers": .object(info.pipelineHeaders)]
         return common(protocol: "oauth", connection: nil, client: client, grantType: "client_credentials", scope: scope,
                       audience: audience, target: "programmaticAccount", request: request)
     }

@@ -29,11 +29,7 @@ enum Routes {
         router.post("/oauth/token") { request, context -> Response in
             let form = try await formBody(request, context: context)
             let state = core.holder.current
-            var headers = JSONObject()
-            for field in request.headers where field.name != .authorization && field.name != .cookie {
-                headers[field.name.canonicalName] = .string(field.value)
-            }
-            let info = ClientCredentialsGrant.RequestInfo(remoteIP: context.remoteIP, headers: headers)
+            let info = ClientCredentialsGrant.RequestInfo(remoteIP: context.remoteIP, headers: request.headers)
             let response = try await core.clientCredentials.handle(
                 form: form, authorization: request.headers[.authorization], info: info, state: state)
             return json(response.json)

@@ -1,20 +1,34 @@
 import Prometheus
+import Synchronization
 
 /// Prometheus metrics of one service instance (never a global registry).
 struct ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
+    /// Request collectors by endpoint and status, so the hot path skips the registry's lookup.
+    private let requestCollectors = RequestCollectors()
+
+    private final class RequestCollectors: Sendable {
+        let map = Mutex<[String: (Counter, DurationHistogram)]>([:])
+    }
     private static let latencyBuckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
         .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
     ]
 
     func request(endpoint: String, status: Int, duration: Duration) {
-        let labels = [("endpoint", endpoint), ("status", String(status))]
-        registry.makeCounter(name: "tokenservice_http_requests_total", labels: labels).increment()
-        registry.makeDurationHistogram(
-            descriptor: .init(metricName: "tokenservice_http_request_duration", unitName: "seconds", helpText: "Request latency"),
-            labels: labels, buckets: Self.latencyBuckets
-        ).record(duration)
+        let key = endpoint + " " + String(status)
+        let collectors = requestCollectors.map.withLock { map in
+            if let c = map[key] { return c }
+            let labels = [("endpoint", endpoint), ("status", String(status))]
+            let c = (registry.makeCounter(name: "tokenservice_http_requests_total", labels: labels),
+                     registry.makeDurationHistogram(
+                        descriptor: .init(metricName: "tokenservice_http_request_duration", unitName: "seconds", helpText: "Request latency"),
+                        labels: labels, buckets: Self.latencyBuckets))
+            map[key] = c
+            return c
+        }
+        collectors.0.increment()
+        collectors.1.record(duration)
     }
 
     func tokenIssued(client: String, algorithm: String, kind: String) {
