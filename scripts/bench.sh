@@ -103,8 +103,8 @@ rss_kb() { # server + its pipeline workers
   for child in $(pgrep -P "$SERVER_PID" || true); do total=$((total + $(awk '/VmRSS/{print $2}' "/proc/$child/status" 2>/dev/null || echo 0))); done
   echo "$total"
 }
-bench() { # $1 name, $2 url, $3 lua (optional)
-  local args=(-t2 -c32 -d"${SECS}s" --latency)
+bench() { # $1 name, $2 url, $3 lua (optional), $4 seconds (optional)
+  local args=(-t2 -c32 -d"${4:-$SECS}s" --latency)
   [ -n "${3:-}" ] && args+=(-s "$3")
   echo "== $1" >&2
   wrk "${args[@]}" "$2" > "$OUT/raw/$1.txt"
@@ -115,7 +115,7 @@ bench() { # $1 name, $2 url, $3 lua (optional)
 A="http://127.0.0.1:$PORT_A"
 B="http://127.0.0.1:$PORT_B"
 start_server "$OUT/plain.json"
-bench warmup "$A/oauth/token" "$(lua_cc bench-hs)" >/dev/null 2>&1 || true
+bench warmup "$A/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
 bench healthz "$A/healthz"
 bench rs256 "$A/oauth/token" "$(lua_cc bench-rs)"
 bench hs256 "$A/oauth/token" "$(lua_cc bench-hs)"
@@ -124,7 +124,7 @@ bench hs256-repeat "$A/oauth/token" "$(lua_cc bench-hs)"
 stop_server
 
 start_server "$OUT/pipelines.json"
-bench warmup-pipeline "$B/oauth/token" "$(lua_cc bench-hs)" >/dev/null 2>&1 || true
+bench warmup-pipeline "$B/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
 bench hs256-pipeline "$B/oauth/token" "$(lua_cc bench-hs)"
 bench mint-rs256-pipeline "$B/v1/tokens" "$OUT/mint.lua"
 stop_server

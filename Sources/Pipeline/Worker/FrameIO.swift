@@ -37,17 +37,19 @@ enum FrameIO {
     }
 
     /// Reads what is available into `buffer`: bytes read, 0 at end of file, -1 when nothing was ready.
+    /// The scratch space is uninitialised temporary memory: no zeroing per read.
     @discardableResult
     static func fill(_ fd: Int32, _ buffer: inout [UInt8]) -> Int {
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errno == EAGAIN ? -1 : 0
+        withUnsafeTemporaryAllocation(byteCount: 64 * 1024, alignment: 16) { scratch in
+            while true {
+                let n = Glibc.read(fd, scratch.baseAddress, scratch.count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno == EAGAIN ? -1 : 0
+                }
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<n]))
+                return n
             }
-            buffer.append(contentsOf: chunk.prefix(n))
-            return n
         }
     }
 

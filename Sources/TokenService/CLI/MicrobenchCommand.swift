@@ -60,7 +60,7 @@ struct MicrobenchCommand: AsyncParsableCommand {
 
     static func summary(_ samples: [Double]) -> JSONValue {
         let s = samples.sorted()
-        func pct(_ p: Double) -> JSONValue { .double((s[min(s.count - 1, Int(Double(s.count) * p))] * 10).rounded() / 10) }
+        func pct(_ p: Double) -> JSONValue { .string(String(format: "%.1f", s[min(s.count - 1, Int(Double(s.count) * p))])) }
         return ["n": .int(Int64(s.count)), "p50": pct(0.5), "p99": pct(0.99)]
     }
 }

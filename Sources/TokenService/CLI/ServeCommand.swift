@@ -46,7 +46,9 @@ extension PipelineEngine {
         let memory = ProcessInfo.processInfo.environment["TOKENSERVICE_PIPELINE_MEMORY_MB"].flatMap(Int.init) ?? 512
         return PipelineEngine(
             configuration: .init(launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker"]),
-                                 workers: ProcessInfo.processInfo.activeProcessorCount, memoryLimitMB: memory),
+                                 workers: ProcessInfo.processInfo.environment["TOKENSERVICE_PIPELINE_WORKERS"].flatMap(Int.init)
+                                     ?? ProcessInfo.processInfo.activeProcessorCount,
+                                 memoryLimitMB: memory),
             logger: logger)
     }
 }

@@ -7,8 +7,13 @@ struct ServiceMetrics: Sendable {
     /// Request collectors by endpoint and status, so the hot path skips the registry's lookup.
     private let requestCollectors = RequestCollectors()
 
+    private let pipelineCollectors = PipelineCollectors()
+
     private final class RequestCollectors: Sendable {
         let map = Mutex<[String: (Counter, DurationHistogram)]>([:])
+    }
+    private final class PipelineCollectors: Sendable {
+        let map = Mutex<[String: (Counter, Counter?, DurationHistogram)]>([:])
     }
     private static let latencyBuckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
@@ -36,15 +41,21 @@ struct ServiceMetrics: Sendable {
     }
 
     func pipelineRun(trigger: String, function: String, outcome: String, duration: Duration) {
-        let labels = [("trigger", trigger), ("function", function)]
-        registry.makeCounter(name: "tokenservice_pipeline_runs_total", labels: labels + [("outcome", outcome)]).increment()
-        if outcome != "ok" {
-            registry.makeCounter(name: "tokenservice_pipeline_failures_total", labels: labels).increment()
+        let key = trigger + " " + function + " " + outcome
+        let collectors = pipelineCollectors.map.withLock { map in
+            if let c = map[key] { return c }
+            let labels = [("trigger", trigger), ("function", function)]
+            let c = (registry.makeCounter(name: "tokenservice_pipeline_runs_total", labels: labels + [("outcome", outcome)]),
+                     outcome == "ok" ? nil : registry.makeCounter(name: "tokenservice_pipeline_failures_total", labels: labels),
+                     registry.makeDurationHistogram(
+                        descriptor: .init(metricName: "tokenservice_pipeline_duration", unitName: "seconds", helpText: "Pipeline function run time"),
+                        labels: labels, buckets: Self.latencyBuckets))
+            map[key] = c
+            return c
         }
-        registry.makeDurationHistogram(
-            descriptor: .init(metricName: "tokenservice_pipeline_duration", unitName: "seconds", helpText: "Pipeline function run time"),
-            labels: labels, buckets: Self.latencyBuckets
-        ).record(duration)
+        collectors.0.increment()
+        collectors.1?.increment()
+        collectors.2.record(duration)
     }
 
     func exposition() -> [UInt8] { registry.emitToBuffer() }
