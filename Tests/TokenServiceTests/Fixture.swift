@@ -99,6 +99,17 @@ struct Fixture {
     }
 
     func cleanUp() { try? FileManager.default.removeItem(at: dir) }
+
+    /// A fixture, its application under HummingbirdTesting's router client, and its service core;
+    /// pipeline workers and files are cleaned up afterwards.
+    static func withRouterClient(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = [:],
+                                 _ body: @escaping @Sendable (Fixture, any TestClientProtocol, ServiceCore) async throws -> Void) async throws {
+        let f = try Fixture(pipelines: pipelines)
+        defer { f.cleanUp() }
+        let (app, core, engine) = try await f.application()
+        defer { engine.shutdown() }
+        try await app.test(.router) { client in try await body(f, client, core) }
+    }
 }
 
 extension JWSKey {

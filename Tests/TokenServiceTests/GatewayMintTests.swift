@@ -42,11 +42,7 @@ import Testing
     ]
 
     @Test func idTokenAndAccessTokenInContractOrder() async throws {
-        let f = try Fixture(pipelines: Self.pipelines)
-        defer { f.cleanUp() }
-        let (app, core, engine) = try await f.application()
-        defer { engine.shutdown() }
-        try await app.test(.router) { client in
+        try await Fixture.withRouterClient(pipelines: Self.pipelines) { f, client, core in
             let res = try await mint(client, f, [
                 "client_id": "web-app", "grant_type": "authorization_code", "scope": "openid profile email phone address",
                 "nonce": "n-0S6_WzA2Mj", "auth_time": 1_763_800_000, "acr": "urn:mace:incommon:iap:silver", "amr": ["pwd", "otp"],
@@ -91,11 +87,7 @@ import Testing
     }
 
     @Test func idTokenOnlyForOpenIDGrants() async throws {
-        let f = try Fixture()
-        defer { f.cleanUp() }
-        let (app, _, engine) = try await f.application()
-        defer { engine.shutdown() }
-        try await app.test(.router) { client in
+        try await Fixture.withRouterClient { f, client, _ in
             for (grant, scope, expectID) in [("refresh_token", "openid email", false), ("password", "email", false),
                                              ("implicit", "openid", true), ("password", "openid", true)] {
                 let res = try await mint(client, f, ["client_id": "web-app", "grant_type": .string(grant), "scope": .string(scope), "user": Self.user])
@@ -106,11 +98,7 @@ import Testing
     }
 
     @Test func gatewayAndRequestErrors() async throws {
-        let f = try Fixture(pipelines: Self.pipelines)
-        defer { f.cleanUp() }
-        let (app, _, engine) = try await f.application()
-        defer { engine.shutdown() }
-        try await app.test(.router) { client in
+        try await Fixture.withRouterClient(pipelines: Self.pipelines) { f, client, _ in
             let good: JSONObject = ["client_id": "web-app", "grant_type": "authorization_code", "scope": "openid", "user": Self.user]
             let noAuth = try await mint(client, f, good, token: "wrong-token-wrong-token")
             #expect(noAuth.status == .unauthorized)
@@ -151,11 +139,7 @@ import Testing
     }
 
     @Test func m2mPipelineSeesNullUserAndProgrammaticAccount() async throws {
-        let f = try Fixture(pipelines: Self.pipelines)
-        defer { f.cleanUp() }
-        let (app, core, engine) = try await f.application()
-        defer { engine.shutdown() }
-        try await app.test(.router) { client in
+        try await Fixture.withRouterClient(pipelines: Self.pipelines) { f, client, core in
             try await client.execute(uri: "/oauth/token", method: .post, headers: Form.basic("billing", f.billingSecret),
                                      body: Form.encode([("grant_type", "client_credentials")])) { res in
                 #expect(res.status == .ok)

@@ -9,11 +9,7 @@ import Testing
 
 @Suite struct MetadataEndpointTests {
     @Test func discoveryDocument() async throws {
-        let f = try Fixture()
-        defer { f.cleanUp() }
-        let (app, _, engine) = try await f.application()
-        defer { engine.shutdown() }
-        try await app.test(.router) { client in
+        try await Fixture.withRouterClient { f, client, _ in
             try await client.execute(uri: "/.well-known/openid-configuration", method: .get) { res in
                 #expect(res.status == .ok)
                 let d = res.json
@@ -33,11 +29,7 @@ import Testing
     }
 
     @Test func jwksPublishesPublicKeysOnly() async throws {
-        let f = try Fixture()
-        defer { f.cleanUp() }
-        let (app, _, engine) = try await f.application()
-        defer { engine.shutdown() }
-        try await app.test(.router) { client in
+        try await Fixture.withRouterClient { f, client, _ in
             try await client.execute(uri: "/.well-known/jwks.json", method: .get) { res in
                 #expect(res.status == .ok)
                 let keys = try #require(res.json["keys"]?.arrayValue)
@@ -93,11 +85,7 @@ import Testing
     }
 
     @Test func healthAndMetrics() async throws {
-        let f = try Fixture()
-        defer { f.cleanUp() }
-        let (app, _, engine) = try await f.application()
-        defer { engine.shutdown() }
-        try await app.test(.router) { client in
+        try await Fixture.withRouterClient { f, client, _ in
             try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
             try await client.execute(uri: "/oauth/token", method: .post, headers: Form.basic("billing", f.billingSecret),
                                      body: Form.encode([("grant_type", "client_credentials")])) { #expect($0.status == .ok) }

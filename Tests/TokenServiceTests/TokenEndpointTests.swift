@@ -13,11 +13,7 @@ import Testing
     }
 
     @Test func clientCredentialsBasicIssuesRFC9068Token() async throws {
-        let f = try Fixture()
-        defer { f.cleanUp() }
-        let (app, core, engine) = try await f.application()
-        defer { engine.shutdown() }
-        try await app.test(.router) { client in
+        try await Fixture.withRouterClient { f, client, core in
             try await client.execute(uri: "/oauth/token", method: .post, headers: Form.basic("billing", f.billingSecret),
                                      body: Form.encode([("grant_type", "client_credentials"), ("scope", "invoices:read")])) { res in
                 #expect(res.status == .ok)
@@ -48,11 +44,7 @@ import Testing
     }
 
     @Test func clientSecretPostDefaultScopesAudienceAndPerClientKeys() async throws {
-        let f = try Fixture()
-        defer { f.cleanUp() }
-        let (app, core, engine) = try await f.application()
-        defer { engine.shutdown() }
-        try await app.test(.router) { client in
+        try await Fixture.withRouterClient { f, client, core in
             var jtis = Set<String>()
             for _ in 0..<3 {
                 try await client.execute(uri: "/oauth/token", method: .post, headers: Form.headers,

@@ -10,16 +10,10 @@ struct ConfigCommand: AsyncParsableCommand {
         @Argument(help: "Configuration file.") var path: String
 
         func run() async throws {
-            var logger = Logger(label: "tokenservice")
-            logger.logLevel = .warning
-            let engine = PipelineEngine.forThisExecutable(logger: logger)
-            defer { engine.shutdown() }
-            do {
-                let state = try await ServiceState.load(path: path, engine: engine)
-                print("\(path): ok (\(state.config.keys.count) keys, \(state.config.clients.count) clients, "
-                      + "\(state.config.preIDToken.count + state.config.preAccessToken.count) pipeline functions)")
-            } catch {
-                throw CommandFailure("\(path): \(error.problems.count) problem(s)\n" + error.problems.map { "  - \($0)" }.joined(separator: "\n"))
+            try await OfflineSession.with(config: path) { session in
+                let config = session.state.config
+                print("\(path): ok (\(config.keys.count) keys, \(config.clients.count) clients, "
+                      + "\(config.preIDToken.count + config.preAccessToken.count) pipeline functions)")
             }
         }
     }

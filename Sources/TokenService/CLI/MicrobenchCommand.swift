@@ -15,12 +15,11 @@ struct MicrobenchCommand: AsyncParsableCommand {
     @Option(help: "Iterations for fast operations.") var iterations: Int = 20_000
 
     func run() async throws {
-        var logger = Logger(label: "tokenservice")
-        logger.logLevel = .error
-        let engine = PipelineEngine.forThisExecutable(logger: logger)
-        defer { engine.shutdown() }
-        let state: ServiceState
-        do { state = try await ServiceState.load(path: config, engine: engine) } catch { throw CommandFailure(error.description) }
+        try await OfflineSession.with(config: config, logLevel: .error) { try await measure($0) }
+    }
+
+    private func measure(_ session: OfflineSession) async throws {
+        let (state, engine) = (session.state, session.engine)
         var out = JSONObject()
 
         var signing = JSONObject()

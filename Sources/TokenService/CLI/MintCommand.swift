@@ -18,13 +18,12 @@ struct MintCommand: AsyncParsableCommand {
     @Option(help: "Nonce for the ID token.") var nonce: String?
 
     func run() async throws {
-        var logger = Logger(label: "tokenservice")
-        logger.logLevel = .warning
-        let engine = PipelineEngine.forThisExecutable(logger: logger)
-        defer { engine.shutdown() }
-        let state: ServiceState
-        do { state = try await ServiceState.load(path: config, engine: engine) } catch { throw CommandFailure(error.description) }
-        let core = ServiceCore.make(holder: StateHolder(state), engine: engine, logger: logger)
+        try await OfflineSession.with(config: config) { try await mint($0) }
+    }
+
+    private func mint(_ session: OfflineSession) async throws {
+        let state = session.state
+        let core = ServiceCore.make(holder: StateHolder(state), engine: session.engine, logger: session.logger)
         let userObject = try user.map { try JSONFile.object($0) }
         let contextObject = try context.map { try JSONFile.object($0) } ?? [:]
         let grantType = grant ?? (userObject == nil ? "client_credentials" : "authorization_code")

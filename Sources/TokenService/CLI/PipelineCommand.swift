@@ -16,12 +16,11 @@ struct PipelineCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let trig = PipelineTrigger(rawValue: trigger) else { throw CommandFailure("trigger must be pre_id_token or pre_access_token") }
-            var logger = Logger(label: "tokenservice")
-            logger.logLevel = .warning
-            let engine = PipelineEngine.forThisExecutable(logger: logger)
-            defer { engine.shutdown() }
-            let state: ServiceState
-            do { state = try await ServiceState.load(path: config, engine: engine) } catch { throw CommandFailure(error.description) }
+            try await OfflineSession.with(config: config) { try await test(trig, $0) }
+        }
+
+        private func test(_ trig: PipelineTrigger, _ session: OfflineSession) async throws {
+            let (state, engine) = (session.state, session.engine)
             let userValue: JSONValue = try user.map { .object(try JSONFile.object($0)) } ?? .null
             var ctx = try context.map { try JSONFile.object($0) } ?? [:]
             if ctx["accessTokenTarget"] == nil, trig == .preAccessToken {

@@ -4,16 +4,20 @@ import Synchronization
 /// Prometheus metrics of one service instance (never a global registry).
 struct ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    /// Request collectors by endpoint and status, so the hot path skips the registry's lookup.
-    private let requestCollectors = RequestCollectors()
+    /// Collectors by label values, so the hot path skips the registry's lookup.
+    private let requestCollectors = CollectorCache<(Counter, DurationHistogram)>()
+    private let pipelineCollectors = CollectorCache<(Counter, Counter?, DurationHistogram)>()
 
-    private let pipelineCollectors = PipelineCollectors()
-
-    private final class RequestCollectors: Sendable {
-        let map = Mutex<[String: (Counter, DurationHistogram)]>([:])
-    }
-    private final class PipelineCollectors: Sendable {
-        let map = Mutex<[String: (Counter, Counter?, DurationHistogram)]>([:])
+    private final class CollectorCache<Collectors: Sendable>: Sendable {
+        private let map = Mutex<[String: Collectors]>([:])
+        func get(_ key: String, make: () -> Collectors) -> Collectors {
+            map.withLock { map in
+                if let c = map[key] { return c }
+                let c = make()
+                map[key] = c
+                return c
+            }
+        }
     }
     private static let latencyBuckets: [Duration] = [
         .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
@@ -22,15 +26,12 @@ struct ServiceMetrics: Sendable {
 
     func request(endpoint: String, status: Int, duration: Duration) {
         let key = endpoint + " " + String(status)
-        let collectors = requestCollectors.map.withLock { map in
-            if let c = map[key] { return c }
+        let collectors = requestCollectors.get(key) {
             let labels = [("endpoint", endpoint), ("status", String(status))]
-            let c = (registry.makeCounter(name: "tokenservice_http_requests_total", labels: labels),
-                     registry.makeDurationHistogram(
+            return (registry.makeCounter(name: "tokenservice_http_requests_total", labels: labels),
+                    registry.makeDurationHistogram(
                         descriptor: .init(metricName: "tokenservice_http_request_duration", unitName: "seconds", helpText: "Request latency"),
                         labels: labels, buckets: Self.latencyBuckets))
-            map[key] = c
-            return c
         }
         collectors.0.increment()
         collectors.1.record(duration)
@@ -42,16 +43,13 @@ struct ServiceMetrics: Sendable {
 
     func pipelineRun(trigger: String, function: String, outcome: String, duration: Duration) {
         let key = trigger + " " + function + " " + outcome
-        let collectors = pipelineCollectors.map.withLock { map in
-            if let c = map[key] { return c }
+        let collectors = pipelineCollectors.get(key) {
             let labels = [("trigger", trigger), ("function", function)]
-            let c = (registry.makeCounter(name: "tokenservice_pipeline_runs_total", labels: labels + [("outcome", outcome)]),
-                     outcome == "ok" ? nil : registry.makeCounter(name: "tokenservice_pipeline_failures_total", labels: labels),
-                     registry.makeDurationHistogram(
+            return (registry.makeCounter(name: "tokenservice_pipeline_runs_total", labels: labels + [("outcome", outcome)]),
+                    outcome == "ok" ? nil : registry.makeCounter(name: "tokenservice_pipeline_failures_total", labels: labels),
+                    registry.makeDurationHistogram(
                         descriptor: .init(metricName: "tokenservice_pipeline_duration", unitName: "seconds", helpText: "Pipeline function run time"),
                         labels: labels, buckets: Self.latencyBuckets))
-            map[key] = c
-            return c
         }
         collectors.0.increment()
         collectors.1?.increment()

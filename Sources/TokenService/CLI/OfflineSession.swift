@@ -1,0 +1,23 @@
+import Logging
+import Pipeline
+
+/// What the offline commands (mint, pipeline test, config check, microbench) share: a quiet logger,
+/// pipeline workers, and the configuration loaded exactly as `serve` loads it.
+struct OfflineSession {
+    let logger: Logger
+    let engine: PipelineEngine
+    let state: ServiceState
+
+    static func with<T>(config path: String, logLevel: Logger.Level = .warning,
+                        _ body: (OfflineSession) async throws -> T) async throws -> T {
+        var logger = Logger(label: "tokenservice")
+        logger.logLevel = logLevel
+        let engine = PipelineEngine.forThisExecutable(logger: logger)
+        defer { engine.shutdown() }
+        let state: ServiceState
+        do { state = try await ServiceState.load(path: path, engine: engine) } catch {
+            throw CommandFailure("\(path): \(error.problems.count) problem(s)\n" + error.problems.map { "  - \($0)" }.joined(separator: "\n"))
+        }
+        return try await body(OfflineSession(logger: logger, engine: engine, state: state))
+    }
+}
