@@ -1,5 +1,8 @@
 import Foundation
+import JOSE
 import JSONCore
+import Logging
+import Pipeline
 import Testing
 @testable import TokenService
 
@@ -62,10 +65,23 @@ import Testing
         #expect(r.problems.count == 2)
     }
 
-    @Test func theShippedDevConfigIsValid() throws {
+    /// config/dev.json (what `make run` serves) loads completely — keys, clients and both example
+    /// pipelines — given keys like the ones `make run` generates.
+    @Test func theShippedDevConfigIsValid() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let config = try ConfigLoader.load(path: root.appendingPathComponent("config/dev.json").path, environment: [:])
-        #expect(config.clients.map(\.clientID) == ["billing", "reports", "web-app"])
-        #expect(config.preIDToken.count == 1 && config.preAccessToken.count == 1)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("devcfg-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("keys"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: root.appendingPathComponent("config"), to: dir.appendingPathComponent("config"))
+        try Fixture.write(dir, "keys/rs256.pem", try EVPKey.generateRSA().privateKeyPEM())
+        try Fixture.write(dir, "keys/es256.pem", try EVPKey.generateEC(curve: "P-256").privateKeyPEM())
+        try Fixture.write(dir, "keys/ed25519.pem", try EVPKey.generateEd25519().privateKeyPEM())
+        try Fixture.write(dir, "keys/hs256.key", Base64URL.encode(secureRandomBytes(48)))
+        let engine = PipelineEngine.forThisExecutable(logger: Logger(label: "test"), executable: WorkerLaunch.siblingExecutable(named: "tokenservice"))
+        defer { engine.shutdown() }
+        let state = try await ServiceState.load(path: dir.appendingPathComponent("config/dev.json").path, engine: engine, environment: [:])
+        #expect(state.config.clients.map(\.clientID) == ["billing", "reports", "web-app"])
+        #expect(state.pipelines.count == 2)
+        #expect(state.canSign)
     }
 }
