@@ -153,12 +153,21 @@ public final class PipelineEngine: Sendable {
             overallDeadlineNS: ProgressBoard.nowNS() + Int64(total + 10 * configuration.killGraceMS) * 1_000_000,
             memoryLimitBytes: configuration.memoryLimitBytes)
         let start = ContinuousClock.now
-        switch await worker.request(frame, limits: limits) {
-        case .frame(let reply):
-            return .reply(reply, ContinuousClock.now - start)
-        case .lost(let index, let reason):
-            return .lost(index: index.flatMap { indices.contains($0) ? $0 : nil } ?? indices[0], reason: reason, ContinuousClock.now - start)
+        // A worker that died while idle is noticed only when a request cannot be sent: start a new
+        // one and send again (the request had not begun, so nothing runs twice).
+        for _ in 0..<2 {
+            switch await worker.request(frame, limits: limits) {
+            case .frame(let reply):
+                return .reply(reply, ContinuousClock.now - start)
+            case .lost(let index, let reason):
+                return .lost(index: index.flatMap { indices.contains($0) ? $0 : nil } ?? indices[0], reason: reason, ContinuousClock.now - start)
+            case .unavailable:
+                if let problem = await ensureLoaded(pipeline, on: worker) {
+                    return .lost(index: indices[0], reason: problem.joined(separator: "; "), ContinuousClock.now - start)
+                }
+            }
         }
+        return .lost(index: indices[0], reason: "pipeline worker is gone", ContinuousClock.now - start)
     }
 
     /// Loads the pipeline's generation into the worker if it does not have it yet; nil when loaded.
@@ -180,6 +189,8 @@ public final class PipelineEngine: Sendable {
             return o["errors"]?.arrayValue?.compactMap(\.stringValue) ?? ["load failed"]
         case .lost(_, let reason):
             return ["the pipeline worker was lost while compiling (\(reason)); is JavaScriptCore installed?"]
+        case .unavailable:
+            return ["the pipeline worker could not be reached"]
         }
     }
 

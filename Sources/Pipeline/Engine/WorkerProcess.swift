@@ -6,14 +6,19 @@ import Glibc
 #endif
 
 /// The service's handle on one pipeline worker process. One request at a time (the pool checks it
-/// out); a reader thread of its own waits for the reply, watches the running function's deadline and
-/// the worker's memory, and kills the process when either is broken. Callers only ever `await`: no
-/// event-loop or concurrency thread blocks on a worker.
+/// out). A typical reply comes within tens of microseconds, so the caller first checks for it
+/// between `Task.yield()`s — under load the event loop serves other requests meanwhile and no thread
+/// has to be woken for the reply. Past that short window the request is handed to the worker's
+/// reader thread, which waits for the reply, watches the running function's deadline and the
+/// worker's memory, and kills the process when either is broken. No event-loop or concurrency
+/// thread ever blocks on a worker.
 final class WorkerProcess: Sendable {
     enum Reply: Sendable {
         case frame([UInt8])
         /// The worker was killed (or died) while running function `index`.
         case lost(index: Int?, reason: String)
+        /// The request never reached a worker (it had died while idle): safe to retry on a new one.
+        case unavailable
     }
 
     /// What the reader enforces for the request in flight.
@@ -35,7 +40,16 @@ final class WorkerProcess: Sendable {
         var alive = false
         var pending: CheckedContinuation<Reply, Never>?
         var limits: Limits?
+        /// The reader thread watches the reply pipe only while armed (a request handed to it).
+        var armed = false
+        /// Wakes the reader thread when a request is handed over.
+        var armFD: Int32 = -1
+        /// Bytes of a reply read so far, by whichever side read them.
+        var buffer: [UInt8] = []
     }
+
+    /// How long a caller looks for the reply itself before handing the wait to the reader thread.
+    static let fastPathNS: Int64 = 200_000
     private let state = Mutex(State())
     let launch: WorkerLaunch
 
@@ -70,27 +84,69 @@ final class WorkerProcess: Sendable {
             close(input[1]); close(output[0]); board.unmap()
             throw PipelineLoadError(["cannot start the pipeline worker \(launch.executable): \(String(cString: strerror(rc)))"])
         }
+        _ = fcntl(output[0], F_SETFL, fcntl(output[0], F_GETFL) | O_NONBLOCK)  // tryRead must never block
+        let armFD = ts_eventfd()
+        guard armFD >= 0 else {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            close(input[1]); close(output[0]); board.unmap()
+            throw PipelineLoadError(["cannot create an eventfd for the pipeline worker"])
+        }
         let readFD = output[0], workerPID = pid
-        let fresh = State(pid: workerPID, toWorker: input[1], fromWorker: readFD, board: board, alive: true)
+        let fresh = State(pid: workerPID, toWorker: input[1], fromWorker: readFD, board: board, alive: true, armFD: armFD)
         state.withLock { $0 = fresh }
-        Thread.detachNewThread { [self] in readLoop(fd: readFD, pid: workerPID) }
+        Thread.detachNewThread { [self] in readLoop(fd: readFD, armFD: armFD, pid: workerPID) }
     }
 
     /// Sends a request and waits for its reply (or for the worker to be lost).
     func request(_ frame: [UInt8], limits: Limits) async -> Reply {
-        await withCheckedContinuation { (c: CheckedContinuation<Reply, Never>) in
-            let sent: Bool = state.withLock { s in
-                guard s.alive, s.pending == nil else { return false }
+        let sent: Bool = state.withLock { s in
+            guard s.alive, s.pending == nil, !s.armed else { return false }
+            return FrameIO.write(s.toWorker, frame)
+        }
+        guard sent else {
+            terminate()
+            return .unavailable
+        }
+        let start = ProgressBoard.nowNS()
+        while ProgressBoard.nowNS() - start < Self.fastPathNS {
+            switch tryRead() {
+            case .frame(let f): return .frame(f)
+            case .closed:
+                let index = state.withLock { $0.board?.current()?.index }
+                terminate()
+                return .lost(index: index, reason: "pipeline worker died (crash or memory limit)")
+            case .pending: await Task.yield()
+            }
+        }
+        return await withCheckedContinuation { (c: CheckedContinuation<Reply, Never>) in
+            let ready: Reply? = state.withLock { s in
+                guard s.alive else { return .lost(index: nil, reason: "pipeline worker is gone") }
+                if let f = FrameIO.extract(&s.buffer) { return .frame(f) }
                 s.pending = c
                 s.limits = limits
-                return true
+                s.armed = true
+                ts_eventfd_signal(s.armFD)
+                return nil
             }
-            guard sent else {
-                c.resume(returning: .lost(index: nil, reason: "pipeline worker is gone"))
-                return
+            if let ready { c.resume(returning: ready) }
+        }
+    }
+
+    private enum ReadResult { case frame([UInt8]), pending, closed }
+
+    /// Non-blocking: a complete reply if one has arrived.
+    private func tryRead() -> ReadResult {
+        state.withLock { s in
+            guard s.alive else { return .closed }
+            if let f = FrameIO.extract(&s.buffer) { return .frame(f) }
+            while true {
+                let n = FrameIO.fill(s.fromWorker, &s.buffer)
+                if n == 0 { return .closed }
+                if n < 0 { return .pending }
+                if let f = FrameIO.extract(&s.buffer) { return .frame(f) }
             }
-            let fd = state.withLock { $0.toWorker }
-            if !FrameIO.write(fd, frame) { finish(.lost(index: nil, reason: "pipeline worker is gone"), kill: true) }
         }
     }
 
@@ -98,29 +154,33 @@ final class WorkerProcess: Sendable {
     private func finish(_ reply: Reply, kill shouldKill: Bool) {
         if shouldKill { terminate(resumeWith: reply) } else {
             let c: CheckedContinuation<Reply, Never>? = state.withLock { s in
-                defer { s.pending = nil; s.limits = nil }
+                defer { s.pending = nil; s.limits = nil; s.armed = false }
                 return s.pending
             }
             c?.resume(returning: reply)
         }
     }
 
-    /// Owns the read end: it is closed only here, so its number cannot be reused under this thread.
-    private func readLoop(fd: Int32, pid: pid_t) {
-        defer { close(fd) }
-        var buffer: [UInt8] = []
+    /// Owns the read end and the eventfd: they are closed only here, after the state no longer names
+    /// them, so their numbers cannot be reused under anyone.
+    private func readLoop(fd: Int32, armFD: Int32, pid: pid_t) {
+        defer { close(fd); close(armFD) }
         var lastMemoryCheck: Int64 = 0
         while true {
-            let readable = FrameIO.waitReadable(fd, milliseconds: 20)
+            let armed = state.withLock { $0.armed }
+            var pipeReady: Int32 = 0, armReady: Int32 = 0
+            _ = ts_poll2(armFD, armed ? fd : -1, 20, &armReady, &pipeReady)
+            if armReady != 0 { ts_eventfd_drain(armFD) }
             guard state.withLock({ $0.alive && $0.pid == pid }) else { return }
-            if readable {
-                let n = FrameIO.fill(fd, &buffer)
-                if n == 0 {
+            if pipeReady != 0 {
+                switch tryRead() {
+                case .frame(let frame): finish(.frame(frame), kill: false)
+                case .closed:
                     let index = state.withLock { $0.board?.current()?.index }
                     finish(.lost(index: index, reason: "pipeline worker died (crash or memory limit)"), kill: true)
                     return
+                case .pending: break
                 }
-                while let frame = FrameIO.extract(&buffer) { finish(.frame(frame), kill: false) }
             }
             let (limits, running) = state.withLock { s in (s.pending == nil ? nil : s.limits, s.board?.current()) }
             guard let limits else { continue }
