@@ -6,6 +6,7 @@ import Pipeline
 /// `user = null` and `context.accessTokenTarget = "programmaticAccount"`.
 struct ClientCredentialsGrant: Sendable {
     let issuer: Issuer
+    let replayCache: AssertionReplayCache
 
     struct RequestInfo: Sendable {
         var remoteIP: String
@@ -51,6 +52,4 @@ struct ClientCredentialsGrant: Sendable {
             state: state)
         return TokenResponse(accessToken: token, expiresIn: client.config.accessTokenTTL, scope: scope)
     }
-
-    let replayCache: AssertionReplayCache
 }
