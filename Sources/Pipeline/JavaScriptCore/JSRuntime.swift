@@ -118,6 +118,4 @@ final class JSRuntime {
     func setTimeLimit(seconds: Double) {
         JSContextGroupSetExecutionTimeLimit(group, seconds, { _, _ in true }, nil)
     }
-
-    func garbageCollect() { JSGarbageCollect(context) }
 }

@@ -5,8 +5,6 @@ import Glibc
 /// Length-prefixed frames (4-byte little-endian length, then the payload) over pipes between the
 /// service and its pipeline workers.
 enum FrameIO {
-    static let maxFrame = 16 * 1024 * 1024
-
     /// Writes a whole frame; false when the pipe is closed.
     static func write(_ fd: Int32, _ payload: [UInt8]) -> Bool {
         var frame = [UInt8](unsafeUninitializedCapacity: payload.count + 4) { buf, n in
@@ -53,12 +51,6 @@ enum FrameIO {
         }
     }
 
-    static func hasFrame(_ buffer: [UInt8]) -> Bool {
-        guard buffer.count >= 4 else { return false }
-        let len = Int(buffer[0]) | Int(buffer[1]) << 8 | Int(buffer[2]) << 16 | Int(buffer[3]) << 24
-        return buffer.count >= 4 + len
-    }
-
     /// Takes one complete frame off the front of `buffer`, if there is one.
     static func extract(_ buffer: inout [UInt8]) -> [UInt8]? {
         guard buffer.count >= 4 else { return nil }
@@ -67,15 +59,5 @@ enum FrameIO {
         let frame = Array(buffer[4..<(4 + len)])
         buffer.removeFirst(4 + len)
         return frame
-    }
-
-    /// Waits up to `milliseconds` for `fd` to be readable (or closed).
-    static func waitReadable(_ fd: Int32, milliseconds: Int32) -> Bool {
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        while true {
-            let rc = poll(&p, 1, milliseconds)
-            if rc < 0 && errno == EINTR { continue }
-            return rc > 0
-        }
     }
 }

@@ -65,11 +65,11 @@ enum ConfigLoader {
             clients.append(client)
         }
 
-        var env: [(String, String)] = []
+        var env = JSONObject()
         if let e = o["env"] {
             if let eo = e.objectValue {
                 for (k, v) in eo {
-                    if let s = v.stringValue { env.append((k, s)) } else { r.problem("$.env.\(k)", "must be a string") }
+                    if v.stringValue != nil { env.appendNew(k, v) } else { r.problem("$.env.\(k)", "must be a string") }
                 }
             } else {
                 r.problem("$.env", "must be an object of strings")

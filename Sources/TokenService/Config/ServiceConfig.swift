@@ -74,7 +74,8 @@ struct ServiceConfig: Sendable {
     var signingKey: String
     var gateways: [Gateway]
     var clients: [Client]
-    var env: [(String, String)]
+    /// The pipelines' read-only `env` (string values only).
+    var env: JSONObject
     var preIDToken: [PipelineFunction]
     var preAccessToken: [PipelineFunction]
     /// Directory of the config file: relative paths resolve against it.

@@ -33,22 +33,19 @@ struct ClientCredentialsGrant: Sendable {
         guard client.config.grantTypes.contains(.clientCredentials) else {
             throw OAuthError.unauthorizedClient("client_credentials is not allowed for this client")
         }
-        if form["audience"] != nil && form["resource"] != nil && form["audience"] != form["resource"] {
-            throw OAuthError.invalidRequest("give audience or resource, not both")
-        }
         return try await issue(client: client, form: form, info: info, state: state)
     }
 
     /// Issues for an already authenticated client (also `tokenservice mint`).
     func issue(client: RegisteredClient, form: FormParameters, info: RequestInfo, state: ServiceState) async throws(OAuthError) -> TokenResponse {
         let scope = try ScopePolicy.grant(requested: form["scope"], client: client)
-        let audience = try ScopePolicy.audience(requested: form["audience"] ?? form["resource"], client: client)
+        let requested = try ScopePolicy.requestedAudience(audience: form["audience"], resource: form["resource"])
+        let audience = try ScopePolicy.audience(requested: requested, client: client)
         // The pipeline context is only built when there is a pipeline to see it.
         let context = state.pipelines[.preAccessToken] == nil ? [:]
             : PipelineContext.clientCredentials(client: client, scope: scope, audience: audience, form: form, info: info)
         let (token, _) = try await issuer.accessToken(
-            .init(client: client, subject: client.id, scope: scope, audience: audience, grantType: .clientCredentials,
-                  user: .null, context: context),
+            .init(client: client, subject: client.id, scope: scope, audience: audience, user: .null, context: context),
             state: state)
         return TokenResponse(accessToken: token, expiresIn: client.config.accessTokenTTL, scope: scope)
     }

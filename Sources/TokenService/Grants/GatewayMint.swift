@@ -57,9 +57,8 @@ struct GatewayMint: Sendable {
             guard let c = v.objectValue else { throw OAuthError.invalidRequest("context must be an object") }
             context = c
         }
-        let audience = try string("audience"), resource = try string("resource")
-        if let audience, let resource, audience != resource { throw OAuthError.invalidRequest("give audience or resource, not both") }
-        return MintRequest(clientID: clientID, grantType: grant, scope: try string("scope"), audience: audience ?? resource,
+        let audience = try ScopePolicy.requestedAudience(audience: try string("audience"), resource: try string("resource"))
+        return MintRequest(clientID: clientID, grantType: grant, scope: try string("scope"), audience: audience,
                            nonce: try string("nonce"), authTime: authTime, acr: try string("acr"), amr: amr, code: try string("code"),
                            user: user, context: context)
     }
@@ -75,7 +74,7 @@ struct GatewayMint: Sendable {
         let context = PipelineContext.user(gatewayContext: r.context, client: client, grantType: r.grantType.rawValue,
                                            scope: scope, audience: audience)
         let (accessToken, signers) = try await issuer.accessToken(
-            .init(client: client, subject: subject, scope: scope, audience: audience, grantType: r.grantType, user: .object(r.user),
+            .init(client: client, subject: subject, scope: scope, audience: audience, user: .object(r.user),
                   context: context, authTime: r.authTime, acr: r.acr, amr: r.amr),
             state: state)
         var response = TokenResponse(accessToken: accessToken, expiresIn: client.config.accessTokenTTL, scope: scope)

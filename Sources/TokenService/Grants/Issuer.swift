@@ -19,7 +19,6 @@ struct Issuer: Sendable {
         var subject: String
         var scope: [String]
         var audience: String
-        var grantType: ServiceConfig.GrantType
         var user: JSONValue
         var context: JSONObject
         var authTime: Int64?
@@ -40,12 +39,7 @@ struct Issuer: Sendable {
         var extensions = JSONObject()
         try await runPipeline(.preAccessToken, state: state, user: r.user, context: r.context, into: &extensions)
         claims.extensions = extensions
-        let token: String
-        do { token = try signers.accessToken.sign(claims: claims.payload) } catch {
-            logger.error("signing failed", metadata: ["kid": "\(signers.key.kid)", "error": "\(error)"])
-            throw OAuthError.serverError("token signing failed")
-        }
-        metrics.tokenIssued(client: r.client.id, algorithm: signers.key.algorithm.rawValue, kind: "access_token")
+        let token = try sign(claims.payload, with: signers.accessToken, client: r.client, kind: "access_token")
         return (token, signers)
     }
 
@@ -73,12 +67,17 @@ struct Issuer: Sendable {
             authTime: r.authTime, nonce: r.nonce, acr: r.acr, amr: r.amr,
             accessTokenHash: TokenHash.halfHash(of: r.accessToken, algorithm: alg),
             codeHash: r.code.map { TokenHash.halfHash(of: $0, algorithm: alg) }, standard: standard)
+        return try sign(claims.payload, with: signers.idToken, client: r.client, kind: "id_token")
+    }
+
+    /// Signs a payload and counts the token; a signing failure is logged (never the key) and is a 500.
+    private func sign(_ payload: JSONObject, with signer: JWSSigner, client: RegisteredClient, kind: String) throws(OAuthError) -> String {
         do {
-            let token = try signers.idToken.sign(claims: claims.payload)
-            metrics.tokenIssued(client: r.client.id, algorithm: alg.rawValue, kind: "id_token")
+            let token = try signer.sign(claims: payload)
+            metrics.tokenIssued(client: client.id, algorithm: signer.key.algorithm.rawValue, kind: kind)
             return token
         } catch {
-            logger.error("signing failed", metadata: ["kid": "\(signers.key.kid)", "error": "\(error)"])
+            logger.error("signing failed", metadata: ["kid": "\(signer.key.kid)", "error": "\(error)"])
             throw OAuthError.serverError("token signing failed")
         }
     }

@@ -12,6 +12,12 @@ enum ScopePolicy {
         return out
     }
 
+    /// `audience` or `resource` (RFC 8707); both are allowed only when they agree.
+    static func requestedAudience(audience: String?, resource: String?) throws(OAuthError) -> String? {
+        if let audience, let resource, audience != resource { throw OAuthError.invalidRequest("give audience or resource, not both") }
+        return audience ?? resource
+    }
+
     static func audience(requested: String?, client: RegisteredClient) throws(OAuthError) -> String {
         guard let requested else { return client.config.audiences[0] }
         guard client.config.audiences.contains(requested) else {

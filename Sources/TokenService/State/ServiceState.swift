@@ -13,7 +13,6 @@ final class ServiceState: Sendable {
     let clients: ClientRegistry
     let gatewayTokenDigests: [[UInt8]]
     let pipelines: [PipelineTrigger: CompiledPipeline]
-    let env: JSONObject
     let discoveryJSON: [UInt8]
     /// The default signing key produced a signature when this state was built (what /healthz reports).
     let canSign: Bool
@@ -32,7 +31,6 @@ final class ServiceState: Sendable {
         self.clients = clients
         self.gatewayTokenDigests = config.gateways.map { Digest.hash(.sha256, $0.token) }
         self.pipelines = pipelines
-        self.env = JSONObject(config.env.map { ($0.0, JSONValue.string($0.1)) })
         self.discoveryJSON = JSON.serialize(.object(Discovery.document(config: config, keys: keys)))
         self.canSign = keys.signers(for: nil).map { (try? $0.key.sign(Array("self-test".utf8))) != nil } ?? false
     }
@@ -59,8 +57,7 @@ final class ServiceState: Sendable {
                     problems.append("pipeline \(trigger.rawValue): no pipeline engine available")
                     continue
                 }
-                let env = JSONObject(config.env.map { ($0.0, JSONValue.string($0.1)) })
-                do { compiled[trigger] = try await engine.prepare(specs, trigger: trigger, env: env) } catch { problems += error.problems }
+                do { compiled[trigger] = try await engine.prepare(specs, trigger: trigger, env: config.env) } catch { problems += error.problems }
             }
         }
         guard problems.isEmpty else { throw ConfigError(problems: problems) }
