@@ -64,8 +64,8 @@ public final class PipelineEngine: Sendable {
         let frame = JSON.serialize(.object(["op": "load", "gen": .int(Int64(gen)), "trigger": .string(trigger.rawValue),
                                             "env": .object(env), "fns": .array(fns)]))
         let pipeline = CompiledPipeline(trigger: trigger, generation: gen, functions: specs, loadFrame: frame)
-        let worker = await pool.checkout()
-        defer { pool.checkin(worker) }
+        let worker = await pool.acquire(bytes: frame.count)
+        defer { pool.release(worker, bytes: frame.count) }
         if let problem = await ensureLoaded(pipeline, on: worker) {
             throw PipelineLoadError(problem.map { "pipeline \(trigger.rawValue): \($0)" })
         }
@@ -95,19 +95,12 @@ public final class PipelineEngine: Sendable {
         guard !indices.isEmpty else { return report }
         var skipped = Set<Int>()
         var killedOutcomes: [Int: (FunctionOutcome, Duration)] = [:]
-        let userJSON = JSON.serialize(user), contextJSON = JSON.serialize(.object(context))
+        var body = [0x0A] + JSON.serialize(user)
+        body.append(0x0A); body.append(contentsOf: JSON.serialize(.object(context)))
         while true {
             let remaining = indices.filter { !skipped.contains($0) }
-            let worker = await pool.checkout()
-            if let problem = await ensureLoaded(pipeline, on: worker) {
-                pool.checkin(worker)
-                report.outcome = .failed(function: "(load)", reason: problem.joined(separator: "; "))
-                return report
-            }
-            let result = await execute(pipeline, indices: remaining, userJSON: userJSON, contextJSON: contextJSON, on: worker)
-            switch result {
+            switch await execute(pipeline, indices: remaining, body: body) {
             case .reply(let frame, let duration):
-                pool.checkin(worker)
                 report = decode(frame, pipeline: pipeline, total: duration)
                 // Restore the order: functions killed earlier in this request come back into the list.
                 for (i, (outcome, d)) in killedOutcomes.sorted(by: { $0.key < $1.key }) {
@@ -116,7 +109,6 @@ public final class PipelineEngine: Sendable {
                 }
                 return report
             case .lost(let index, let reason, let duration):
-                pool.checkin(worker)
                 let spec = pipeline.functions[index]
                 logger.warning("pipeline worker replaced", metadata: ["function": "\(spec.name)", "reason": "\(reason)"])
                 if spec.terminateOnTimeout {
@@ -127,6 +119,9 @@ public final class PipelineEngine: Sendable {
                 // GenAuth semantics for terminate_on_timeout: false — skip the function and go on.
                 skipped.insert(index)
                 killedOutcomes[index] = (.skipped(reason), duration)
+            case .notLoaded(let problems):
+                report.outcome = .failed(function: "(load)", reason: problems.joined(separator: "; "))
+                return report
             }
         }
     }
@@ -135,61 +130,61 @@ public final class PipelineEngine: Sendable {
         case reply([UInt8], Duration)
         /// The worker had to be killed (or died) while running function `index`.
         case lost(index: Int, reason: String, Duration)
+        case notLoaded([String])
     }
 
-    private func execute(_ pipeline: CompiledPipeline, indices: [Int], userJSON: [UInt8], contextJSON: [UInt8],
-                         on worker: WorkerProcess) async -> Execution {
-        let fns: [JSONValue] = indices.map { i in
-            let f = pipeline.functions[i]
-            return ["i": .int(Int64(i)), "t": .int(Int64(f.timeoutMS)), "skip": .bool(!f.terminateOnTimeout)]
-        }
-        var frame = JSON.serialize(.object(["op": "run", "gen": .int(Int64(pipeline.generation)), "fns": .array(fns)]))
-        frame.append(0x0A); frame.append(contentsOf: userJSON); frame.append(0x0A); frame.append(contentsOf: contextJSON)
+    /// Sends the run to the least loaded worker. A request that never began (its worker died while
+    /// it was queued, or before it was sent) is sent again: nothing runs twice.
+    private func execute(_ pipeline: CompiledPipeline, indices: [Int], body: [UInt8]) async -> Execution {
+        let header = RunHeader(generation: pipeline.generation, functions: indices.map { i in
+            RunHeader.Function(index: i, timeoutMS: max(1, pipeline.functions[i].timeoutMS), skip: !pipeline.functions[i].terminateOnTimeout)
+        })
+        let frame = header.encoded() + body
         let total = indices.reduce(0) { $0 + pipeline.functions[$1].timeoutMS }
         var timeouts: [Int: Int] = [:]
         for i in indices { timeouts[i] = pipeline.functions[i].timeoutMS }
-        let limits = WorkerProcess.Limits(
-            timeoutsMS: timeouts, graceMS: configuration.killGraceMS,
-            overallDeadlineNS: ProgressBoard.nowNS() + Int64(total + 10 * configuration.killGraceMS) * 1_000_000,
-            memoryLimitBytes: configuration.memoryLimitBytes)
+        let limits = WorkerProcess.Limits(timeoutsMS: timeouts, graceMS: configuration.killGraceMS,
+                                          budgetNS: Int64(total + 10 * configuration.killGraceMS) * 1_000_000,
+                                          memoryLimitBytes: configuration.memoryLimitBytes)
         let start = ContinuousClock.now
-        // A worker that died while idle is noticed only when a request cannot be sent: start a new
-        // one and send again (the request had not begun, so nothing runs twice).
-        for _ in 0..<2 {
+        // The load frame may precede the run in the same pipe: both count against the worker's room.
+        let bytes = frame.count + pipeline.loadFrame.count
+        for _ in 0..<4 {
+            let worker = await pool.acquire(bytes: bytes)
+            defer { pool.release(worker, bytes: bytes) }
+            if let problems = await ensureLoaded(pipeline, on: worker) { return .notLoaded(problems) }
             switch await worker.request(frame, limits: limits) {
             case .frame(let reply):
                 return .reply(reply, ContinuousClock.now - start)
             case .lost(let index, let reason):
                 return .lost(index: index.flatMap { indices.contains($0) ? $0 : nil } ?? indices[0], reason: reason, ContinuousClock.now - start)
             case .unavailable:
-                if let problem = await ensureLoaded(pipeline, on: worker) {
-                    return .lost(index: indices[0], reason: problem.joined(separator: "; "), ContinuousClock.now - start)
-                }
+                continue
             }
         }
         return .lost(index: indices[0], reason: "pipeline worker is gone", ContinuousClock.now - start)
     }
 
-    /// Loads the pipeline's generation into the worker if it does not have it yet; nil when loaded.
+    /// Starts the worker if needed and sends it the pipeline's generation unless it has it; nil when
+    /// ready. A run sent after the load frame is answered after it, so runs need not wait for it.
     private func ensureLoaded(_ pipeline: CompiledPipeline, on worker: WorkerProcess) async -> [String]? {
-        if !worker.isAlive {
-            do { try worker.spawn() } catch { return error.problems }
-        }
-        if worker.isLoaded(pipeline.generation) { return nil }
-        let limits = WorkerProcess.Limits(timeoutsMS: [:], graceMS: configuration.killGraceMS,
-                                          overallDeadlineNS: ProgressBoard.nowNS() + 30_000_000_000,
+        do { try worker.ensureStarted() } catch { return error.problems }
+        let limits = WorkerProcess.Limits(timeoutsMS: [:], graceMS: configuration.killGraceMS, budgetNS: 30_000_000_000,
                                           memoryLimitBytes: configuration.memoryLimitBytes)
-        switch await worker.request(pipeline.loadFrame, limits: limits) {
-        case .frame(let reply):
-            guard let o = try? JSON.parse(reply).objectValue else { return ["unreadable reply from the pipeline worker"] }
-            if o["ok"] == true {
-                worker.markLoaded(pipeline.generation)
-                return nil
+        switch await worker.load(pipeline.loadFrame, generation: pipeline.generation, limits: limits) {
+        case nil:
+            return nil
+        case .frame(let reply)?:
+            guard let o = try? JSON.parse(reply).objectValue else {
+                worker.forgetLoaded(pipeline.generation)
+                return ["unreadable reply from the pipeline worker"]
             }
+            if o["ok"] == true { return nil }
+            worker.forgetLoaded(pipeline.generation)
             return o["errors"]?.arrayValue?.compactMap(\.stringValue) ?? ["load failed"]
-        case .lost(_, let reason):
+        case .lost(_, let reason)?:
             return ["the pipeline worker was lost while compiling (\(reason)); is JavaScriptCore installed?"]
-        case .unavailable:
+        case .unavailable?:
             return ["the pipeline worker could not be reached"]
         }
     }

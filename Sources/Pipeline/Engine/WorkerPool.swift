@@ -1,45 +1,74 @@
 import Synchronization
 
-/// A fixed set of workers handed out one request at a time; callers wait their turn.
+/// A fixed set of workers, each taking several requests at a time. A request goes to the worker
+/// with the fewest in flight; the bytes in flight per worker stay below a pipe's capacity (so a
+/// write to a worker never waits) and callers wait their turn when every worker is full.
 final class WorkerPool: Sendable {
+    static let maxBytesInFlight = 48 * 1024
+    static let maxRequestsInFlight = 32
+
+    private struct Load {
+        var requests = 0
+        var bytes = 0
+    }
     private struct State {
-        var idle: [WorkerProcess]
-        var waiters: [CheckedContinuation<WorkerProcess, Never>] = []
-        var all: [WorkerProcess]
+        var load: [Load]
+        var waiters: [(bytes: Int, continuation: CheckedContinuation<Int, Never>)] = []
     }
     private let state: Mutex<State>
+    let workers: [WorkerProcess]
 
     init(size: Int, launch: WorkerLaunch) {
-        let workers = (0..<size).map { _ in WorkerProcess(launch: launch) }
-        state = Mutex(State(idle: workers, all: workers))
+        workers = (0..<max(1, size)).map { _ in WorkerProcess(launch: launch) }
+        state = Mutex(State(load: Array(repeating: Load(), count: workers.count)))
     }
 
-    func checkout() async -> WorkerProcess {
-        if let w = state.withLock({ $0.idle.popLast() }) { return w }
-        return await withCheckedContinuation { (c: CheckedContinuation<WorkerProcess, Never>) in
-            let ready: WorkerProcess? = state.withLock { s in
-                if let w = s.idle.popLast() { return w }
-                s.waiters.append(c)
+    /// Reserves room for a request of `bytes` on a worker; pair with `release`.
+    func acquire(bytes: Int) async -> WorkerProcess {
+        if let i = state.withLock({ Self.reserve(&$0, bytes) }) { return workers[i] }
+        let i = await withCheckedContinuation { (c: CheckedContinuation<Int, Never>) in
+            let i: Int? = state.withLock { s in
+                if let i = Self.reserve(&s, bytes) { return i }
+                s.waiters.append((bytes, c))
                 return nil
             }
-            if let ready { c.resume(returning: ready) }
+            if let i { c.resume(returning: i) }
         }
+        return workers[i]
     }
 
-    func checkin(_ worker: WorkerProcess) {
-        let waiter: CheckedContinuation<WorkerProcess, Never>? = state.withLock { s in
-            if s.waiters.isEmpty {
-                s.idle.append(worker)
-                return nil
+    func release(_ worker: WorkerProcess, bytes: Int) {
+        guard let i = workers.firstIndex(where: { $0 === worker }) else { return }
+        let ready: [(CheckedContinuation<Int, Never>, Int)] = state.withLock { s in
+            s.load[i].requests -= 1
+            s.load[i].bytes -= bytes
+            var ready: [(CheckedContinuation<Int, Never>, Int)] = []
+            while let first = s.waiters.first, let j = Self.reserve(&s, first.bytes) {
+                s.waiters.removeFirst()
+                ready.append((first.continuation, j))
             }
-            return s.waiters.removeFirst()
+            return ready
         }
-        waiter?.resume(returning: worker)
+        for (c, j) in ready { c.resume(returning: j) }
     }
 
-    func processIDs() -> [Int32] { state.withLock { $0.all }.compactMap(\.processID) }
+    /// The least loaded worker with room (an idle worker always has room, whatever the size).
+    private static func reserve(_ s: inout State, _ bytes: Int) -> Int? {
+        var best: Int?
+        for (i, l) in s.load.enumerated() {
+            let room = l.requests == 0 || (l.requests < maxRequestsInFlight && l.bytes + bytes <= maxBytesInFlight)
+            if room, best.map({ l.requests < s.load[$0].requests }) ?? true { best = i }
+        }
+        if let best {
+            s.load[best].requests += 1
+            s.load[best].bytes += bytes
+        }
+        return best
+    }
+
+    func processIDs() -> [Int32] { workers.compactMap(\.processID) }
 
     func shutdown() {
-        for w in state.withLock({ $0.all }) { w.terminate() }
+        for w in workers { w.terminate() }
     }
 }

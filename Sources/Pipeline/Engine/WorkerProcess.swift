@@ -5,63 +5,70 @@ import Synchronization
 import Glibc
 #endif
 
-/// The service's handle on one pipeline worker process. One request at a time (the pool checks it
-/// out). A typical reply comes within tens of microseconds, so the caller first checks for it
-/// between `Task.yield()`s — under load the event loop serves other requests meanwhile and no thread
-/// has to be woken for the reply. Past that short window the request is handed to the worker's
-/// reader thread, which waits for the reply, watches the running function's deadline and the
-/// worker's memory, and kills the process when either is broken. No event-loop or concurrency
-/// thread ever blocks on a worker.
+/// The service's handle on one pipeline worker process. Requests are written to the worker as they
+/// come (the pool bounds how many are in flight) and the worker answers them in order, so under load
+/// one wake-up carries many requests or replies. A reader thread per worker collects the replies,
+/// watches the deadline of the request being run and the worker's memory, and kills the process when
+/// either is broken: the request being run gets the error, the ones queued behind it had not begun
+/// and are handed back to be sent again. No event-loop or concurrency thread ever blocks on a worker.
 final class WorkerProcess: Sendable {
     enum Reply: Sendable {
         case frame([UInt8])
-        /// The worker was killed (or died) while running function `index`.
+        /// The worker was killed (or died) while running function `index` of this request.
         case lost(index: Int?, reason: String)
-        /// The request never reached a worker (it had died while idle): safe to retry on a new one.
+        /// The request never began on a worker: safe to send again.
         case unavailable
     }
 
-    /// What the reader enforces for the request in flight.
+    /// What the reader enforces for a request once it is the one being run.
     struct Limits: Sendable {
         /// Per function index: its timeout in ms.
         var timeoutsMS: [Int: Int]
         var graceMS: Int
-        /// When nothing is known to be running (between functions, loading), the reply is due by then.
-        var overallDeadlineNS: Int64
+        /// When no function is known to be running (between functions, loading), the reply is due
+        /// this long after the request reached the front of the queue.
+        var budgetNS: Int64
         var memoryLimitBytes: Int64
     }
 
-    private struct State: Sendable {
+    private struct Waiter {
+        /// The frame's number in this worker's input (the worker counts from 1).
+        var frame: Int64
+        var continuation: CheckedContinuation<Reply?, Never>
+        var limits: Limits
+    }
+
+    private struct State {
         var pid: pid_t = 0
         var toWorker: Int32 = -1
-        var fromWorker: Int32 = -1
         var board: ProgressBoard?
         var loaded: Set<Int> = []
         var alive = false
-        var pending: CheckedContinuation<Reply, Never>?
-        var limits: Limits?
-        /// The reader thread watches the reply pipe only while armed (a request handed to it).
-        var armed = false
-        /// Wakes the reader thread when a request is handed over.
+        var sent: Int64 = 0
+        /// Requests written and not yet answered, the one the worker is on first.
+        var inflight: [Waiter] = []
+        /// When the first in flight became the first.
+        var headSinceNS: Int64 = 0
+        /// Wakes the reader thread when requests are in flight again.
         var armFD: Int32 = -1
-        /// Bytes of a reply read so far, by whichever side read them.
-        var buffer: [UInt8] = []
     }
 
-    /// How long a caller looks for the reply itself before handing the wait to the reader thread.
-    static let fastPathNS: Int64 = 200_000
     private let state = Mutex(State())
     let launch: WorkerLaunch
 
     init(launch: WorkerLaunch) { self.launch = launch }
 
-    var isAlive: Bool { state.withLock { $0.alive } }
     var processID: Int32? { state.withLock { $0.alive ? $0.pid : nil } }
-    func isLoaded(_ gen: Int) -> Bool { state.withLock { $0.loaded.contains(gen) } }
-    func markLoaded(_ gen: Int) { state.withLock { _ = $0.loaded.insert(gen) } }
 
-    /// Starts the process (stdin/stdout pipes, progress page on fd 3) and its reader thread.
-    func spawn() throws(PipelineLoadError) {
+    /// Starts the process (stdin/stdout pipes, progress page on fd 3) and its reader thread, unless
+    /// it is running.
+    func ensureStarted() throws(PipelineLoadError) {
+        try state.withLock { (s: inout State) throws(PipelineLoadError) in
+            if !s.alive { try spawn(into: &s) }
+        }
+    }
+
+    private func spawn(into s: inout State) throws(PipelineLoadError) {
         var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
         guard ts_pipe_cloexec(&input) == 0 else { throw PipelineLoadError(["cannot create a pipe for the pipeline worker"]) }
         guard ts_pipe_cloexec(&output) == 0 else {
@@ -84,7 +91,7 @@ final class WorkerProcess: Sendable {
             close(input[1]); close(output[0]); board.unmap()
             throw PipelineLoadError(["cannot start the pipeline worker \(launch.executable): \(String(cString: strerror(rc)))"])
         }
-        _ = fcntl(output[0], F_SETFL, fcntl(output[0], F_GETFL) | O_NONBLOCK)  // tryRead must never block
+        _ = fcntl(output[0], F_SETFL, fcntl(output[0], F_GETFL) | O_NONBLOCK)  // the reader drains it without blocking
         let armFD = ts_eventfd()
         guard armFD >= 0 else {
             kill(pid, SIGKILL)
@@ -94,70 +101,49 @@ final class WorkerProcess: Sendable {
             throw PipelineLoadError(["cannot create an eventfd for the pipeline worker"])
         }
         let readFD = output[0], workerPID = pid
-        let fresh = State(pid: workerPID, toWorker: input[1], fromWorker: readFD, board: board, alive: true, armFD: armFD)
-        state.withLock { $0 = fresh }
+        s = State(pid: workerPID, toWorker: input[1], board: board, alive: true, armFD: armFD)
         Thread.detachNewThread { [self] in readLoop(fd: readFD, armFD: armFD, pid: workerPID) }
     }
 
     /// Sends a request and waits for its reply (or for the worker to be lost).
     func request(_ frame: [UInt8], limits: Limits) async -> Reply {
-        let sent: Bool = state.withLock { s in
-            guard s.alive, s.pending == nil, !s.armed else { return false }
-            return FrameIO.write(s.toWorker, frame)
-        }
-        guard sent else {
-            terminate()
-            return .unavailable
-        }
-        let start = ProgressBoard.nowNS()
-        while ProgressBoard.nowNS() - start < Self.fastPathNS {
-            switch tryRead() {
-            case .frame(let f): return .frame(f)
-            case .closed:
-                let index = state.withLock { $0.board?.current()?.index }
-                terminate()
-                return .lost(index: index, reason: "pipeline worker died (crash or memory limit)")
-            case .pending: await Task.yield()
-            }
-        }
-        return await withCheckedContinuation { (c: CheckedContinuation<Reply, Never>) in
-            let ready: Reply? = state.withLock { s in
-                guard s.alive else { return .lost(index: nil, reason: "pipeline worker is gone") }
-                if let f = FrameIO.extract(&s.buffer) { return .frame(f) }
-                s.pending = c
-                s.limits = limits
-                s.armed = true
-                ts_eventfd_signal(s.armFD)
+        await enqueue(frame, limits: limits, skipIf: { _ in false }) ?? .unavailable
+    }
+
+    /// Sends the load frame of `generation` unless this process already got it; requests sent after
+    /// it are answered after it. Nil when there was nothing to send.
+    func load(_ frame: [UInt8], generation: Int, limits: Limits) async -> Reply? {
+        await enqueue(frame, limits: limits, skipIf: { !$0.loaded.insert(generation).inserted })
+    }
+
+    /// The load of `generation` failed: the next request sends it again.
+    func forgetLoaded(_ generation: Int) { state.withLock { _ = $0.loaded.remove(generation) } }
+
+    private func enqueue(_ frame: [UInt8], limits: Limits, skipIf skip: (inout State) -> Bool) async -> Reply? {
+        await withCheckedContinuation { (c: CheckedContinuation<Reply?, Never>) in
+            enum Refused { case skipped, unavailable, broken(Int?) }
+            let refused: Refused? = state.withLock { s in
+                guard s.alive else { return .unavailable }
+                if skip(&s) { return .skipped }
+                // The pool keeps the bytes in flight below a pipe's capacity: this write does not wait.
+                guard FrameIO.write(s.toWorker, frame) else { return .broken(s.board?.current().function?.index) }
+                s.sent += 1
+                if s.inflight.isEmpty {
+                    s.headSinceNS = ProgressBoard.nowNS()
+                    ts_eventfd_signal(s.armFD)
+                }
+                s.inflight.append(Waiter(frame: s.sent, continuation: c, limits: limits))
                 return nil
             }
-            if let ready { c.resume(returning: ready) }
-        }
-    }
-
-    private enum ReadResult { case frame([UInt8]), pending, closed }
-
-    /// Non-blocking: a complete reply if one has arrived.
-    private func tryRead() -> ReadResult {
-        state.withLock { s in
-            guard s.alive else { return .closed }
-            if let f = FrameIO.extract(&s.buffer) { return .frame(f) }
-            while true {
-                let n = FrameIO.fill(s.fromWorker, &s.buffer)
-                if n == 0 { return .closed }
-                if n < 0 { return .pending }
-                if let f = FrameIO.extract(&s.buffer) { return .frame(f) }
+            switch refused {
+            case nil: break
+            case .skipped: c.resume(returning: nil)
+            case .unavailable: c.resume(returning: .unavailable)
+            case .broken(let index):
+                // The worker died while nobody waited on it; whatever it was on is lost.
+                terminate(culprit: .lost(index: index, reason: "pipeline worker died (crash or memory limit)"))
+                c.resume(returning: .unavailable)
             }
-        }
-    }
-
-    /// Resumes the waiting request, optionally killing the process first.
-    private func finish(_ reply: Reply, kill shouldKill: Bool) {
-        if shouldKill { terminate(resumeWith: reply) } else {
-            let c: CheckedContinuation<Reply, Never>? = state.withLock { s in
-                defer { s.pending = nil; s.limits = nil; s.armed = false }
-                return s.pending
-            }
-            c?.resume(returning: reply)
         }
     }
 
@@ -165,52 +151,72 @@ final class WorkerProcess: Sendable {
     /// them, so their numbers cannot be reused under anyone.
     private func readLoop(fd: Int32, armFD: Int32, pid: pid_t) {
         defer { close(fd); close(armFD) }
+        var reader = FrameReader()
         var lastMemoryCheck: Int64 = 0
         while true {
-            let armed = state.withLock { $0.armed }
+            let busy = state.withLock { !$0.inflight.isEmpty }
             var pipeReady: Int32 = 0, armReady: Int32 = 0
-            _ = ts_poll2(armFD, armed ? fd : -1, 20, &armReady, &pipeReady)
+            _ = ts_poll2(armFD, busy ? fd : -1, 20, &armReady, &pipeReady)
             if armReady != 0 { ts_eventfd_drain(armFD) }
             guard state.withLock({ $0.alive && $0.pid == pid }) else { return }
             if pipeReady != 0 {
-                switch tryRead() {
-                case .frame(let frame): finish(.frame(frame), kill: false)
-                case .closed:
-                    let index = state.withLock { $0.board?.current()?.index }
-                    finish(.lost(index: index, reason: "pipeline worker died (crash or memory limit)"), kill: true)
+                var replies: [[UInt8]] = [], closed = false
+                while true {
+                    let n = reader.fill(fd)
+                    while let frame = reader.next() { replies.append(frame) }
+                    if n == 0 { closed = true }
+                    if n <= 0 { break }
+                }
+                let answered: [(CheckedContinuation<Reply?, Never>, [UInt8])] = state.withLock { s in
+                    let n = min(replies.count, s.inflight.count)
+                    let done = zip(s.inflight.prefix(n).map(\.continuation), replies.prefix(n)).map { ($0, $1) }
+                    s.inflight.removeFirst(n)
+                    if n > 0 { s.headSinceNS = ProgressBoard.nowNS() }
+                    return done
+                }
+                for (c, frame) in answered { c.resume(returning: .frame(frame)) }
+                if closed {
+                    let index = state.withLock { $0.board?.current().function?.index }
+                    terminate(culprit: .lost(index: index, reason: "pipeline worker died (crash or memory limit)"))
                     return
-                case .pending: break
                 }
             }
-            let (limits, running) = state.withLock { s in (s.pending == nil ? nil : s.limits, s.board?.current()) }
-            guard let limits else { continue }
+            // The page is read under the lock: `terminate` unmaps it only after taking it out of the state.
+            guard let (limits, headSince, running) = state.withLock({ s in
+                s.inflight.first.map { head in
+                    let progress = s.board?.current()
+                    return (head.limits, s.headSinceNS, progress?.frame == head.frame ? progress?.function : nil)
+                }
+            }) else { continue }
             let now = ProgressBoard.nowNS()
             if let running, let timeout = limits.timeoutsMS[running.index] {
                 if now - running.startNS > Int64(timeout + limits.graceMS) * 1_000_000 {
-                    finish(.lost(index: running.index, reason: "timed out after \(timeout) ms"), kill: true)
+                    terminate(culprit: .lost(index: running.index, reason: "timed out after \(timeout) ms"))
                     return
                 }
-            } else if now > limits.overallDeadlineNS {
-                finish(.lost(index: running?.index, reason: "pipeline worker stopped answering"), kill: true)
+            } else if now - headSince > limits.budgetNS {
+                terminate(culprit: .lost(index: running?.index, reason: "pipeline worker stopped answering"))
                 return
             }
             if now - lastMemoryCheck > 20_000_000 {
                 lastMemoryCheck = now
                 let rss = ts_resident_bytes(pid)
                 if rss > limits.memoryLimitBytes {
-                    finish(.lost(index: running?.index, reason: "exceeded the pipeline memory limit (\(limits.memoryLimitBytes >> 20) MiB)"), kill: true)
+                    terminate(culprit: .lost(index: running?.index,
+                                             reason: "exceeded the pipeline memory limit (\(limits.memoryLimitBytes >> 20) MiB)"))
                     return
                 }
             }
         }
     }
 
-    /// Kills and reaps the process; a waiting request gets `resumeWith`. The next user spawns afresh.
-    func terminate(resumeWith reply: Reply = .lost(index: nil, reason: "pipeline worker stopped")) {
-        let (old, pending): (State, CheckedContinuation<Reply, Never>?) = state.withLock { s in
+    /// Kills and reaps the process. The request it was on gets `culprit`; the ones queued behind it
+    /// had not begun and get `.unavailable`. The next user spawns afresh.
+    func terminate(culprit: Reply = .lost(index: nil, reason: "pipeline worker stopped")) {
+        let old: State = state.withLock { s in
             let old = s
             s = State()
-            return (old, old.pending)
+            return old
         }
         if old.pid > 0 {
             kill(old.pid, SIGKILL)
@@ -219,7 +225,7 @@ final class WorkerProcess: Sendable {
             close(old.toWorker)
             old.board?.unmap()
         }
-        pending?.resume(returning: reply)
+        for (n, waiter) in old.inflight.enumerated() { waiter.continuation.resume(returning: n == 0 ? culprit : .unavailable) }
     }
 
     deinit { terminate() }

@@ -96,7 +96,31 @@ final class JSRuntime {
         return JSHandle(ref: JSValueMakeString(context, js))
     }
 
+    /// A string from UTF-8 bytes (invalid sequences become U+FFFD).
+    func makeString(utf8 bytes: ArraySlice<UInt8>) -> JSHandle {
+        var cString = [UInt8](bytes)
+        cString.append(0)
+        let js = cString.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { JSStringCreateWithUTF8CString($0.baseAddress) } }
+        defer { JSStringRelease(js) }
+        return JSHandle(ref: JSValueMakeString(context, js))
+    }
+
     func makeBool(_ b: Bool) -> JSHandle { JSHandle(ref: JSValueMakeBoolean(context, b)) }
+
+    func makeNumber(_ n: Double) -> JSHandle { JSHandle(ref: JSValueMakeNumber(context, n)) }
+
+    func bool(_ value: JSHandle) -> Bool { JSValueToBoolean(context, value.ref) }
+
+    /// The value as a string, in UTF-8 bytes.
+    func utf8(_ value: JSHandle) -> [UInt8] {
+        guard let js = JSValueToStringCopy(context, value.ref, nil) else { return [] }
+        defer { JSStringRelease(js) }
+        let capacity = JSStringGetMaximumUTF8CStringSize(js)
+        return [UInt8](unsafeUninitializedCapacity: capacity) { buf, count in
+            let n = buf.withMemoryRebound(to: CChar.self) { JSStringGetUTF8CString(js, $0.baseAddress, capacity) }
+            count = Swift.max(0, n - 1)
+        }
+    }
 
     func string(_ value: JSHandle) -> String { string(value.ref) }
 

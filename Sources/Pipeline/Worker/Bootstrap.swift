@@ -235,7 +235,54 @@ enum Bootstrap {
     return '{"ops":[' + run.ops.join(',') + '],"logs":' + stringify(run.logs) + ',"refused":' + stringify(run.refused) +
            ',"droppedLogs":' + run.droppedLogs + '}';
   }
-  function note(run, fn, messageText) { pushLog(run, fn, messageText); }
+
+  // The worker's entry points. One VM entry per function: each entry first settles the function the
+  // previous entry stepped (its microtasks have all run when that entry returned), then steps the
+  // next. The run in progress lives here, never in the worker's hands.
+  let active = null;
+  function record(run, index, skip, status) {
+    const cut = status.indexOf('\u0000');
+    const outcome = cut < 0 ? status : status.slice(0, cut), text = cut < 0 ? '' : status.slice(cut + 1);
+    run.results.push('{"i":' + index + ',"o":' + stringify(outcome) + ',"m":' + stringify(text) + '}');
+    if (outcome !== 'ok' && (outcome === 'denied' || !skip)) run.stopped = true;
+    return !run.stopped;
+  }
+  function settlePending(run, timedOut) {
+    const p = run.pending;
+    if (p === null) return !run.stopped;
+    run.pending = null;
+    let status = settle(run, p.fs, p.skip);
+    if (status === 'pending' && timedOut) status = 'timeout';
+    return record(run, p.index, p.skip, status);
+  }
+  function stepInto(run, index, factory, name, skip) {
+    run.pending = { index: index, skip: skip, fs: null };
+    run.pending.fs = step(run, factory, name, skip);
+  }
+  function start(trigger, env, userJSON, contextJSON, index, factory, name, skip) {
+    active = begin(trigger, env, userJSON, contextJSON);
+    active.results = []; active.pending = null; active.stopped = false;
+    stepInto(active, index, factory, name, skip);
+    return true;
+  }
+  // Settles the previous function; steps the next one unless the run has stopped. True when stepped.
+  function advance(timedOut, index, factory, name, skip) {
+    if (!settlePending(active, timedOut)) return false;
+    stepInto(active, index, factory, name, skip);
+    return true;
+  }
+  // The entry that stepped `index` was terminated or threw outside the function.
+  function fail(index, skip, status) {
+    active.pending = null;
+    restore(active);
+    return record(active, index, skip, status);
+  }
+  function end(timedOut) {
+    const run = active;
+    active = null;
+    settlePending(run, timedOut);
+    return '{"results":[' + run.results.join(',') + '],"out":' + finish(run) + '}';
+  }
   function makeEnv(json) { return deepFreezeValue(parse(json)); }
   function deepFreezeValue(v) {
     if (v !== null && typeof v === 'object') { for (const k of Object.keys(v)) deepFreezeValue(v[k]); freeze(v); }
@@ -262,7 +309,7 @@ enum Bootstrap {
     freeze(global);
   })();
 
-  return freeze({ begin: begin, step: step, settle: settle, restore: restore, finish: finish, note: note, makeEnv: makeEnv });
+  return freeze({ start: start, advance: advance, fail: fail, end: end, makeEnv: makeEnv });
 })()
 """#
 }

@@ -22,12 +22,40 @@ public enum PipelineWorker {
             FileHandleErr.write("pipeline worker: cannot start JavaScriptCore: \(error)\n")
             return 4
         }
-        var buffer: [UInt8] = []
-        while let frame = FrameIO.readBlocking(0, buffer: &buffer) {
-            let reply = worker.handle(frame)
-            guard FrameIO.write(1, reply) else { return 0 }
+        return serve(worker)
+    }
+
+    /// Answers frames in order. Replies to frames that arrived together go out together (one write,
+    /// one wake-up of the service's reader), but never later than `flushAfterNS` after the first of
+    /// them, and always before the worker waits for more input.
+    static func serve(_ worker: WorkerState) -> Int32 {
+        let flushAfterNS: Int64 = 200_000
+        _ = fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK)
+        var input = FrameReader()
+        var output: [UInt8] = []
+        var oldestNS: Int64 = 0
+        var handled: Int64 = 0
+        func flush() -> Bool {
+            defer { output.removeAll(keepingCapacity: true) }
+            return output.isEmpty || FrameIO.writeAll(1, output)
         }
-        return 0
+        while true {
+            if let frame = input.next() {
+                if output.isEmpty { oldestNS = ProgressBoard.nowNS() }
+                handled += 1
+                worker.board.handling(frame: handled)
+                FrameIO.append(worker.handle(frame), to: &output)
+                if output.count >= 64 * 1024 || ProgressBoard.nowNS() - oldestNS >= flushAfterNS {
+                    guard flush() else { return 0 }
+                }
+                continue
+            }
+            let n = input.fill(0)
+            if n > 0 { continue }
+            guard flush(), n < 0 else { return 0 }
+            var ready: Int32 = 0, unused: Int32 = 0
+            _ = ts_poll2(0, -1, -1, &ready, &unused)
+        }
     }
 }
 
@@ -41,36 +69,39 @@ enum FileHandleErr {
 /// The worker's JavaScript state: the runner API and compiled functions per pipeline generation.
 final class WorkerState {
     let js: JSRuntime
-    let api: (begin: JSHandle, step: JSHandle, settle: JSHandle, restore: JSHandle, finish: JSHandle, makeEnv: JSHandle)
+    let api: (start: JSHandle, advance: JSHandle, fail: JSHandle, end: JSHandle, makeEnv: JSHandle)
     let board: ProgressBoard
     struct Generation {
-        var trigger: String
+        var trigger: JSHandle
         var env: JSHandle
-        var names: [String]
+        var names: [JSHandle]
         var factories: [JSHandle]
     }
     var generations: [Int: Generation] = [:]
+    private var currentLimitMS = 0
 
     init(board: ProgressBoard) throws(JSException) {
         self.board = board
         js = try JSRuntime()
         let runner = js.retain(try js.evaluate(Bootstrap.source, sourceURL: "tokenservice:bootstrap"))
-        api = (try js.property(runner, "begin"), try js.property(runner, "step"), try js.property(runner, "settle"),
-               try js.property(runner, "restore"), try js.property(runner, "finish"), try js.property(runner, "makeEnv"))
+        api = (try js.property(runner, "start"), try js.property(runner, "advance"), try js.property(runner, "fail"),
+               try js.property(runner, "end"), try js.property(runner, "makeEnv"))
     }
 
     func handle(_ frame: [UInt8]) -> [UInt8] {
-        // A run frame is: header JSON \n user JSON \n context JSON. A load frame is one JSON object.
+        // A run frame is: a RunHeader line \n user JSON \n context JSON. A load frame is one JSON object.
+        if frame.first == UInt8(ascii: "{") {
+            guard let header = try? JSON.parse(frame).objectValue, header["op"] == "load" else {
+                return Array(#"{"error":"bad frame"}"#.utf8)
+            }
+            return load(header)
+        }
         let parts = frame.split(separator: 0x0A, maxSplits: 2, omittingEmptySubsequences: false)
-        guard let header = try? JSON.parse(parts[0]).objectValue, let op = header["op"]?.stringValue else {
-            return Array(#"{"error":"bad frame"}"#.utf8)
-        }
-        switch op {
-        case "load": return load(header)
-        case "run" where parts.count == 3:
-            return run(header, user: String(decoding: parts[1], as: UTF8.self), context: String(decoding: parts[2], as: UTF8.self))
-        default: return Array(#"{"error":"unknown op"}"#.utf8)
-        }
+        guard parts.count == 3, let header = RunHeader(parts[0]) else { return Array(#"{"error":"bad frame"}"#.utf8) }
+        // Protected for the whole run: a collection may happen before the VM holds them itself.
+        let user = js.retain(js.makeString(utf8: parts[1])), context = js.retain(js.makeString(utf8: parts[2]))
+        defer { js.release(user); js.release(context) }
+        return run(header, user: user, context: context)
     }
 
     /// Compiles each function once. The file becomes the body of a factory function that is called
@@ -80,8 +111,8 @@ final class WorkerState {
             return Array(#"{"ok":false,"errors":["bad load frame"]}"#.utf8)
         }
         var errors: [JSONValue] = []
-        var names: [String] = [], factories: [JSHandle] = []
-        js.setTimeLimit(seconds: 1)
+        var names: [JSHandle] = [], factories: [JSHandle] = []
+        setTimeLimit(ms: 1000)
         for fn in fns {
             let name = fn.objectValue?["name"]?.stringValue ?? "?"
             let source = fn.objectValue?["source"]?.stringValue ?? ""
@@ -92,69 +123,103 @@ final class WorkerState {
                 // Run the top level once now so that a file without `pipe` fails the load, not a request.
                 let probe = try js.call(factory, [])
                 if !js.isFunction(probe) { errors.append(.string("\(name): the file does not define function pipe")) }
-                names.append(name)
+                names.append(js.retain(js.makeString(name)))
                 factories.append(factory)
             } catch {
                 errors.append(.string("\(name): \(error.description)"))
             }
         }
         guard errors.isEmpty else {
-            factories.forEach(js.release)
+            (factories + names).forEach(js.release)
             return JSON.serialize(.object(["ok": false, "errors": .array(errors)]))
         }
         let envJSON = JSON.serializeString(header["env"] ?? [:])
         guard let env = try? js.call(api.makeEnv, [js.makeString(envJSON)]) else {
+            (factories + names).forEach(js.release)
             return Array(#"{"ok":false,"errors":["env is not valid"]}"#.utf8)
         }
-        generations[Int(gen)] = Generation(trigger: trigger, env: js.retain(env), names: names, factories: factories)
+        generations[Int(gen)] = Generation(trigger: js.retain(js.makeString(trigger)), env: js.retain(env), names: names, factories: factories)
         // Keep a few generations (a reload may race requests that still use the previous one).
         for old in generations.keys.sorted().dropLast(4) {
-            if let g = generations.removeValue(forKey: old) { g.factories.forEach(js.release); js.release(g.env) }
+            if let g = generations.removeValue(forKey: old) { (g.factories + g.names + [g.env, g.trigger]).forEach(js.release) }
         }
         return Array(#"{"ok":true}"#.utf8)
     }
 
-    private func run(_ header: JSONObject, user: String, context: String) -> [UInt8] {
-        guard let genID = header["gen"]?.intValue, let gen = generations[Int(genID)], let fns = header["fns"]?.arrayValue else {
-            return Array(#"{"error":"unknown generation"}"#.utf8)
-        }
-        let run: JSHandle
-        do {
-            run = try js.call(api.begin, [js.makeString(gen.trigger), gen.env, js.makeString(user), js.makeString(context)])
-        } catch {
-            return JSON.serialize(.object(["error": .string("cannot start run: \(error.description)")]))
-        }
-        var results: [String] = []
-        for f in fns {
-            guard let o = f.objectValue, let i = o["i"]?.intValue.map(Int.init), gen.factories.indices.contains(i) else { continue }
-            let limitMS = Double(o["t"]?.intValue ?? 3000)
-            let skip = o["skip"]?.boolValue ?? false
-            board.started(i)
-            js.setTimeLimit(seconds: limitMS / 1000)
+    private func run(_ header: RunHeader, user: JSHandle, context: JSHandle) -> [UInt8] {
+        guard let gen = generations[header.generation] else { return Array(#"{"error":"unknown generation"}"#.utf8) }
+        var started = false, goOn = true, timedOut = false
+        for f in header.functions where goOn && gen.factories.indices.contains(f.index) {
+            setTimeLimit(ms: f.timeoutMS)
+            board.started(f.index)
             let start = ProgressBoard.nowNS()
-            var status: String
+            let factory = gen.factories[f.index], name = gen.names[f.index]
+            let index = js.makeNumber(Double(f.index)), skip = js.makeBool(f.skip)
             do {
-                let fs = try js.call(api.step, [run, gen.factories[i], js.makeString(gen.names[i]), js.makeBool(skip)])
-                status = js.string(try js.call(api.settle, [run, fs, js.makeBool(skip)]))
+                let stepped = started
+                    ? try js.call(api.advance, [js.makeBool(timedOut), index, factory, name, skip])
+                    : try js.call(api.start, [gen.trigger, gen.env, user, context, index, factory, name, skip])
+                started = true
+                goOn = js.bool(stepped)
+                timedOut = Double(ProgressBoard.nowNS() - start) / 1e6 >= Double(f.timeoutMS) * 0.9
+                // A termination in the microtask phase is silent and fails the next API call once.
+                if timedOut { _ = try? js.evaluate("0", sourceURL: "tokenservice:reset") }
             } catch {
+                started = true
                 let elapsedMS = Double(ProgressBoard.nowNS() - start) / 1e6
-                status = elapsedMS >= limitMS * 0.9 ? "timeout" : "failed\u{0}\(error.description)"
-                _ = try? js.evaluate("0", sourceURL: "tokenservice:reset")  // a termination fails the next API call once
-                _ = try? js.call(api.restore, [run])
-            }
-            if status == "pending" {
-                let elapsedMS = Double(ProgressBoard.nowNS() - start) / 1e6
-                status = elapsedMS >= limitMS * 0.9 ? "timeout" : "pending"
+                let status = elapsedMS >= Double(f.timeoutMS) * 0.9 ? "timeout" : "failed\u{0}\(error.description)"
+                _ = try? js.evaluate("0", sourceURL: "tokenservice:reset")
+                goOn = (try? js.call(api.fail, [index, skip, js.makeString(status)])).map(js.bool) ?? false
+                timedOut = false
             }
             board.started(-1)
-            let parts = status.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)
-            let outcome = String(parts[0]), message = parts.count > 1 ? String(parts[1]) : ""
-            results.append(JSON.serializeString(.object(["i": .int(Int64(i)), "o": .string(outcome), "m": .string(message)])))
-            if outcome == "ok" { continue }
-            if outcome == "denied" || !skip { break }
         }
-        js.setTimeLimit(seconds: 10)
-        let out = (try? js.call(api.finish, [run])).map(js.string) ?? #"{"ops":[],"logs":[],"refused":[]}"#
-        return Array(("{\"results\":[" + results.joined(separator: ",") + "],\"out\":" + out + "}").utf8)
+        guard started, let reply = try? js.call(api.end, [js.makeBool(timedOut)]) else {
+            return Array(#"{"results":[],"out":{"ops":[],"logs":[],"refused":[]}}"#.utf8)
+        }
+        return js.utf8(reply)
+    }
+
+    /// Sets the VM's per-entry CPU limit only when it changes (each call re-arms JavaScriptCore's watchdog).
+    private func setTimeLimit(ms: Int) {
+        guard ms != currentLimitMS else { return }
+        currentLimitMS = ms
+        js.setTimeLimit(seconds: Double(ms) / 1000)
+    }
+}
+
+/// The first line of a run frame: `run <generation> <index>,<timeout ms>,<skip 0|1> ...`.
+struct RunHeader: Equatable {
+    struct Function: Equatable {
+        var index: Int
+        var timeoutMS: Int
+        var skip: Bool
+    }
+    var generation: Int
+    var functions: [Function]
+
+    func encoded() -> [UInt8] {
+        Array((["run", String(generation)] + functions.map { "\($0.index),\($0.timeoutMS),\($0.skip ? 1 : 0)" })
+            .joined(separator: " ").utf8)
+    }
+
+    init(generation: Int, functions: [Function]) {
+        self.generation = generation
+        self.functions = functions
+    }
+
+    init?(_ line: ArraySlice<UInt8>) {
+        let words = line.split(separator: 0x20)
+        guard words.count >= 2, words[0].elementsEqual("run".utf8), let gen = Int(String(decoding: words[1], as: UTF8.self)) else {
+            return nil
+        }
+        var functions: [Function] = []
+        for word in words.dropFirst(2) {
+            let f = word.split(separator: 0x2C).map { Int(String(decoding: $0, as: UTF8.self)) }
+            guard f.count == 3, let i = f[0], let t = f[1], let skip = f[2], t > 0 else { return nil }
+            functions.append(Function(index: i, timeoutMS: t, skip: skip != 0))
+        }
+        generation = gen
+        self.functions = functions
     }
 }

@@ -1,0 +1,55 @@
+import Foundation
+import JSONCore
+import Pipeline
+import Testing
+
+/// Several requests are in flight on one worker at a time: every reply reaches its own request, and
+/// when a worker is killed the requests queued behind the culprit are sent again, not failed.
+@Suite(.serialized) struct MultiplexingTests {
+    static let echo = Fn(name: "echo", source: "async function pipe(u, c, cb) { await null; c.addAccessToken('n', c.n); cb(null, u, c); }")
+
+    @Test func everyReplyReachesItsOwnRequest() async throws {
+        let engine = TestWorker.engine(workers: 2)
+        defer { engine.shutdown() }
+        let pipeline = try await engine.prepare([Self.echo.spec], trigger: .preAccessToken)
+        let claims = await withTaskGroup(of: (Int, JSONObject).self) { group in
+            for n in 0..<400 {
+                group.addTask {
+                    let r = await engine.run(pipeline, user: .null, context: ["n": .int(Int64(n))])
+                    var o = JSONObject()
+                    r.extensions.apply(to: &o)
+                    return (n, o)
+                }
+            }
+            var all: [Int: JSONObject] = [:]
+            for await (n, o) in group { all[n] = o }
+            return all
+        }
+        #expect(claims.count == 400)
+        for (n, o) in claims { #expect(o == ["n": .int(Int64(n))], "request \(n) got \(o)") }
+    }
+
+    @Test func requestsQueuedBehindAKilledFunctionAreSentAgain() async throws {
+        let engine = TestWorker.engine(workers: 1)
+        defer { engine.shutdown() }
+        let hang = try await engine.prepare([Fn(name: "hang", source: "async function pipe(u, c, cb) { while (true) await null; }", timeoutMS: 300).spec],
+                                            trigger: .preAccessToken)
+        let ok = try await engine.prepare([Self.echo.spec], trigger: .preAccessToken)
+        _ = await engine.run(ok, user: .null, context: ["n": 0])
+        let pidBefore = engine.workerProcessIDs()
+        async let hung = engine.run(hang, user: .null, context: [:])
+        try await Task.sleep(for: .milliseconds(50))
+        // One worker: these are written behind the hanging request and wait for its kill.
+        let queued = await withTaskGroup(of: PipelineReport.Outcome.self) { group in
+            for n in 1...10 { group.addTask { await engine.run(ok, user: .null, context: ["n": .int(Int64(n))]).outcome } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(queued == Array(repeating: .proceed, count: 10))
+        guard case .failed(function: "hang", let reason) = await hung.outcome else {
+            Issue.record("the hanging function should fail")
+            return
+        }
+        #expect(reason.contains("timed out"))
+        #expect(engine.workerProcessIDs() != pidBefore, "the worker was replaced")
+    }
+}
