@@ -148,61 +148,62 @@ final class WorkerProcess: Sendable {
     }
 
     /// Owns the read end and the eventfd: they are closed only here, after the state no longer names
-    /// them, so their numbers cannot be reused under anyone.
+    /// them, so their numbers cannot be reused under anyone. One lock per wake-up.
     private func readLoop(fd: Int32, armFD: Int32, pid: pid_t) {
         defer { close(fd); close(armFD) }
         var reader = FrameReader()
         var lastMemoryCheck: Int64 = 0
+        var busy = false
         while true {
-            let busy = state.withLock { !$0.inflight.isEmpty }
             var pipeReady: Int32 = 0, armReady: Int32 = 0
             _ = ts_poll2(armFD, busy ? fd : -1, 20, &armReady, &pipeReady)
             if armReady != 0 { ts_eventfd_drain(armFD) }
-            guard state.withLock({ $0.alive && $0.pid == pid }) else { return }
+            var replies: [[UInt8]] = [], closed = false
             if pipeReady != 0 {
-                var replies: [[UInt8]] = [], closed = false
                 while true {
                     let n = reader.fill(fd)
                     while let frame = reader.next() { replies.append(frame) }
                     if n == 0 { closed = true }
                     if n <= 0 { break }
                 }
-                let answered: [(CheckedContinuation<Reply?, Never>, [UInt8])] = state.withLock { s in
-                    let n = min(replies.count, s.inflight.count)
-                    let done = zip(s.inflight.prefix(n).map(\.continuation), replies.prefix(n)).map { ($0, $1) }
-                    s.inflight.removeFirst(n)
-                    if n > 0 { s.headSinceNS = ProgressBoard.nowNS() }
-                    return done
-                }
-                for (c, frame) in answered { c.resume(returning: .frame(frame)) }
-                if closed {
-                    let index = state.withLock { $0.board?.current().function?.index }
-                    terminate(culprit: .lost(index: index, reason: "pipeline worker died (crash or memory limit)"))
-                    return
-                }
             }
             // The page is read under the lock: `terminate` unmaps it only after taking it out of the state.
-            guard let (limits, headSince, running) = state.withLock({ s in
-                s.inflight.first.map { head in
-                    let progress = s.board?.current()
-                    return (head.limits, s.headSinceNS, progress?.frame == head.frame ? progress?.function : nil)
+            typealias Head = (limits: Limits, since: Int64, running: (index: Int, startNS: Int64)?, any: Int?)
+            let seen: (answered: [(CheckedContinuation<Reply?, Never>, [UInt8])], head: Head?)? = state.withLock { s in
+                guard s.alive, s.pid == pid else { return nil }
+                let n = min(replies.count, s.inflight.count)
+                let answered = zip(s.inflight.prefix(n).map(\.continuation), replies.prefix(n)).map { ($0, $1) }
+                s.inflight.removeFirst(n)
+                if n > 0 { s.headSinceNS = ProgressBoard.nowNS() }
+                busy = !s.inflight.isEmpty
+                let progress = s.board?.current()
+                let head = s.inflight.first.map { h -> Head in
+                    (h.limits, s.headSinceNS, progress?.frame == h.frame ? progress?.function : nil, progress?.function?.index)
                 }
-            }) else { continue }
-            let now = ProgressBoard.nowNS()
-            if let running, let timeout = limits.timeoutsMS[running.index] {
+                return (answered, head)
+            }
+            guard let seen else { return }
+            for (c, frame) in seen.answered { c.resume(returning: .frame(frame)) }
+            if closed {
+                terminate(culprit: .lost(index: seen.head?.any, reason: "pipeline worker died (crash or memory limit)"))
+                return
+            }
+            guard let head = seen.head else { continue }
+            let now = ProgressBoard.nowNS(), limits = head.limits
+            if let running = head.running, let timeout = limits.timeoutsMS[running.index] {
                 if now - running.startNS > Int64(timeout + limits.graceMS) * 1_000_000 {
                     terminate(culprit: .lost(index: running.index, reason: "timed out after \(timeout) ms"))
                     return
                 }
-            } else if now - headSince > limits.budgetNS {
-                terminate(culprit: .lost(index: running?.index, reason: "pipeline worker stopped answering"))
+            } else if now - head.since > limits.budgetNS {
+                terminate(culprit: .lost(index: head.running?.index, reason: "pipeline worker stopped answering"))
                 return
             }
             if now - lastMemoryCheck > 20_000_000 {
                 lastMemoryCheck = now
                 let rss = ts_resident_bytes(pid)
                 if rss > limits.memoryLimitBytes {
-                    terminate(culprit: .lost(index: running?.index,
+                    terminate(culprit: .lost(index: head.running?.index,
                                              reason: "exceeded the pipeline memory limit (\(limits.memoryLimitBytes >> 20) MiB)"))
                     return
                 }

@@ -142,4 +142,6 @@ final class JSRuntime {
     func setTimeLimit(seconds: Double) {
         JSContextGroupSetExecutionTimeLimit(group, seconds, { _, _ in true }, nil)
     }
+
+    func clearTimeLimit() { JSContextGroupClearExecutionTimeLimit(group) }
 }

@@ -14,6 +14,7 @@ enum Bootstrap {
   const stringify = JSON.stringify, parse = JSON.parse, freeze = Object.freeze;
   const defineProperty = Object.defineProperty, isExtensible = Object.isExtensible;
   let currentEnv = freeze({});
+  let active = null;  // the run in progress
   let sink = null;
 
   function text(v) {
@@ -37,8 +38,20 @@ enum Bootstrap {
     const p = s.split('.');
     if (p.length !== 4) return null;
     const out = [];
-    for (const x of p) { if (!/^[0-9]{1,3}$/.test(x) || +x > 255) return null; out.push(+x); }
+    for (const x of p) { const n = number(x, 10, 3); if (n < 0 || n > 255) return null; out.push(n); }
     return out;
+  }
+  // Digits only (no regular expressions: they take JavaScriptCore's slow path once RegExp is frozen).
+  function number(s, radix, maxDigits) {
+    if (s.length === 0 || s.length > maxDigits) return -1;
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : 99;
+      if (d >= radix) return -1;
+      n = n * radix + d;
+    }
+    return n;
   }
   function ipv6(s) {
     let tail = [];
@@ -55,7 +68,7 @@ enum Bootstrap {
     if ((halves.length === 1 && fill !== 0) || fill < 0) return null;
     const words = head.concat(new Array(halves.length === 2 ? fill : 0).fill('0'), rest);
     const out = [];
-    for (const w of words) { if (!/^[0-9a-fA-F]{1,4}$/.test(w)) return null; const n = parseInt(w, 16); out.push(n >> 8, n & 255); }
+    for (const w of words) { const n = number(w, 16, 4); if (n < 0) return null; out.push(n >> 8, n & 255); }
     if (tail.length) out.splice(12, 4, tail[0], tail[1], tail[2], tail[3]);
     return out;
   }
@@ -118,9 +131,9 @@ enum Bootstrap {
     try { delete global[name]; } catch (e) {}
   }
 
-  // Claim methods. They always act on the run's current function, so that the ops of a function
-  // that fails and is skipped can be dropped as a whole.
-  const MARK = Symbol('tokenservice.claims');
+  // Claim methods. They always act on the active run's current function, so that the ops of a function
+  // that fails and is skipped can be dropped as a whole. Runs never overlap in a worker, and no code
+  // of a run can execute after it ended (its microtasks have drained; there are no timers).
   function claimName(method, key) {
     if (typeof key !== 'string' || key.length === 0 || key.length > 256) {
       throw new TypeError(method + ': the claim name must be a non-empty string of at most 256 characters');
@@ -147,24 +160,30 @@ enum Bootstrap {
     if (run.bytes + fs.bytes > MAX_CLAIM_BYTES) throw new RangeError('pipeline claims exceed 64 KiB for this token');
     fs.ops.push('["add",' + stringify(key) + ',' + json + ']');
   }
-  function methods(run) {
-    const m = (name, scope, kind) => function (key, value) { operation(run, name, scope, kind, key, value); };
-    return {
-      addToken: m('addToken', 'token', 'add'), setTokenField: m('setTokenField', 'token', 'add'),
-      addIdToken: m('addIdToken', 'id', 'add'), setIdTokenField: m('setIdTokenField', 'id', 'add'),
-      addAccessToken: m('addAccessToken', 'access', 'add'),
-      removeIdToken: m('removeIdToken', 'id', 'remove'), removeAccessToken: m('removeAccessToken', 'access', 'remove'),
-      removeTokenField: m('removeTokenField', 'token', 'remove'),
-    };
+  // One frozen prototype carries the methods: plain objects (what JSON gives) get it as their prototype,
+  // so the methods are never own, enumerable or serialised; other objects get them as own properties.
+  const METHODS = Object.create(Object.prototype);
+  for (const [name, scope, kind] of [['addToken', 'token', 'add'], ['setTokenField', 'token', 'add'],
+                                     ['addIdToken', 'id', 'add'], ['setIdTokenField', 'id', 'add'],
+                                     ['addAccessToken', 'access', 'add'], ['removeIdToken', 'id', 'remove'],
+                                     ['removeAccessToken', 'access', 'remove'], ['removeTokenField', 'token', 'remove']]) {
+    const method = function (key, value) { if (active !== null) operation(active, name, scope, kind, key, value); };
+    defineProperty(METHODS, name, { value: method, writable: false, enumerable: false, configurable: false });
   }
-  function withMethods(run, obj) {
+  freeze(METHODS);
+  const getPrototypeOf = Object.getPrototypeOf, setPrototypeOf = Object.setPrototypeOf, objectPrototype = Object.prototype;
+  function withMethods(obj) {
     if (obj === null || typeof obj !== 'object') return obj;
-    if (obj[MARK] === run.id) return obj;
+    const proto = getPrototypeOf(obj);
+    if (proto === METHODS) return obj;
     if (!isExtensible(obj)) obj = Object.assign({}, obj);
-    for (const [name, fn] of Object.entries(run.methods)) {
-      defineProperty(obj, name, { value: fn, writable: true, enumerable: false, configurable: true });
+    else if (proto !== objectPrototype) {
+      for (const name of Reflect.ownKeys(METHODS)) {
+        defineProperty(obj, name, { value: METHODS[name], writable: true, enumerable: false, configurable: true });
+      }
+      return obj;
     }
-    defineProperty(obj, MARK, { value: run.id, writable: true, enumerable: false, configurable: true });
+    setPrototypeOf(obj, METHODS);
     return obj;
   }
   function message(e) {
@@ -173,13 +192,10 @@ enum Bootstrap {
     return text(e);
   }
 
-  let runCounter = 0;
   function begin(trigger, env, userJSON, contextJSON) {
     currentEnv = env;
-    const run = { id: ++runCounter, trigger: trigger, user: parse(userJSON), context: parse(contextJSON), current: null,
-                  ops: [], bytes: 0, logs: [], refused: [], droppedLogs: 0, snapshot: null };
-    run.methods = methods(run);
-    return run;
+    return { trigger: trigger, user: parse(userJSON), context: parse(contextJSON), current: null,
+             ops: [], bytes: 0, logs: [], refused: [], droppedLogs: 0, snapshot: null };
   }
   function step(run, factory, name, snapshot) {
     const fs = { name: name, ops: [], bytes: 0, status: null, message: '', user: undefined, context: undefined };
@@ -189,7 +205,7 @@ enum Bootstrap {
     let pipe;
     try { pipe = factory(); } catch (e) { fs.status = 'failed'; fs.message = 'load: ' + text(e); return fs; }
     if (typeof pipe !== 'function') { fs.status = 'failed'; fs.message = 'the file does not define function pipe'; return fs; }
-    const user = withMethods(run, run.user), context = withMethods(run, run.context);
+    const user = withMethods(run.user), context = withMethods(run.context);
     const legacy = pipe.length === 2;
     const callback = function (err, a, b) {
       if (fs.status !== null) return;
@@ -239,7 +255,6 @@ enum Bootstrap {
   // The worker's entry points. One VM entry per function: each entry first settles the function the
   // previous entry stepped (its microtasks have all run when that entry returned), then steps the
   // next. The run in progress lives here, never in the worker's hands.
-  let active = null;
   function record(run, index, skip, status) {
     const cut = status.indexOf('\u0000');
     const outcome = cut < 0 ? status : status.slice(0, cut), text = cut < 0 ? '' : status.slice(cut + 1);

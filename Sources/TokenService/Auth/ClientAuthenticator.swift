@@ -1,4 +1,3 @@
-import Foundation
 import JOSE
 import JSONCore
 
@@ -103,13 +102,30 @@ struct ClientAuthenticator: Sendable {
     /// `Basic base64(urlencode(id):urlencode(secret))`.
     static func parseBasic(_ header: String) -> (String, String)? {
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "basic",
-              let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)) else { return nil }
-        let bytes = Array(data)
+        guard parts.count == 2, parts[0].lowercased() == "basic", let bytes = decodeBase64(parts[1].utf8) else { return nil }
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
               let id = FormParameters.decode(bytes[..<colon]), let secret = FormParameters.decode(bytes[(colon + 1)...]),
               !id.isEmpty
         else { return nil }
         return (id, secret)
+    }
+
+    /// Standard padded base64 (RFC 4648 §4), surrounding blanks ignored, as in the Authorization header.
+    static func decodeBase64(_ text: some Collection<UInt8>) -> [UInt8]? {
+        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        var chars = Array(text.drop(while: blank))
+        while let last = chars.last, blank(last) { chars.removeLast() }
+        guard chars.count % 4 == 0 else { return nil }
+        var padding = 0
+        while padding < 2, chars.last == UInt8(ascii: "=") { chars.removeLast(); padding += 1 }
+        for i in chars.indices {
+            switch chars[i] {
+            case UInt8(ascii: "+"): chars[i] = UInt8(ascii: "-")
+            case UInt8(ascii: "/"): chars[i] = UInt8(ascii: "_")
+            case UInt8(ascii: "-"), UInt8(ascii: "_"): return nil
+            default: break
+            }
+        }
+        return Base64URL.decode(chars)
     }
 }
