@@ -34,7 +34,8 @@ let package = Package(
         .target(name: "Claims", dependencies: ["JSONCore", "JOSE"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline",
-            dependencies: ["CJavaScriptCore", "CPipelineSupport", "JSONCore", "Claims", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CJavaScriptCore", "CPipelineSupport", "JSONCore", "Claims", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "TokenService",

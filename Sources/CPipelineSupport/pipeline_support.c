@@ -7,7 +7,6 @@
 #include <sys/mman.h>
 #include <stdio.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,25 +63,7 @@ int64_t ts_resident_bytes(pid_t pid) {
 
 int ts_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
-int ts_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
-
-void ts_eventfd_signal(int fd) {
-    uint64_t one = 1;
-    ssize_t n;
-    do { n = write(fd, &one, sizeof one); } while (n < 0 && errno == EINTR);
-}
-
-void ts_eventfd_drain(int fd) {
-    uint64_t value;
-    ssize_t n;
-    do { n = read(fd, &value, sizeof value); } while (n < 0 && errno == EINTR);
-}
-
-int ts_poll2(int a, int b, int timeout_ms, int *a_ready, int *b_ready) {
-    struct pollfd fds[2] = { { a, POLLIN, 0 }, { b, POLLIN, 0 } };
-    int rc;
-    do { rc = poll(fds, b >= 0 ? 2 : 1, timeout_ms); } while (rc < 0 && errno == EINTR);
-    *a_ready = rc > 0 && fds[0].revents != 0;
-    *b_ready = rc > 0 && b >= 0 && fds[1].revents != 0;
-    return rc;
+void ts_wait_readable(int fd) {
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {}
 }

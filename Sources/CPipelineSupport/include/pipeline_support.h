@@ -23,12 +23,6 @@ int64_t ts_resident_bytes(pid_t pid);
 
 /// pipe2(O_CLOEXEC): both ends close on exec (the spawn dup2s the ones a worker needs).
 int ts_pipe_cloexec(int fds[2]);
-/// A non-blocking eventfd (close-on-exec), or -1; signal adds one, drain empties it.
-int ts_eventfd(void);
-void ts_eventfd_signal(int fd);
-void ts_eventfd_drain(int fd);
-
-/// poll() on up to two descriptors (b < 0: only a). Sets *a_ready / *b_ready (readable, hung up or
-/// invalid). Returns poll's result.
-int ts_poll2(int a, int b, int timeout_ms, int *a_ready, int *b_ready);
+/// Waits until `fd` is readable (or hung up).
+void ts_wait_readable(int fd);
 #endif

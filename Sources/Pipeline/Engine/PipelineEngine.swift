@@ -1,6 +1,8 @@
 public import Claims
 public import JSONCore
 public import Logging
+public import NIOCore
+import NIOPosix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -35,6 +37,8 @@ public final class PipelineEngine: Sendable {
         public var killGraceMS: Int = 100
         /// A worker whose resident memory passes this is killed (the function fails: memory limit).
         public var memoryLimitBytes: Int64
+        /// The loops that read the workers' replies (worker i on loop i).
+        public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
         public init(launch: WorkerLaunch, workers: Int, memoryLimitMB: Int = 512) {
             self.launch = launch
             self.workers = max(1, workers)
@@ -52,7 +56,7 @@ public final class PipelineEngine: Sendable {
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
-        self.pool = WorkerPool(size: configuration.workers, launch: configuration.launch)
+        self.pool = WorkerPool(size: configuration.workers, launch: configuration.launch, group: configuration.eventLoopGroup)
     }
 
     /// Compiles the functions in a worker (a syntax error or a missing `pipe` fails the load).

@@ -1,16 +1,19 @@
 internal import CPipelineSupport
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The service's handle on one pipeline worker process. Requests are written to the worker as they
-/// come (the pool bounds how many are in flight) and the worker answers them in order, so under load
-/// one wake-up carries many requests or replies. A reader thread per worker collects the replies,
-/// watches the deadline of the request being run and the worker's memory, and kills the process when
-/// either is broken: the request being run gets the error, the ones queued behind it had not begun
-/// and are handed back to be sent again. No event-loop or concurrency thread ever blocks on a worker.
+/// come (the pool bounds how many are in flight) and the worker answers them in order. Its replies
+/// are read by an event loop like any socket, so under load one wake-up carries many replies and the
+/// waiting requests resume on that loop without a thread hop. While requests are in flight, a timer
+/// on the same loop watches the deadline of the one being run and the worker's memory, and kills the
+/// process when either is broken: the request being run gets the error, the ones queued behind it
+/// had not begun and are handed back to be sent again. Nothing ever blocks an event loop on a worker.
 final class WorkerProcess: Sendable {
     enum Reply: Sendable {
         case frame([UInt8])
@@ -20,7 +23,7 @@ final class WorkerProcess: Sendable {
         case unavailable
     }
 
-    /// What the reader enforces for a request once it is the one being run.
+    /// What the supervisor enforces for a request once it is the one being run.
     struct Limits: Sendable {
         /// Per function index: its timeout in ms.
         var timeoutsMS: [Int: Int]
@@ -42,6 +45,7 @@ final class WorkerProcess: Sendable {
         var pid: pid_t = 0
         var toWorker: Int32 = -1
         var board: ProgressBoard?
+        var channel: (any Channel)?
         var loaded: Set<Int> = []
         var alive = false
         var sent: Int64 = 0
@@ -49,26 +53,55 @@ final class WorkerProcess: Sendable {
         var inflight: [Waiter] = []
         /// When the first in flight became the first.
         var headSinceNS: Int64 = 0
-        /// Wakes the reader thread when requests are in flight again.
-        var armFD: Int32 = -1
+        var supervising = false
+        var lastMemoryCheckNS: Int64 = 0
     }
 
+    /// Checks deadlines and memory this often while requests are in flight.
+    static let supervisionInterval = TimeAmount.milliseconds(20)
     private let state = Mutex(State())
     let launch: WorkerLaunch
+    /// The loop that reads this worker's replies and supervises it.
+    let eventLoop: any EventLoop
 
-    init(launch: WorkerLaunch) { self.launch = launch }
+    init(launch: WorkerLaunch, eventLoop: any EventLoop) {
+        self.launch = launch
+        self.eventLoop = eventLoop
+    }
 
     var processID: Int32? { state.withLock { $0.alive ? $0.pid : nil } }
 
-    /// Starts the process (stdin/stdout pipes, progress page on fd 3) and its reader thread, unless
-    /// it is running.
+    /// Starts the process (stdin/stdout pipes, progress page on fd 3) unless it is running, and has
+    /// the event loop watch its replies.
     func ensureStarted() throws(PipelineLoadError) {
-        try state.withLock { (s: inout State) throws(PipelineLoadError) in
-            if !s.alive { try spawn(into: &s) }
+        let started = try state.withLock { (s: inout State) throws(PipelineLoadError) -> (fd: Int32, pid: pid_t)? in
+            s.alive ? nil : try spawn(into: &s)
+        }
+        guard let (readFD, pid) = started else { return }
+        let watched = NIOPipeBootstrap(group: eventLoop)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(ByteToMessageHandler(FrameDecoder()), ReplyHandler(owner: self, pid: pid))
+                }
+            }
+            .takingOwnershipOfDescriptor(input: readFD)
+        watched.whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                let current = state.withLock { s in
+                    guard s.alive, s.pid == pid else { return false }
+                    s.channel = channel
+                    return true
+                }
+                if !current { channel.close(promise: nil) }
+            case .failure:
+                close(readFD)
+                terminate(pid: pid, culprit: .lost(index: nil, reason: "cannot watch the pipeline worker's replies"))
+            }
         }
     }
 
-    private func spawn(into s: inout State) throws(PipelineLoadError) {
+    private func spawn(into s: inout State) throws(PipelineLoadError) -> (fd: Int32, pid: pid_t) {
         var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
         guard ts_pipe_cloexec(&input) == 0 else { throw PipelineLoadError(["cannot create a pipe for the pipeline worker"]) }
         guard ts_pipe_cloexec(&output) == 0 else {
@@ -91,18 +124,8 @@ final class WorkerProcess: Sendable {
             close(input[1]); close(output[0]); board.unmap()
             throw PipelineLoadError(["cannot start the pipeline worker \(launch.executable): \(String(cString: strerror(rc)))"])
         }
-        _ = fcntl(output[0], F_SETFL, fcntl(output[0], F_GETFL) | O_NONBLOCK)  // the reader drains it without blocking
-        let armFD = ts_eventfd()
-        guard armFD >= 0 else {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            close(input[1]); close(output[0]); board.unmap()
-            throw PipelineLoadError(["cannot create an eventfd for the pipeline worker"])
-        }
-        let readFD = output[0], workerPID = pid
-        s = State(pid: workerPID, toWorker: input[1], board: board, alive: true, armFD: armFD)
-        Thread.detachNewThread { [self] in readLoop(fd: readFD, armFD: armFD, pid: workerPID) }
+        s = State(pid: pid, toWorker: input[1], board: board, alive: true)
+        return (output[0], pid)
     }
 
     /// Sends a request and waits for its reply (or for the worker to be lost).
@@ -121,115 +144,154 @@ final class WorkerProcess: Sendable {
 
     private func enqueue(_ frame: [UInt8], limits: Limits, skipIf skip: (inout State) -> Bool) async -> Reply? {
         await withCheckedContinuation { (c: CheckedContinuation<Reply?, Never>) in
-            enum Refused { case skipped, unavailable, broken(Int?) }
-            let refused: Refused? = state.withLock { s in
+            enum Outcome { case sent(supervise: pid_t?), skipped, unavailable, broken(pid_t, Int?) }
+            let outcome: Outcome = state.withLock { s in
                 guard s.alive else { return .unavailable }
                 if skip(&s) { return .skipped }
                 // The pool keeps the bytes in flight below a pipe's capacity: this write does not wait.
-                guard FrameIO.write(s.toWorker, frame) else { return .broken(s.board?.current().function?.index) }
+                guard FrameIO.write(s.toWorker, frame) else { return .broken(s.pid, s.board?.current().function?.index) }
                 s.sent += 1
-                if s.inflight.isEmpty {
-                    s.headSinceNS = ProgressBoard.nowNS()
-                    ts_eventfd_signal(s.armFD)
-                }
+                if s.inflight.isEmpty { s.headSinceNS = ProgressBoard.nowNS() }
                 s.inflight.append(Waiter(frame: s.sent, continuation: c, limits: limits))
-                return nil
+                guard !s.supervising else { return .sent(supervise: nil) }
+                s.supervising = true
+                return .sent(supervise: s.pid)
             }
-            switch refused {
-            case nil: break
+            switch outcome {
+            case .sent(let pid):
+                if let pid { scheduleSupervision(pid: pid) }
             case .skipped: c.resume(returning: nil)
             case .unavailable: c.resume(returning: .unavailable)
-            case .broken(let index):
+            case .broken(let pid, let index):
                 // The worker died while nobody waited on it; whatever it was on is lost.
-                terminate(culprit: .lost(index: index, reason: "pipeline worker died (crash or memory limit)"))
+                terminate(pid: pid, culprit: .lost(index: index, reason: "pipeline worker died (crash or memory limit)"))
                 c.resume(returning: .unavailable)
             }
         }
     }
 
-    /// Owns the read end and the eventfd: they are closed only here, after the state no longer names
-    /// them, so their numbers cannot be reused under anyone. One lock per wake-up.
-    private func readLoop(fd: Int32, armFD: Int32, pid: pid_t) {
-        defer { close(fd); close(armFD) }
-        var reader = FrameReader()
-        var lastMemoryCheck: Int64 = 0
-        var busy = false
-        while true {
-            var pipeReady: Int32 = 0, armReady: Int32 = 0
-            _ = ts_poll2(armFD, busy ? fd : -1, 20, &armReady, &pipeReady)
-            if armReady != 0 { ts_eventfd_drain(armFD) }
-            var replies: [[UInt8]] = [], closed = false
-            if pipeReady != 0 {
-                while true {
-                    let n = reader.fill(fd)
-                    while let frame = reader.next() { replies.append(frame) }
-                    if n == 0 { closed = true }
-                    if n <= 0 { break }
-                }
-            }
-            // The page is read under the lock: `terminate` unmaps it only after taking it out of the state.
-            typealias Head = (limits: Limits, since: Int64, running: (index: Int, startNS: Int64)?, any: Int?)
-            let seen: (answered: [(CheckedContinuation<Reply?, Never>, [UInt8])], head: Head?)? = state.withLock { s in
-                guard s.alive, s.pid == pid else { return nil }
-                let n = min(replies.count, s.inflight.count)
-                let answered = zip(s.inflight.prefix(n).map(\.continuation), replies.prefix(n)).map { ($0, $1) }
-                s.inflight.removeFirst(n)
-                if n > 0 { s.headSinceNS = ProgressBoard.nowNS() }
-                busy = !s.inflight.isEmpty
-                let progress = s.board?.current()
-                let head = s.inflight.first.map { h -> Head in
-                    (h.limits, s.headSinceNS, progress?.frame == h.frame ? progress?.function : nil, progress?.function?.index)
-                }
-                return (answered, head)
-            }
-            guard let seen else { return }
-            for (c, frame) in seen.answered { c.resume(returning: .frame(frame)) }
-            if closed {
-                terminate(culprit: .lost(index: seen.head?.any, reason: "pipeline worker died (crash or memory limit)"))
-                return
-            }
-            guard let head = seen.head else { continue }
-            let now = ProgressBoard.nowNS(), limits = head.limits
-            if let running = head.running, let timeout = limits.timeoutsMS[running.index] {
-                if now - running.startNS > Int64(timeout + limits.graceMS) * 1_000_000 {
-                    terminate(culprit: .lost(index: running.index, reason: "timed out after \(timeout) ms"))
-                    return
-                }
-            } else if now - head.since > limits.budgetNS {
-                terminate(culprit: .lost(index: head.running?.index, reason: "pipeline worker stopped answering"))
-                return
-            }
-            if now - lastMemoryCheck > 20_000_000 {
-                lastMemoryCheck = now
-                let rss = ts_resident_bytes(pid)
-                if rss > limits.memoryLimitBytes {
-                    terminate(culprit: .lost(index: head.running?.index,
-                                             reason: "exceeded the pipeline memory limit (\(limits.memoryLimitBytes >> 20) MiB)"))
-                    return
-                }
-            }
+    /// Replies read by the event loop, in order.
+    fileprivate func received(_ replies: [[UInt8]], pid: pid_t) {
+        let answered: [(CheckedContinuation<Reply?, Never>, [UInt8])] = state.withLock { s in
+            guard s.alive, s.pid == pid else { return [] }
+            let n = min(replies.count, s.inflight.count)
+            let done = zip(s.inflight.prefix(n).map(\.continuation), replies.prefix(n)).map { ($0, $1) }
+            s.inflight.removeFirst(n)
+            if n > 0 { s.headSinceNS = ProgressBoard.nowNS() }
+            return done
         }
+        for (c, frame) in answered { c.resume(returning: .frame(frame)) }
     }
 
-    /// Kills and reaps the process. The request it was on gets `culprit`; the ones queued behind it
-    /// had not begun and get `.unavailable`. The next user spawns afresh.
-    func terminate(culprit: Reply = .lost(index: nil, reason: "pipeline worker stopped")) {
-        let old: State = state.withLock { s in
+    /// The worker's output closed: it died.
+    fileprivate func replyPipeClosed(pid: pid_t) {
+        let index = state.withLock { s in s.pid == pid ? s.board?.current().function?.index : nil }
+        terminate(pid: pid, culprit: .lost(index: index, reason: "pipeline worker died (crash or memory limit)"))
+    }
+
+    private func scheduleSupervision(pid: pid_t) {
+        eventLoop.scheduleTask(in: Self.supervisionInterval) { [self] in supervise(pid: pid) }
+    }
+
+    /// Deadline of the request being run and memory of the worker; re-arms itself while busy.
+    private func supervise(pid: pid_t) {
+        typealias Head = (limits: Limits, since: Int64, running: (index: Int, startNS: Int64)?, checkMemory: Bool)
+        let now = ProgressBoard.nowNS()
+        // The page is read under the lock: `terminate` unmaps it only after taking it out of the state.
+        let head: Head? = state.withLock { s in
+            guard s.alive, s.pid == pid, let first = s.inflight.first else {
+                if s.pid == pid { s.supervising = false }
+                return nil
+            }
+            let progress = s.board?.current()
+            let checkMemory = now - s.lastMemoryCheckNS >= 20_000_000
+            if checkMemory { s.lastMemoryCheckNS = now }
+            return (first.limits, s.headSinceNS, progress?.frame == first.frame ? progress?.function : nil, checkMemory)
+        }
+        guard let head else { return }
+        let limits = head.limits
+        if let running = head.running, let timeout = limits.timeoutsMS[running.index] {
+            if now - running.startNS > Int64(timeout + limits.graceMS) * 1_000_000 {
+                return terminate(pid: pid, culprit: .lost(index: running.index, reason: "timed out after \(timeout) ms"))
+            }
+        } else if now - head.since > limits.budgetNS {
+            return terminate(pid: pid, culprit: .lost(index: head.running?.index, reason: "pipeline worker stopped answering"))
+        }
+        if head.checkMemory, ts_resident_bytes(pid) > limits.memoryLimitBytes {
+            return terminate(pid: pid, culprit: .lost(index: head.running?.index,
+                                                      reason: "exceeded the pipeline memory limit (\(limits.memoryLimitBytes >> 20) MiB)"))
+        }
+        scheduleSupervision(pid: pid)
+    }
+
+    /// Kills the process (if it is still `pid`). The request it was on gets `culprit`; the ones queued
+    /// behind it had not begun and get `.unavailable`. The next user spawns afresh.
+    func terminate(pid: pid_t? = nil, culprit: Reply = .lost(index: nil, reason: "pipeline worker stopped")) {
+        let old: State? = state.withLock { s in
+            guard s.alive, pid == nil || s.pid == pid else { return nil }
             let old = s
             s = State()
             return old
         }
-        if old.pid > 0 {
-            kill(old.pid, SIGKILL)
+        guard let old else { return }
+        kill(old.pid, SIGKILL)
+        close(old.toWorker)
+        old.channel?.close(promise: nil)
+        old.board?.unmap()
+        // Reaped off the event loop: a large process can take a while to tear down.
+        let dead = old.pid
+        Thread.detachNewThread {
             var status: Int32 = 0
-            while waitpid(old.pid, &status, 0) < 0 && errno == EINTR {}
-            close(old.toWorker)
-            old.board?.unmap()
+            while waitpid(dead, &status, 0) < 0 && errno == EINTR {}
         }
         for (n, waiter) in old.inflight.enumerated() { waiter.continuation.resume(returning: n == 0 ? culprit : .unavailable) }
     }
 
     deinit { terminate() }
+}
+
+/// Splits the reply pipe's bytes into frames (4-byte little-endian length, then the payload).
+private struct FrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = [UInt8]
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .little, as: UInt32.self),
+              buffer.readableBytes >= 4 + Int(length),
+              let frame = buffer.getBytes(at: buffer.readerIndex + 4, length: Int(length))
+        else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4 + Int(length))
+        context.fireChannelRead(wrapInboundOut(frame))
+        return .continue
+    }
+}
+
+/// Hands the frames of one read to the worker's owner at once.
+private final class ReplyHandler: ChannelInboundHandler {
+    typealias InboundIn = [UInt8]
+    private let owner: WorkerProcess
+    private let pid: pid_t
+    private var frames: [[UInt8]] = []
+
+    init(owner: WorkerProcess, pid: pid_t) {
+        self.owner = owner
+        self.pid = pid
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { frames.append(unwrapInboundIn(data)) }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard !frames.isEmpty else { return }
+        let batch = frames
+        frames.removeAll(keepingCapacity: true)
+        owner.received(batch, pid: pid)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        channelReadComplete(context: context)
+        owner.replyPipeClosed(pid: pid)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
 }
 
 /// How to start a worker: normally this very executable with the `pipeline-worker` subcommand.

@@ -53,8 +53,7 @@ public enum PipelineWorker {
             let n = input.fill(0)
             if n > 0 { continue }
             guard flush(), n < 0 else { return 0 }
-            var ready: Int32 = 0, unused: Int32 = 0
-            _ = ts_poll2(0, -1, -1, &ready, &unused)
+            ts_wait_readable(0)
         }
     }
 }
