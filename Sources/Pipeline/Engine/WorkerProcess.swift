@@ -55,6 +55,10 @@ final class WorkerProcess: Sendable {
         var headSinceNS: Int64 = 0
         var supervising = false
         var lastMemoryCheckNS: Int64 = 0
+        /// Frames not yet written: everything enqueued in one turn of the event loop goes out in one
+        /// write (one wake-up of the worker).
+        var outbox: [UInt8] = []
+        var flushScheduled = false
     }
 
     /// Checks deadlines and memory this often while requests are in flight.
@@ -144,30 +148,36 @@ final class WorkerProcess: Sendable {
 
     private func enqueue(_ frame: [UInt8], limits: Limits, skipIf skip: (inout State) -> Bool) async -> Reply? {
         await withCheckedContinuation { (c: CheckedContinuation<Reply?, Never>) in
-            enum Outcome { case sent(supervise: pid_t?), skipped, unavailable, broken(pid_t, Int?) }
+            enum Outcome { case queued(pid: pid_t, flush: Bool, supervise: Bool), skipped, unavailable }
             let outcome: Outcome = state.withLock { s in
                 guard s.alive else { return .unavailable }
                 if skip(&s) { return .skipped }
-                // The pool keeps the bytes in flight below a pipe's capacity: this write does not wait.
-                guard FrameIO.write(s.toWorker, frame) else { return .broken(s.pid, s.board?.current().function?.index) }
+                FrameIO.append(frame, to: &s.outbox)
                 s.sent += 1
                 if s.inflight.isEmpty { s.headSinceNS = ProgressBoard.nowNS() }
                 s.inflight.append(Waiter(frame: s.sent, continuation: c, limits: limits))
-                guard !s.supervising else { return .sent(supervise: nil) }
-                s.supervising = true
-                return .sent(supervise: s.pid)
+                defer { s.flushScheduled = true; s.supervising = true }
+                return .queued(pid: s.pid, flush: !s.flushScheduled, supervise: !s.supervising)
             }
             switch outcome {
-            case .sent(let pid):
-                if let pid { scheduleSupervision(pid: pid) }
+            case .queued(let pid, let flush, let supervise):
+                if flush { eventLoop.execute { [self] in flushOutbox(pid: pid) } }
+                if supervise { scheduleSupervision(pid: pid) }
             case .skipped: c.resume(returning: nil)
             case .unavailable: c.resume(returning: .unavailable)
-            case .broken(let pid, let index):
-                // The worker died while nobody waited on it; whatever it was on is lost.
-                terminate(pid: pid, culprit: .lost(index: index, reason: "pipeline worker died (crash or memory limit)"))
-                c.resume(returning: .unavailable)
             }
         }
+    }
+
+    /// Writes what was enqueued since the last flush. The pool keeps the bytes in flight below a
+    /// pipe's capacity, so the write does not wait.
+    private func flushOutbox(pid: pid_t) {
+        let broken = state.withLock { s in
+            guard s.alive, s.pid == pid else { return false }
+            defer { s.outbox.removeAll(keepingCapacity: true); s.flushScheduled = false }
+            return !FrameIO.writeAll(s.toWorker, s.outbox)
+        }
+        if broken { terminate(pid: pid, culprit: .lost(index: nil, reason: "pipeline worker died (crash or memory limit)")) }
     }
 
     /// Replies read by the event loop, in order.
@@ -227,13 +237,15 @@ final class WorkerProcess: Sendable {
     /// Kills the process (if it is still `pid`). The request it was on gets `culprit`; the ones queued
     /// behind it had not begun and get `.unavailable`. The next user spawns afresh.
     func terminate(pid: pid_t? = nil, culprit: Reply = .lost(index: nil, reason: "pipeline worker stopped")) {
-        let old: State? = state.withLock { s in
+        let taken: (old: State, headStarted: Bool)? = state.withLock { s in
             guard s.alive, pid == nil || s.pid == pid else { return nil }
             let old = s
             s = State()
-            return old
+            // A request the worker never reached was not running: it can be sent again.
+            let headStarted = old.inflight.first.map { head in (old.board?.current().frame ?? 0) >= head.frame } ?? false
+            return (old, headStarted)
         }
-        guard let old else { return }
+        guard let (old, headStarted) = taken else { return }
         kill(old.pid, SIGKILL)
         close(old.toWorker)
         old.channel?.close(promise: nil)
@@ -244,7 +256,9 @@ final class WorkerProcess: Sendable {
             var status: Int32 = 0
             while waitpid(dead, &status, 0) < 0 && errno == EINTR {}
         }
-        for (n, waiter) in old.inflight.enumerated() { waiter.continuation.resume(returning: n == 0 ? culprit : .unavailable) }
+        for (n, waiter) in old.inflight.enumerated() {
+            waiter.continuation.resume(returning: n == 0 && headStarted ? culprit : .unavailable)
+        }
     }
 
     deinit { terminate() }
