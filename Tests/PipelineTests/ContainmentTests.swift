@@ -26,12 +26,29 @@ import Testing
         return reason
     }
 
-    @Test func busyLoopIsStoppedByTheVMTimeLimit() async throws {
+    @Test func busyLoopIsStoppedByReplacingTheWorker() async throws {
         let engine = TestWorker.engine()
         defer { engine.shutdown() }
+        _ = try await engine.run([Self.ok])
+        let before = Set(engine.workerProcessIDs())
         let reason = try await expectFailsWithin(Fn(name: "spin", source: "function pipe(u, c, cb) { while (true) {} }", timeoutMS: 300),
                                                  seconds: 3, engine: engine)
         #expect(reason.contains("timed out"))
+        #expect(!before.isSubset(of: Set(engine.workerProcessIDs())), "the spinning worker was replaced")
+        try await expectIdle(engine)
+    }
+
+    @Test func aRunawayTopLevelFailsTheLoadCleanly() async throws {
+        let engine = TestWorker.engine()
+        defer { engine.shutdown() }
+        let start = Date()
+        let error = await #expect(throws: PipelineLoadError.self) {
+            _ = try await engine.prepare([Fn(name: "top", source: "while (true) {}\nfunction pipe(u, c, cb) { cb(null); }").spec,
+                                          Self.ok.spec], trigger: .preAccessToken)
+        }
+        #expect(error?.problems.count == 1 && error?.description.contains("top") == true, "only the runaway file fails: \(String(describing: error))")
+        #expect(Date().timeIntervalSince(start) < 5, "the VM's limit stops top-level code while compiling")
+        #expect(try await engine.run([Self.ok]).claims == ["ok": true])
     }
 
     @Test func microtaskLoopIsStoppedByReplacingTheWorker() async throws {

@@ -32,8 +32,7 @@ public final class PipelineEngine: Sendable {
     public struct Configuration: Sendable {
         public var launch: WorkerLaunch
         public var workers: Int
-        /// Extra wall-clock time past a function's timeout before its worker is killed; the VM's
-        /// own CPU-time limit normally fires first.
+        /// Extra wall-clock time past a function's timeout before its worker is killed.
         public var killGraceMS: Int = 100
         /// A worker whose resident memory passes this is killed (the function fails: memory limit).
         public var memoryLimitBytes: Int64

@@ -5,9 +5,9 @@ import Glibc
 #endif
 
 /// The pipeline worker process (`tokenservice pipeline-worker`): owns one JavaScriptCore VM, reads
-/// requests on stdin, answers on stdout, reports progress on fd 3. The service kills and replaces it
-/// when a function overruns in a way the VM's own time limit cannot stop, or when it breaks its
-/// memory limit, so nothing a pipeline does can hang or exhaust the service itself.
+/// requests on stdin, answers on stdout in order, reports progress on fd 3. The service kills and
+/// replaces it when a function overruns its timeout or the worker breaks its memory limit, so nothing
+/// a pipeline does can hang or exhaust the service itself.
 public enum PipelineWorker {
     /// Runs the worker loop until stdin closes; returns the exit status.
     public static func main() -> Int32 {
@@ -129,6 +129,8 @@ final class WorkerState {
                 factories.append(factory)
             } catch {
                 errors.append(.string("\(name): \(error.description)"))
+                // A termination by the time limit fails the next API call once: absorb it here.
+                _ = try? js.evaluate("0", sourceURL: "tokenservice:reset")
             }
         }
         guard errors.isEmpty else {
