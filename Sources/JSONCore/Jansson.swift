@@ -37,6 +37,14 @@ public enum JSON {
         guard let node = makeNode(value) else { return Array("null".utf8) }
         defer { ts_json_decref(node) }
         let flags = ts_JSON_COMPACT() | ts_JSON_ENCODE_ANY() | ts_JSON_PRESERVE_ORDER()
+        // One pass into scratch space for the usual small document; a second only when it is larger.
+        let scratchSize = 4096
+        let small: [UInt8]? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: scratchSize) { scratch in
+            let size = json_dumpb(node, scratch.baseAddress, scratchSize, flags)
+            guard size > 0, size <= scratchSize else { return nil }
+            return scratch.prefix(size).map { UInt8(bitPattern: $0) }
+        }
+        if let small { return small }
         let size = json_dumpb(node, nil, 0, flags)
         guard size > 0 else { return Array("null".utf8) }
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in

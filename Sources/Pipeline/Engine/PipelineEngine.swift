@@ -98,7 +98,7 @@ public final class PipelineEngine: Sendable {
         guard !indices.isEmpty else { return report }
         var skipped = Set<Int>()
         var killedOutcomes: [Int: (FunctionOutcome, Duration)] = [:]
-        var body = [0x0A] + JSON.serialize(user)
+        var body: [UInt8] = [0x0A] + (user == .null ? Array("null".utf8) : JSON.serialize(user))
         body.append(0x0A); body.append(contentsOf: JSON.serialize(.object(context)))
         while true {
             let remaining = indices.filter { !skipped.contains($0) }
@@ -238,10 +238,12 @@ public final class PipelineEngine: Sendable {
                 report.logs.append(PipelineLogLine(function: "(pipeline)", message: "\(dropped) more log lines were dropped"))
             }
         }
-        // Exact bound on what the pipeline adds (the worker's count is an estimate).
+        // Exact bound on what the pipeline adds (the worker's count is an estimate). Serialised here,
+        // a claim takes at most six bytes per byte of the reply (\uXXXX escapes): a small reply cannot
+        // hold too much.
         var added = JSONObject()
         report.extensions.apply(to: &added)
-        if JSON.serialize(.object(added)).count > 64 * 1024 {
+        if frame.count * 6 > 64 * 1024, JSON.serialize(.object(added)).count > 64 * 1024 {
             report.outcome = .failed(function: "(pipeline)", reason: "pipeline claims exceed 64 KiB")
             report.extensions = ClaimExtensions()
         }

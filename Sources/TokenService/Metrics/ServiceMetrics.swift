@@ -7,6 +7,7 @@ struct ServiceMetrics: Sendable {
     /// Collectors by label values, so the hot path skips the registry's lookup.
     private let requestCollectors = CollectorCache<(Counter, DurationHistogram)>()
     private let pipelineCollectors = CollectorCache<(Counter, Counter?, DurationHistogram)>()
+    private let tokenCollectors = CollectorCache<Counter>()
 
     private final class CollectorCache<Collectors: Sendable>: Sendable {
         private let map = Mutex<[String: Collectors]>([:])
@@ -25,7 +26,7 @@ struct ServiceMetrics: Sendable {
     ]
 
     func request(endpoint: String, status: Int, duration: Duration) {
-        let key = endpoint + " " + String(status)
+        let key = endpoint + "\u{0}" + String(status)
         let collectors = requestCollectors.get(key) {
             let labels = [("endpoint", endpoint), ("status", String(status))]
             return (registry.makeCounter(name: "tokenservice_http_requests_total", labels: labels),
@@ -38,11 +39,13 @@ struct ServiceMetrics: Sendable {
     }
 
     func tokenIssued(client: String, algorithm: String, kind: String) {
-        registry.makeCounter(name: "tokenservice_tokens_issued_total", labels: [("client_id", client), ("alg", algorithm), ("type", kind)]).increment()
+        tokenCollectors.get(client + "\u{0}" + algorithm + "\u{0}" + kind) {
+            registry.makeCounter(name: "tokenservice_tokens_issued_total", labels: [("client_id", client), ("alg", algorithm), ("type", kind)])
+        }.increment()
     }
 
     func pipelineRun(trigger: String, function: String, outcome: String, duration: Duration) {
-        let key = trigger + " " + function + " " + outcome
+        let key = trigger + "\u{0}" + function + "\u{0}" + outcome
         let collectors = pipelineCollectors.get(key) {
             let labels = [("trigger", trigger), ("function", function)]
             return (registry.makeCounter(name: "tokenservice_pipeline_runs_total", labels: labels + [("outcome", outcome)]),
