@@ -132,6 +132,19 @@ import Testing
         #expect(r.functions.map(\.outcome.label) == ["ok", "skipped", "ok"])
     }
 
+    @Test func failOpenWhenNothingIsLeftToRun() async throws {
+        let engine = TestWorker.engine()
+        defer { engine.shutdown() }
+        let r = try await engine.run([
+            Fn(name: "stuck", source: "async function pipe(u, c, cb) { c.addToken('stuck', 1); while (true) await null; }",
+               timeoutMS: 300, terminateOnTimeout: false),
+        ])
+        #expect(r.outcome == .proceed)
+        #expect(r.claims == [:])
+        #expect(r.functions.map(\.name) == ["stuck"])
+        #expect(r.functions.map(\.outcome.label) == ["skipped"])
+    }
+
     /// After containment, the workers use no CPU.
     func expectIdle(_ engine: PipelineEngine) async throws {
         let pids = engine.workerProcessIDs()

@@ -20,14 +20,37 @@ public struct CompiledPipeline: Sendable {
     public let trigger: PipelineTrigger
     public let generation: Int
     public let functions: [PipelineFunctionSpec]
-    var loadFrame: [UInt8]
+    let loadFrame: [UInt8]
+    /// The enabled synchronous functions (run per request) and the enabled `async: true` ones.
+    let foreground: RunPlan
+    let background: RunPlan
     public var isEmpty: Bool { !functions.contains(where: \.enabled) }
 }
 
+/// Some of a pipeline's functions, ready to send: the run header the worker reads and the limits the
+/// supervisor enforces. Built once per pipeline, not per request.
+struct RunPlan: Sendable {
+    let indices: [Int]
+    let header: [UInt8]
+    let limits: WorkerProcess.Limits
+
+    init(_ functions: [PipelineFunctionSpec], generation: Int, indices: [Int], graceMS: Int, memoryLimitBytes: Int64) {
+        self.indices = indices
+        header = RunHeader(generation: generation, functions: indices.map { i in
+            RunHeader.Function(index: i, timeoutMS: max(1, functions[i].timeoutMS), skip: !functions[i].terminateOnTimeout)
+        }).encoded()
+        var timeouts: [Int: Int] = [:]
+        for i in indices { timeouts[i] = functions[i].timeoutMS }
+        let total = indices.reduce(0) { $0 + functions[$1].timeoutMS }
+        limits = WorkerProcess.Limits(timeoutsMS: timeouts, graceMS: graceMS, budgetNS: Int64(total + 10 * graceMS) * 1_000_000,
+                                      memoryLimitBytes: memoryLimitBytes)
+    }
+}
+
 /// Runs GenAuth-style pipelines on a fixed pool of JavaScriptCore worker processes, one VM each,
-/// sized to the cores. A function that overruns its timeout in a way the VM cannot stop (an
-/// endless microtask loop, a hang, a memory bomb) costs only its worker, which is killed and
-/// replaced; the request gets its error and every other request goes on.
+/// sized to the cores. A function that overruns its timeout (a busy or endless microtask loop, a
+/// hang) or a worker past its memory limit costs only that worker, which is killed and replaced;
+/// the request gets its error and every other request goes on.
 public final class PipelineEngine: Sendable {
     public struct Configuration: Sendable {
         public var launch: WorkerLaunch
@@ -66,7 +89,12 @@ public final class PipelineEngine: Sendable {
         let fns: [JSONValue] = specs.map { ["name": .string($0.name), "source": .string($0.source)] }
         let frame = JSON.serialize(.object(["op": "load", "gen": .int(Int64(gen)), "trigger": .string(trigger.rawValue),
                                             "env": .object(env), "fns": .array(fns)]))
-        let pipeline = CompiledPipeline(trigger: trigger, generation: gen, functions: specs, loadFrame: frame)
+        let plan = { (background: Bool) in
+            RunPlan(specs, generation: gen, indices: specs.indices.filter { specs[$0].enabled && specs[$0].async == background },
+                    graceMS: self.configuration.killGraceMS, memoryLimitBytes: self.configuration.memoryLimitBytes)
+        }
+        let pipeline = CompiledPipeline(trigger: trigger, generation: gen, functions: specs, loadFrame: frame,
+                                        foreground: plan(false), background: plan(true))
         let worker = await pool.acquire(bytes: frame.count)
         defer { pool.release(worker, bytes: frame.count) }
         if let problem = await ensureLoaded(pipeline, on: worker) {
@@ -77,13 +105,11 @@ public final class PipelineEngine: Sendable {
 
     /// Runs the synchronous functions in order, then starts the `async: true` ones fire-and-forget.
     public func run(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject) async -> PipelineReport {
-        let indices = pipeline.functions.indices.filter { pipeline.functions[$0].enabled && !pipeline.functions[$0].async }
-        let report = await runFunctions(pipeline, indices: indices, user: user, context: context)
-        let background = pipeline.functions.indices.filter { pipeline.functions[$0].enabled && pipeline.functions[$0].async }
-        if !background.isEmpty, report.outcome == .proceed {
+        let report = await runFunctions(pipeline, plan: pipeline.foreground, user: user, context: context)
+        if !pipeline.background.indices.isEmpty, report.outcome == .proceed {
             let logger = self.logger
             Task.detached { [self] in
-                let r = await runFunctions(pipeline, indices: background, user: user, context: context)
+                let r = await runFunctions(pipeline, plan: pipeline.background, user: user, context: context)
                 for line in r.logs { logger.info("\(line.message)", metadata: ["function": "\(line.function)", "async": "true"]) }
                 for f in r.functions where f.outcome != .ok {
                     logger.warning("async pipeline function did not succeed; ignored", metadata: ["function": "\(f.name)", "outcome": "\(f.outcome)"])
@@ -93,16 +119,16 @@ public final class PipelineEngine: Sendable {
         return report
     }
 
-    func runFunctions(_ pipeline: CompiledPipeline, indices: [Int], user: JSONValue, context: JSONObject) async -> PipelineReport {
+    func runFunctions(_ pipeline: CompiledPipeline, plan: RunPlan, user: JSONValue, context: JSONObject) async -> PipelineReport {
         var report = PipelineReport()
-        guard !indices.isEmpty else { return report }
+        var plan = plan
+        guard !plan.indices.isEmpty else { return report }
         var skipped = Set<Int>()
         var killedOutcomes: [Int: (FunctionOutcome, Duration)] = [:]
         var body: [UInt8] = [0x0A] + (user == .null ? Array("null".utf8) : JSON.serialize(user))
         body.append(0x0A); body.append(contentsOf: JSON.serialize(.object(context)))
         while true {
-            let remaining = indices.filter { !skipped.contains($0) }
-            switch await execute(pipeline, indices: remaining, body: body) {
+            switch await execute(pipeline, plan: plan, body: body) {
             case .reply(let frame, let duration):
                 report = decode(frame, pipeline: pipeline, total: duration)
                 // Restore the order: functions killed earlier in this request come back into the list.
@@ -122,6 +148,13 @@ public final class PipelineEngine: Sendable {
                 // GenAuth semantics for terminate_on_timeout: false — skip the function and go on.
                 skipped.insert(index)
                 killedOutcomes[index] = (.skipped(reason), duration)
+                plan = RunPlan(pipeline.functions, generation: pipeline.generation, indices: plan.indices.filter { !skipped.contains($0) },
+                               graceMS: configuration.killGraceMS, memoryLimitBytes: configuration.memoryLimitBytes)
+                if plan.indices.isEmpty {
+                    // Every function left was skipped: issuance goes on without their changes.
+                    report.functions = killedOutcomes.sorted { $0.key < $1.key }.map { (pipeline.functions[$0.key].name, $0.value.0, $0.value.1) }
+                    return report
+                }
             case .notLoaded(let problems):
                 report.outcome = .failed(function: "(load)", reason: problems.joined(separator: "; "))
                 return report
@@ -138,17 +171,8 @@ public final class PipelineEngine: Sendable {
 
     /// Sends the run to the least loaded worker. A request that never began (its worker died while
     /// it was queued, or before it was sent) is sent again: nothing runs twice.
-    private func execute(_ pipeline: CompiledPipeline, indices: [Int], body: [UInt8]) async -> Execution {
-        let header = RunHeader(generation: pipeline.generation, functions: indices.map { i in
-            RunHeader.Function(index: i, timeoutMS: max(1, pipeline.functions[i].timeoutMS), skip: !pipeline.functions[i].terminateOnTimeout)
-        })
-        let frame = header.encoded() + body
-        let total = indices.reduce(0) { $0 + pipeline.functions[$1].timeoutMS }
-        var timeouts: [Int: Int] = [:]
-        for i in indices { timeouts[i] = pipeline.functions[i].timeoutMS }
-        let limits = WorkerProcess.Limits(timeoutsMS: timeouts, graceMS: configuration.killGraceMS,
-                                          budgetNS: Int64(total + 10 * configuration.killGraceMS) * 1_000_000,
-                                          memoryLimitBytes: configuration.memoryLimitBytes)
+    private func execute(_ pipeline: CompiledPipeline, plan: RunPlan, body: [UInt8]) async -> Execution {
+        let frame = plan.header + body, indices = plan.indices
         let start = ContinuousClock.now
         // The load frame may precede the run in the same pipe: both count against the worker's room.
         let bytes = frame.count + pipeline.loadFrame.count
@@ -156,7 +180,7 @@ public final class PipelineEngine: Sendable {
             let worker = await pool.acquire(bytes: bytes)
             defer { pool.release(worker, bytes: bytes) }
             if let problems = await ensureLoaded(pipeline, on: worker) { return .notLoaded(problems) }
-            switch await worker.request(frame, limits: limits) {
+            switch await worker.request(frame, limits: plan.limits) {
             case .frame(let reply):
                 return .reply(reply, ContinuousClock.now - start)
             case .lost(let index, let reason):
