@@ -196,6 +196,14 @@ import Testing
     }
 }
 
+@Test func contentTypeMediaTypeIgnoresParametersCaseAndBlanks() {
+    #expect(Routes.mediaType("application/x-www-form-urlencoded") == "application/x-www-form-urlencoded")
+    #expect(Routes.mediaType(" Application/X-WWW-Form-URLEncoded ; charset=UTF-8") == "application/x-www-form-urlencoded")
+    #expect(Routes.mediaType("\tapplication/json;x=1") == "application/json")
+    #expect(Routes.mediaType("") == "")
+    #expect(Routes.mediaType(";") == "")
+}
+
 private extension String {
     var base64: String { Data(utf8).base64EncodedString() }
 }

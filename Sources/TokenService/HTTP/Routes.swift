@@ -99,10 +99,16 @@ enum Routes {
     }
 
     static func formBody(_ request: Request, context: TokenRequestContext) async throws -> FormParameters {
-        let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard type == "application/x-www-form-urlencoded" else {
+        guard request.headers[.contentType].map(mediaType) == "application/x-www-form-urlencoded" else {
             throw OAuthError.invalidRequest("Content-Type must be application/x-www-form-urlencoded")
         }
         return try FormParameters(body: try await collect(request, context: context, limit: formLimit))
+    }
+
+    /// The media type of a Content-Type value, without parameters or surrounding blanks, lowercased.
+    static func mediaType(_ value: String) -> String {
+        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        let type = value.utf8.prefix { $0 != UInt8(ascii: ";") }.drop(while: blank).reversed().drop(while: blank).reversed()
+        return String(decoding: type, as: UTF8.self).lowercased()
     }
 }
