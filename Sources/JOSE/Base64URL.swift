@@ -11,15 +11,34 @@ public enum Base64URL {
 
     /// Appends the encoding of `bytes` to `out`.
     public static func encode(_ bytes: some Collection<UInt8>, into out: inout [UInt8]) {
+        // One dynamic call for callers in other modules, then a loop over contiguous bytes.
+        if bytes.withContiguousStorageIfAvailable({ encode(UnsafeRawBufferPointer($0), into: &out) }) == nil {
+            Array(bytes).withUnsafeBytes { encode($0, into: &out) }
+        }
+    }
+
+    public static func encode(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         out.reserveCapacity(out.count + encodedCount(bytes.count))
         alphabet.withUnsafeBufferPointer { a in
-            var it = bytes.makeIterator()
-            while let b0 = it.next() {
-                let b1 = it.next(), b2 = it.next()
+            var i = 0
+            let n = bytes.count
+            while i + 3 <= n {
+                let b0 = bytes[i], b1 = bytes[i + 1], b2 = bytes[i + 2]
                 out.append(a[Int(b0 >> 2)])
-                out.append(a[Int(((b0 & 0x03) << 4) | ((b1 ?? 0) >> 4))])
-                if let b1 { out.append(a[Int(((b1 & 0x0F) << 2) | ((b2 ?? 0) >> 6))]) }
-                if let b2 { out.append(a[Int(b2 & 0x3F)]) }
+                out.append(a[Int(((b0 & 0x03) << 4) | (b1 >> 4))])
+                out.append(a[Int(((b1 & 0x0F) << 2) | (b2 >> 6))])
+                out.append(a[Int(b2 & 0x3F)])
+                i += 3
+            }
+            if n - i == 1 {
+                let b0 = bytes[i]
+                out.append(a[Int(b0 >> 2)])
+                out.append(a[Int((b0 & 0x03) << 4)])
+            } else if n - i == 2 {
+                let b0 = bytes[i], b1 = bytes[i + 1]
+                out.append(a[Int(b0 >> 2)])
+                out.append(a[Int(((b0 & 0x03) << 4) | (b1 >> 4))])
+                out.append(a[Int((b1 & 0x0F) << 2)])
             }
         }
     }
@@ -33,24 +52,32 @@ public enum Base64URL {
     /// Decodes strictly: no padding, no whitespace, no non-alphabet characters, no non-zero
     /// trailing bits. Returns nil for anything else.
     public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
+        if let r = text.withContiguousStorageIfAvailable({ decode(UnsafeRawBufferPointer($0)) }) { return r }
+        return Array(text).withUnsafeBytes { decode($0) }
+    }
+
+    public static func decode(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
         let n = text.count
         if n % 4 == 1 { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(n * 3 / 4)
         var acc: UInt32 = 0
         var bits = 0
-        for c in text {
-            let v = reverse[Int(c)]
-            if v == 0xFF { return nil }
-            acc = (acc << 6) | UInt32(v)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
-                acc &= (1 << UInt32(bits)) - 1
+        let ok = reverse.withUnsafeBufferPointer { table in
+            for c in text {
+                let v = table[Int(c)]
+                if v == 0xFF { return false }
+                acc = (acc << 6) | UInt32(v)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+                    acc &= (1 << UInt32(bits)) - 1
+                }
             }
+            return true
         }
-        if acc != 0 { return nil }
+        guard ok, acc == 0 else { return nil }
         return out
     }
 

@@ -67,3 +67,17 @@ import Testing
         #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
     }
 }
+
+/// RFC 4648 §10 vectors in the URL alphabet without padding (RFC 7515 §2), every remainder length.
+@Test func base64URLVectors() {
+    let vectors: [(String, String)] = [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"),
+                                       ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy")]
+    for (plain, encoded) in vectors {
+        #expect(Base64URL.encode(Array(plain.utf8)) == encoded)
+        #expect(Base64URL.encode(plain.utf8) == encoded, "non-contiguous input")
+        #expect(Base64URL.decode(encoded) == Array(plain.utf8))
+    }
+    #expect(Base64URL.encode([0xFB, 0xFF, 0xBF]) == "-_-_")
+    #expect(Base64URL.decode("-_-_") == [0xFB, 0xFF, 0xBF])
+    for bad in ["Z", "Zg==", "Zh", "Zm9v+", "Zm9v/", "Zm 9"] { #expect(Base64URL.decode(bad) == nil, "\(bad)") }
+}
