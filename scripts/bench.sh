@@ -89,49 +89,55 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $GATEWAY"
 LUA
 
-SERVER_PID=
-start_server() { # $1 config
-  "$BIN" serve --config "$1" > "$OUT/raw/server-$(basename "$1" .json).log" 2>&1 &
-  SERVER_PID=$!
+start_server() { # $1 config -> pid in SERVER_PIDS[name]
+  local name; name=$(basename "$1" .json)
+  "$BIN" serve --config "$1" > "$OUT/raw/server-$name.log" 2>&1 &
+  SERVER_PIDS[$name]=$!
   local port; port=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["listen"]["port"])' "$1")
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.05; done
-  echo "server did not start" >&2; cat "$OUT/raw/server-$(basename "$1" .json).log" >&2; exit 1
+  echo "server did not start" >&2; cat "$OUT/raw/server-$name.log" >&2; exit 1
 }
-stop_server() { kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; }
-rss_kb() { # server + its pipeline workers
-  local total; total=$(awk '/VmRSS/{print $2}' "/proc/$SERVER_PID/status")
-  for child in $(pgrep -P "$SERVER_PID" || true); do total=$((total + $(awk '/VmRSS/{print $2}' "/proc/$child/status" 2>/dev/null || echo 0))); done
+stop_servers() { for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done; }
+rss_kb() { # $1 server pid: the server + its pipeline workers
+  local total; total=$(awk '/VmRSS/{print $2}' "/proc/$1/status")
+  for child in $(pgrep -P "$1" || true); do total=$((total + $(awk '/VmRSS/{print $2}' "/proc/$child/status" 2>/dev/null || echo 0))); done
   echo "$total"
 }
-bench() { # $1 name, $2 url, $3 lua (optional), $4 seconds (optional)
-  local args=(-t2 -c32 -d"${4:-$SECS}s" --latency)
-  [ -n "${3:-}" ] && args+=(-s "$3")
+bench() { # $1 name, $2 server (plain|pipelines), $3 url, $4 lua (optional), $5 seconds (optional)
+  local args=(-t2 -c32 -d"${5:-$SECS}s" --latency)
+  [ -n "${4:-}" ] && args+=(-s "$4")
   echo "== $1" >&2
-  wrk "${args[@]}" "$2" > "$OUT/raw/$1.txt"
-  echo "rss_kb $(rss_kb)" >> "$OUT/raw/$1.txt"
+  wrk "${args[@]}" "$3" > "$OUT/raw/$1.txt"
+  echo "rss_kb $(rss_kb "${SERVER_PIDS[$2]}")" >> "$OUT/raw/$1.txt"
   grep -E "Requests/sec|99%" "$OUT/raw/$1.txt" >&2
 }
+speed() { # $1 openssl algorithm, $2 output name: the signing limit, measured right before its wrk run
+  echo "== openssl speed $1" >&2
+  openssl speed -seconds 5 -multi "$(nproc)" "$1" > "$OUT/raw/$2.txt" 2>/dev/null
+}
 
+# Both servers run for the whole measurement (the idle one costs nothing), so that the two figures of
+# every ratio are measured one right after the other and drift on a shared machine hits both alike.
+declare -A SERVER_PIDS
 A="http://127.0.0.1:$PORT_A"
 B="http://127.0.0.1:$PORT_B"
 start_server "$OUT/plain.json"
-bench warmup "$A/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
-bench healthz "$A/healthz"
-bench rs256 "$A/oauth/token" "$(lua_cc bench-rs)"
-bench hs256 "$A/oauth/token" "$(lua_cc bench-hs)"
-bench es256 "$A/oauth/token" "$(lua_cc bench-es)"
-bench hs256-repeat "$A/oauth/token" "$(lua_cc bench-hs)"
-stop_server
-
 start_server "$OUT/pipelines.json"
-bench warmup-pipeline "$B/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
-bench hs256-pipeline "$B/oauth/token" "$(lua_cc bench-hs)"
-bench mint-rs256-pipeline "$B/v1/tokens" "$OUT/mint.lua"
-stop_server
+trap stop_servers EXIT
+bench warmup plain "$A/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
+bench warmup-pipeline pipelines "$B/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
+bench healthz plain "$A/healthz"
+bench hs256 plain "$A/oauth/token" "$(lua_cc bench-hs)"
+bench hs256-pipeline pipelines "$B/oauth/token" "$(lua_cc bench-hs)"
+speed rsa2048 openssl-rsa
+bench rs256 plain "$A/oauth/token" "$(lua_cc bench-rs)"
+speed ecdsap256 openssl-ecdsa
+bench es256 plain "$A/oauth/token" "$(lua_cc bench-es)"
+bench hs256-repeat plain "$A/oauth/token" "$(lua_cc bench-hs)"
+bench mint-rs256-pipeline pipelines "$B/v1/tokens" "$OUT/mint.lua"
+trap - EXIT
+stop_servers
 
-echo "== openssl speed" >&2
-openssl speed -seconds 5 -multi "$(nproc)" rsa2048 > "$OUT/raw/openssl-rsa.txt" 2>/dev/null
-openssl speed -seconds 5 -multi "$(nproc)" ecdsap256 > "$OUT/raw/openssl-ecdsa.txt" 2>/dev/null
 echo "== microbench" >&2
 "$BIN" microbench --config "$OUT/pipelines.json" > "$OUT/raw/micro.json"
 
