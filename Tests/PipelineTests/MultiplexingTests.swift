@@ -29,6 +29,26 @@ import Testing
         for (n, o) in claims { #expect(o == ["n": .int(Int64(n))], "request \(n) got \(o)") }
     }
 
+    @Test func aWorkerThatDiedWhileIdleIsReplacedWithoutFailingTheNextRequest() async throws {
+        let engine = TestWorker.engine(workers: 1)
+        defer { engine.shutdown() }
+        let ok = try await engine.prepare([Self.echo.spec], trigger: .preAccessToken)
+        _ = await engine.run(ok, user: .null, context: ["n": 0])
+        let pids = engine.workerProcessIDs()
+        #expect(pids.count == 1)
+        for pid in pids { kill(pid, SIGKILL) }
+        try await Task.sleep(for: .milliseconds(50))
+        for n in 1...3 {
+            let r = await engine.run(ok, user: .null, context: ["n": .int(Int64(n))])
+            #expect(r.outcome == .proceed, "run \(n): \(r.outcome)")
+        }
+        #expect(engine.workerProcessIDs() != pids, "a new worker serves")
+        // Killed right before a request is written: the death is noticed after the write.
+        for pid in engine.workerProcessIDs() { kill(pid, SIGKILL) }
+        let r = await engine.run(ok, user: .null, context: ["n": 9])
+        #expect(r.outcome == .proceed, "\(r.outcome)")
+    }
+
     @Test func requestsQueuedBehindAKilledFunctionAreSentAgain() async throws {
         let engine = TestWorker.engine(workers: 1)
         defer { engine.shutdown() }

@@ -95,12 +95,16 @@ public final class PipelineEngine: Sendable {
         }
         let pipeline = CompiledPipeline(trigger: trigger, generation: gen, functions: specs, loadFrame: frame,
                                         foreground: plan(false), background: plan(true))
-        let worker = await pool.acquire(bytes: frame.count)
-        defer { pool.release(worker, bytes: frame.count) }
-        if let problem = await ensureLoaded(pipeline, on: worker) {
-            throw PipelineLoadError(problem.map { "pipeline \(trigger.rawValue): \($0)" })
+        for _ in 0..<3 {
+            let worker = await pool.acquire(bytes: frame.count)
+            defer { pool.release(worker, bytes: frame.count) }
+            switch await ensureLoaded(pipeline, on: worker) {
+            case .ready: return pipeline
+            case .retry: continue
+            case .failed(let problems): throw PipelineLoadError(problems.map { "pipeline \(trigger.rawValue): \($0)" })
+            }
         }
-        return pipeline
+        throw PipelineLoadError(["pipeline \(trigger.rawValue): the pipeline worker could not be reached"])
     }
 
     /// Runs the synchronous functions in order, then starts the `async: true` ones fire-and-forget.
@@ -179,7 +183,11 @@ public final class PipelineEngine: Sendable {
         for _ in 0..<4 {
             let worker = await pool.acquire(bytes: bytes)
             defer { pool.release(worker, bytes: bytes) }
-            if let problems = await ensureLoaded(pipeline, on: worker) { return .notLoaded(problems) }
+            switch await ensureLoaded(pipeline, on: worker) {
+            case .ready: break
+            case .retry: continue
+            case .failed(let problems): return .notLoaded(problems)
+            }
             switch await worker.request(frame, limits: plan.limits) {
             case .frame(let reply):
                 return .reply(reply, ContinuousClock.now - start)
@@ -192,27 +200,34 @@ public final class PipelineEngine: Sendable {
         return .lost(index: indices[0], reason: "pipeline worker is gone", ContinuousClock.now - start)
     }
 
-    /// Starts the worker if needed and sends it the pipeline's generation unless it has it; nil when
-    /// ready. A run sent after the load frame is answered after it, so runs need not wait for it.
-    private func ensureLoaded(_ pipeline: CompiledPipeline, on worker: WorkerProcess) async -> [String]? {
-        do { try worker.ensureStarted() } catch { return error.problems }
+    enum LoadResult {
+        case ready
+        /// The worker went away before it read the load: try again (on a fresh one).
+        case retry
+        case failed([String])
+    }
+
+    /// Starts the worker if needed and sends it the pipeline's generation unless it has it. A run sent
+    /// after the load frame is answered after it, so runs need not wait for it.
+    private func ensureLoaded(_ pipeline: CompiledPipeline, on worker: WorkerProcess) async -> LoadResult {
+        do { try worker.ensureStarted() } catch { return .failed(error.problems) }
         let limits = WorkerProcess.Limits(timeoutsMS: [:], graceMS: configuration.killGraceMS, budgetNS: 30_000_000_000,
                                           memoryLimitBytes: configuration.memoryLimitBytes)
         switch await worker.load(pipeline.loadFrame, generation: pipeline.generation, limits: limits) {
         case nil:
-            return nil
+            return .ready
         case .frame(let reply)?:
             guard let o = try? JSON.parse(reply).objectValue else {
                 worker.forgetLoaded(pipeline.generation)
-                return ["unreadable reply from the pipeline worker"]
+                return .failed(["unreadable reply from the pipeline worker"])
             }
-            if o["ok"] == true { return nil }
+            if o["ok"] == true { return .ready }
             worker.forgetLoaded(pipeline.generation)
-            return o["errors"]?.arrayValue?.compactMap(\.stringValue) ?? ["load failed"]
+            return .failed(o["errors"]?.arrayValue?.compactMap(\.stringValue) ?? ["load failed"])
         case .lost(_, let reason)?:
-            return ["the pipeline worker was lost while compiling (\(reason)); is JavaScriptCore installed?"]
+            return .failed(["the pipeline worker was lost while compiling (\(reason)); is JavaScriptCore installed?"])
         case .unavailable?:
-            return ["the pipeline worker could not be reached"]
+            return .retry
         }
     }
 
