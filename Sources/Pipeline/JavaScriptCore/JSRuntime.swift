@@ -122,8 +122,6 @@ final class JSRuntime {
         }
     }
 
-    func string(_ value: JSHandle) -> String { string(value.ref) }
-
     private func string(_ value: JSValueRef) -> String {
         guard let js = JSValueToStringCopy(context, value, nil) else { return "(unprintable)" }
         defer { JSStringRelease(js) }

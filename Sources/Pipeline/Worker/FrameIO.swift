@@ -13,14 +13,6 @@ enum FrameIO {
         out.append(contentsOf: payload)
     }
 
-    /// Writes one frame; false when the pipe is closed.
-    static func write(_ fd: Int32, _ payload: [UInt8]) -> Bool {
-        var frame: [UInt8] = []
-        frame.reserveCapacity(payload.count + 4)
-        append(payload, to: &frame)
-        return writeAll(fd, frame)
-    }
-
     /// Writes all of `bytes` (waiting for a non-blocking pipe to drain); false when the pipe is closed.
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
