@@ -1,5 +1,5 @@
 public import Claims
-public import JSONCore
+import JSONCore
 
 /// The two triggers a token service runs (GenAuth PRE_OIDC_ID_TOKEN_ISSUED / PRE_OIDC_ACCESS_TOKEN_ISSUED).
 public enum PipelineTrigger: String, Sendable, CaseIterable {

@@ -1,4 +1,4 @@
-public import Claims
+import Claims
 public import JSONCore
 public import Logging
 public import NIOCore

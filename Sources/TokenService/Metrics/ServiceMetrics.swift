@@ -29,7 +29,8 @@ struct ServiceMetrics: Sendable {
         let key = endpoint + "\u{0}" + String(status)
         let collectors = requestCollectors.get(key) {
             let labels = [("endpoint", endpoint), ("status", String(status))]
-            return (registry.makeCounter(name: "tokenservice_http_requests_total", labels: labels),
+            return (registry.makeCounter(descriptor: .init(namespace: "tokenservice", metricName: "http_requests", unitName: "total",
+                                                          helpText: "HTTP requests by endpoint and status"), labels: labels),
                     registry.makeDurationHistogram(
                         descriptor: .init(metricName: "tokenservice_http_request_duration", unitName: "seconds", helpText: "Request latency"),
                         labels: labels, buckets: Self.latencyBuckets))
@@ -40,7 +41,9 @@ struct ServiceMetrics: Sendable {
 
     func tokenIssued(client: String, algorithm: String, kind: String) {
         tokenCollectors.get(client + "\u{0}" + algorithm + "\u{0}" + kind) {
-            registry.makeCounter(name: "tokenservice_tokens_issued_total", labels: [("client_id", client), ("alg", algorithm), ("type", kind)])
+            registry.makeCounter(descriptor: .init(namespace: "tokenservice", metricName: "tokens_issued", unitName: "total",
+                                                   helpText: "Tokens issued by client, algorithm and type"),
+                                 labels: [("client_id", client), ("alg", algorithm), ("type", kind)])
         }.increment()
     }
 
@@ -48,8 +51,10 @@ struct ServiceMetrics: Sendable {
         let key = trigger + "\u{0}" + function + "\u{0}" + outcome
         let collectors = pipelineCollectors.get(key) {
             let labels = [("trigger", trigger), ("function", function)]
-            return (registry.makeCounter(name: "tokenservice_pipeline_runs_total", labels: labels + [("outcome", outcome)]),
-                    outcome == "ok" ? nil : registry.makeCounter(name: "tokenservice_pipeline_failures_total", labels: labels),
+            return (registry.makeCounter(descriptor: .init(namespace: "tokenservice", metricName: "pipeline_runs", unitName: "total",
+                                                          helpText: "Pipeline function runs by outcome"), labels: labels + [("outcome", outcome)]),
+                    outcome == "ok" ? nil : registry.makeCounter(descriptor: .init(namespace: "tokenservice", metricName: "pipeline_failures", unitName: "total",
+                                                                                helpText: "Pipeline function runs that did not succeed"), labels: labels),
                     registry.makeDurationHistogram(
                         descriptor: .init(metricName: "tokenservice_pipeline_duration", unitName: "seconds", helpText: "Pipeline function run time"),
                         labels: labels, buckets: Self.latencyBuckets))
