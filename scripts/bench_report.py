@@ -66,7 +66,8 @@ lines.append("Reproduce with `make bench` (release build, loopback, `wrk -t2 -c3
              f"`openssl speed -seconds 5 -multi {cores}` in the same run). The two figures of each ratio are measured one "
              "right after the other (each signing limit just before its wrk run; the pipeline run just after plain HS256). "
              "Absolute numbers on a shared 2-core machine are noisy (±20 %); the ratios are what we track.\n")
-lines.append(f"Last run: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, {cores} cores, {platform.machine()}, "
+ran_at = datetime.fromtimestamp(os.path.getmtime(os.path.join(out, "raw", "healthz.txt")), timezone.utc)
+lines.append(f"Last run: {ran_at.strftime('%Y-%m-%d %H:%M UTC')}, {cores} cores, {platform.machine()}, "
              f"{subprocess.run(['openssl', 'version'], capture_output=True, text=True).stdout.strip()}.\n")
 lines.append("## Ratios and targets\n")
 lines.append("| ratio | value | target | met |")
@@ -122,10 +123,10 @@ lines.append("""## Where the time goes (profiled 2026-11-23 with `perf record -g
   back to back (four VM entries, JSON in and out, the functions themselves). Measured where the rest goes,
   with throw-away hooks on this machine: with the engine replaced by an in-process canned reply (context and
   reply JSON, claims, no worker) the service did ≈ 0.8 × HS256; with a worker that answers a canned reply
-  without running JavaScript, ≈ 0.5 × HS256; with real JavaScript ≈ 0.45–0.5 × HS256. So on two shared
-  cores the process round trip alone (pipe writes and reads, a task suspension and resumption, the worker's
-  wake-ups) costs more than the whole 15 % budget, before any JavaScript runs. That is the price of
-  containment by process (a busy loop, a hung microtask loop or an allocation bomb costs one worker, never the
-  service); in process, JavaScriptCore's time limit does not cover microtasks (an endless `await` loop would
-  hang a service thread for good), so we keep the process boundary and report the ratio as missed.""")
+  without running JavaScript, ≈ 0.5–0.55 × HS256; with real JavaScript ≈ 0.47–0.57 × HS256 over five runs.
+  So on two shared cores the process round trip alone (pipe writes and reads, a task suspension and
+  resumption, the worker's wake-ups) costs more than the whole 15 % budget, before any JavaScript runs. That
+  is the price of containment by process (a busy loop, a hung microtask loop or an allocation bomb costs one
+  worker, never the service); in process, JavaScriptCore's time limit does not cover microtasks (an endless
+  `await` loop would hang a service thread for good), so we keep the process boundary and report the ratio as missed.""")
 print("\n".join(lines))
