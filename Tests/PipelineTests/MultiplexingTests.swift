@@ -49,6 +49,28 @@ import Testing
         #expect(r.outcome == .proceed, "\(r.outcome)")
     }
 
+    @Test func aFrameLargerThanThePipeWaitsBehindAHungWorkerWithoutBlockingItsSupervisor() async throws {
+        let engine = TestWorker.engine(workers: 1)
+        defer { engine.shutdown() }
+        // 200 KB of source: its load frame does not fit in a pipe.
+        let big = try await engine.prepare([Fn(name: "big", source: "// " + String(repeating: "x", count: 200_000) + "\n" + Self.echo.source).spec],
+                                           trigger: .preAccessToken)
+        let hang = try await engine.prepare([Fn(name: "hang", source: "async function pipe(u, c, cb) { while (true) await null; }", timeoutMS: 400).spec],
+                                            trigger: .preAccessToken)
+        // A fresh worker that has `hang` but not `big`, and hangs.
+        for pid in engine.workerProcessIDs() { kill(pid, SIGKILL) }
+        try await Task.sleep(for: .milliseconds(50))
+        async let hung = engine.run(hang, user: .null, context: [:])
+        try await Task.sleep(for: .milliseconds(100))
+        // `big` must be loaded into the hung worker first: the frame waits in the service, the event loop
+        // stays free, the supervisor kills the hung worker on time and the run goes to a fresh one.
+        let start = Date()
+        let r = await engine.run(big, user: .null, context: ["n": 7])
+        #expect(r.claims == ["n": 7], "\(r.outcome)")
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(await hung.outcome != .proceed)
+    }
+
     @Test func requestsQueuedBehindAKilledFunctionAreSentAgain() async throws {
         let engine = TestWorker.engine(workers: 1)
         defer { engine.shutdown() }

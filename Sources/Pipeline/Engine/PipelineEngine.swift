@@ -173,16 +173,15 @@ public final class PipelineEngine: Sendable {
         case notLoaded([String])
     }
 
-    /// Sends the run to the least loaded worker. A request that never began (its worker died while
-    /// it was queued, or before it was sent) is sent again: nothing runs twice.
+    /// Sends the run to the worker the pool picks (its own loop's, else the least loaded). A request
+    /// that never began (its worker died while it was queued, or before it was sent) is sent again:
+    /// nothing runs twice.
     private func execute(_ pipeline: CompiledPipeline, plan: RunPlan, body: [UInt8]) async -> Execution {
         let frame = plan.header + body, indices = plan.indices
         let start = ContinuousClock.now
-        // The load frame may precede the run in the same pipe: both count against the worker's room.
-        let bytes = frame.count + pipeline.loadFrame.count
         for _ in 0..<4 {
-            let worker = await pool.acquire(bytes: bytes)
-            defer { pool.release(worker, bytes: bytes) }
+            let worker = await pool.acquire(bytes: frame.count)
+            defer { pool.release(worker, bytes: frame.count) }
             switch await ensureLoaded(pipeline, on: worker) {
             case .ready: break
             case .retry: continue

@@ -4,9 +4,9 @@ import Synchronization
 
 /// A fixed set of workers, each taking several requests at a time and each read by one event loop.
 /// A request goes to the worker of the loop it runs on (no thread hop) unless that one is clearly
-/// busier than another, else to the worker with the fewest in flight; the bytes in flight per worker
-/// stay below a pipe's capacity (so a write to a worker never waits) and callers wait their turn
-/// when every worker is full.
+/// busier than another, else to the worker with the fewest in flight. The requests and bytes in flight
+/// per worker are bounded (about a pipe's capacity), so a stuck worker holds few requests and callers
+/// wait their turn when every worker is full.
 final class WorkerPool: Sendable {
     static let maxBytesInFlight = 48 * 1024
     static let maxRequestsInFlight = 32

@@ -128,6 +128,7 @@ final class WorkerProcess: Sendable {
             close(input[1]); close(output[0]); board.unmap()
             throw PipelineLoadError(["cannot start the pipeline worker \(launch.executable): \(String(cString: strerror(rc)))"])
         }
+        _ = fcntl(input[1], F_SETFL, fcntl(input[1], F_GETFL) | O_NONBLOCK)  // see flushOutbox
         s = State(pid: pid, toWorker: input[1], board: board, alive: true)
         return (output[0], pid)
     }
@@ -169,15 +170,24 @@ final class WorkerProcess: Sendable {
         }
     }
 
-    /// Writes what was enqueued since the last flush. The pool keeps the bytes in flight below a
-    /// pipe's capacity, so the write does not wait.
+    /// Writes what was enqueued since the last flush. The pipe is non-blocking: what a busy (or hung)
+    /// worker's full pipe does not take now stays queued and is tried again shortly, so the event loop,
+    /// which also runs the supervisor, never waits on a worker.
     private func flushOutbox(pid: pid_t) {
-        let broken = state.withLock { s in
-            guard s.alive, s.pid == pid else { return false }
-            defer { s.outbox.removeAll(keepingCapacity: true); s.flushScheduled = false }
-            return !FrameIO.writeAll(s.toWorker, s.outbox)
+        enum Result { case done, again, broken }
+        let result: Result = state.withLock { s in
+            guard s.alive, s.pid == pid else { return .done }
+            guard let written = FrameIO.writeSome(s.toWorker, s.outbox) else { return .broken }
+            s.outbox.removeFirst(written)
+            if !s.outbox.isEmpty { return .again }
+            s.flushScheduled = false
+            return .done
         }
-        if broken { terminate(pid: pid, culprit: .lost(index: nil, reason: "pipeline worker died (crash or memory limit)")) }
+        switch result {
+        case .done: break
+        case .again: eventLoop.scheduleTask(in: .milliseconds(1)) { [self] in flushOutbox(pid: pid) }
+        case .broken: terminate(pid: pid, culprit: .lost(index: nil, reason: "pipeline worker died (crash or memory limit)"))
+        }
     }
 
     /// Replies read by the event loop, in order.

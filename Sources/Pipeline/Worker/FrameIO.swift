@@ -13,6 +13,21 @@ enum FrameIO {
         out.append(contentsOf: payload)
     }
 
+    /// Writes what a non-blocking descriptor takes now: the count written (maybe 0), or nil when the
+    /// pipe is closed.
+    static func writeSome(_ fd: Int32, _ bytes: [UInt8]) -> Int? {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { buf in Glibc.write(fd, buf.baseAddress.map { $0 + offset }, buf.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno == EAGAIN ? offset : nil
+            }
+            offset += n
+        }
+        return offset
+    }
+
     /// Writes all of `bytes` (waiting for a non-blocking pipe to drain); false when the pipe is closed.
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
