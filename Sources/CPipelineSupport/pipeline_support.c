@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <stdio.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,4 +68,26 @@ int ts_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 void ts_wait_readable(int fd) {
     struct pollfd pfd = { fd, POLLIN, 0 };
     while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {}
+}
+
+static void *ts_parent_watch(void *arg) {
+    pid_t parent = (pid_t)(intptr_t)arg;
+    struct timespec pause = { 0, 100 * 1000 * 1000 };
+    for (;;) {
+        if (getppid() != parent) _exit(0);
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
+int ts_exit_with_parent(void) {
+    pid_t parent = getppid();  /* may be 1 when the service itself is a container's init */
+    pthread_attr_t attr;
+    pthread_t thread;
+    if (pthread_attr_init(&attr) != 0) return -1;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    int rc = pthread_create(&thread, &attr, ts_parent_watch, (void *)(intptr_t)parent);
+    pthread_attr_destroy(&attr);
+    return rc == 0 ? 0 : -1;
 }

@@ -32,10 +32,10 @@ import Testing
         let fixture: Fixture
     }
 
-    static func start() async throws -> Server {
+    static func start(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = GatewayMintTests.pipelines) async throws -> Server {
         let port = try freePort()
         let base = "http://127.0.0.1:\(port)"
-        let fixture = try Fixture(issuer: base, pipelines: GatewayMintTests.pipelines) { config in
+        let fixture = try Fixture(issuer: base, pipelines: pipelines) { config in
             config["listen"] = ["host": "127.0.0.1", "port": .int(Int64(port))]
         }
         let p = Process()
@@ -124,6 +124,55 @@ import Testing
         server.process.waitUntilExit()
         #expect(server.process.terminationStatus == 0)
     }
+
+    /// A worker stuck in a function never reads the end of its input: when the service is killed, the
+    /// worker must still go (it watches its parent), not spin on without it.
+    @Test func workersDieWithAKilledService() async throws {
+        let server = try await Self.start(pipelines: [
+            "pre_access_token": [("spin", "function pipe(u, c, cb) { while (true) {} }", ["timeout_ms": 60_000])],
+        ])
+        defer { server.fixture.cleanUp() }
+        let pid = server.process.processIdentifier
+        let stuck = Process()
+        stuck.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        stuck.arguments = ["curl", "-s", "-o", "/dev/null", "--max-time", "5", "-u", "billing:\(server.fixture.billingSecret)",
+                           "-d", "grant_type=client_credentials", server.base + "/oauth/token"]
+        try stuck.run()
+        try await Task.sleep(for: .milliseconds(500))
+        let workers = Self.children(of: pid)
+        #expect(!workers.isEmpty)
+        #expect(workers.contains { Self.cpuTicks($0) > 10 }, "a worker is spinning in the function")
+        kill(pid, SIGKILL)
+        server.process.waitUntilExit()
+        var alive = workers
+        for _ in 0..<20 where !alive.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            alive = alive.filter { kill($0, 0) == 0 && !Self.isZombie($0) }
+        }
+        #expect(alive.isEmpty, "workers \(alive) outlived the service")
+        for w in alive { kill(w, SIGKILL) }
+        stuck.waitUntilExit()
+    }
+
+    static func children(of pid: Int32) -> [Int32] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.flatMap { task -> [Int32] in
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? ""
+            return text.split(separator: " ").compactMap { Int32($0) }
+        }
+    }
+
+    static func stat(_ pid: Int32) -> [Substring] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return [] }
+        return text[text.index(after: close)...].split(separator: " ")
+    }
+
+    static func cpuTicks(_ pid: Int32) -> Int {
+        let f = stat(pid)
+        return f.count > 12 ? (Int(f[11]) ?? 0) + (Int(f[12]) ?? 0) : 0
+    }
+
+    static func isZombie(_ pid: Int32) -> Bool { stat(pid).first == "Z" }
 
     @Test func cliMintVerifyPipelineTestAndConfigCheck() async throws {
         let f = try Fixture(pipelines: GatewayMintTests.pipelines)

@@ -23,6 +23,11 @@ int64_t ts_resident_bytes(pid_t pid);
 
 /// pipe2(O_CLOEXEC): both ends close on exec (the spawn dup2s the ones a worker needs).
 int ts_pipe_cloexec(int fds[2]);
+/// Starts a thread that ends this process (_exit) as soon as its parent is gone, checked every 100 ms:
+/// a worker stuck in JavaScript never reads the end of its input, and must not outlive a dead service.
+/// Returns 0, or -1 when the thread cannot start.
+int ts_exit_with_parent(void);
+
 /// Waits until `fd` is readable (or hung up).
 void ts_wait_readable(int fd);
 #endif
