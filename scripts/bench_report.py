@@ -123,7 +123,7 @@ lines.append("""## Where the time goes (profiled 2026-11-23 with `perf record -g
   back to back (four VM entries, JSON in and out, the functions themselves). Measured where the rest goes,
   with throw-away hooks on this machine: with the engine replaced by an in-process canned reply (context and
   reply JSON, claims, no worker) the service did ≈ 0.8 × HS256; with a worker that answers a canned reply
-  without running JavaScript, ≈ 0.5–0.55 × HS256; with real JavaScript ≈ 0.47–0.57 × HS256 over five runs.
+  without running JavaScript, ≈ 0.5–0.55 × HS256; with real JavaScript ≈ 0.47–0.59 × HS256 over six runs.
   So on two shared cores the process round trip alone (pipe writes and reads, a task suspension and
   resumption, the worker's wake-ups) costs more than the whole 15 % budget, before any JavaScript runs. That
   is the price of containment by process (a busy loop, a hung microtask loop or an allocation bomb costs one
