@@ -127,7 +127,6 @@ public final class PipelineEngine: Sendable {
         var report = PipelineReport()
         var plan = plan
         guard !plan.indices.isEmpty else { return report }
-        var skipped = Set<Int>()
         var killedOutcomes: [Int: (FunctionOutcome, Duration)] = [:]
         var body: [UInt8] = [0x0A] + (user == .null ? Array("null".utf8) : JSON.serialize(user))
         body.append(0x0A); body.append(contentsOf: JSON.serialize(.object(context)))
@@ -150,9 +149,8 @@ public final class PipelineEngine: Sendable {
                     return report
                 }
                 // GenAuth semantics for terminate_on_timeout: false — skip the function and go on.
-                skipped.insert(index)
                 killedOutcomes[index] = (.skipped(reason), duration)
-                plan = RunPlan(pipeline.functions, generation: pipeline.generation, indices: plan.indices.filter { !skipped.contains($0) },
+                plan = RunPlan(pipeline.functions, generation: pipeline.generation, indices: plan.indices.filter { $0 != index },
                                graceMS: configuration.killGraceMS, memoryLimitBytes: configuration.memoryLimitBytes)
                 if plan.indices.isEmpty {
                     // Every function left was skipped: issuance goes on without their changes.
