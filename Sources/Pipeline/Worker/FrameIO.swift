@@ -30,19 +30,14 @@ enum FrameIO {
 
     /// Writes all of `bytes` (waiting for a non-blocking pipe to drain); false when the pipe is closed.
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { buf in Glibc.write(fd, buf.baseAddress.map { $0 + offset }, buf.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN {
-                    var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                    _ = poll(&pfd, 1, 100)
-                    continue
-                }
-                return false
+        var rest = bytes
+        while !rest.isEmpty {
+            guard let written = writeSome(fd, rest) else { return false }
+            rest.removeFirst(written)
+            if !rest.isEmpty {
+                var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&pfd, 1, 100)
             }
-            offset += n
         }
         return true
     }
