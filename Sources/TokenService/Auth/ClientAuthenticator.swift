@@ -112,9 +112,7 @@ struct ClientAuthenticator: Sendable {
 
     /// Standard padded base64 (RFC 4648 §4), surrounding blanks ignored, as in the Authorization header.
     static func decodeBase64(_ text: some Collection<UInt8>) -> [UInt8]? {
-        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
-        var chars = Array(text.drop(while: blank))
-        while let last = chars.last, blank(last) { chars.removeLast() }
+        var chars = Array(OAuthSyntax.trimmingOWS(Array(text)))
         guard chars.count % 4 == 0 else { return nil }
         var padding = 0
         while padding < 2, chars.last == UInt8(ascii: "=") { chars.removeLast(); padding += 1 }

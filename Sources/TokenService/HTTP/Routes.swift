@@ -107,8 +107,7 @@ enum Routes {
 
     /// The media type of a Content-Type value, without parameters or surrounding blanks, lowercased.
     static func mediaType(_ value: String) -> String {
-        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
-        let type = value.utf8.prefix { $0 != UInt8(ascii: ";") }.drop(while: blank).reversed().drop(while: blank).reversed()
+        let type = OAuthSyntax.trimmingOWS(value.utf8.prefix { $0 != UInt8(ascii: ";") })
         return String(decoding: type, as: UTF8.self).lowercased()
     }
 }
