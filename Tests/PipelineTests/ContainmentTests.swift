@@ -57,7 +57,7 @@ import Testing
         _ = try await engine.run([Self.ok])
         let before = Set(engine.workerProcessIDs())
         let reason = try await expectFailsWithin(
-            Fn(name: "awaitloop", source: "async function pipe(u, c, cb) { while (true) await null; }", timeoutMS: 300),
+            Fn.awaitLoop(name: "awaitloop", timeoutMS: 300),
             seconds: 3, engine: engine)
         #expect(reason.contains("timed out"))
         #expect(!before.isSubset(of: Set(engine.workerProcessIDs())) || before.isEmpty, "the runaway worker was replaced")
@@ -98,7 +98,7 @@ import Testing
     @Test func otherRequestsAreServedWhileOneHangs() async throws {
         let engine = TestWorker.engine(workers: 2)
         defer { engine.shutdown() }
-        let hang = try await engine.prepare([Fn(name: "hang", source: "async function pipe(u, c, cb) { while (true) await null; }", timeoutMS: 1500).spec],
+        let hang = try await engine.prepare([Fn.awaitLoop(timeoutMS: 1500).spec],
                                             trigger: .preAccessToken)
         let ok = try await engine.prepare([Self.ok.spec], trigger: .preAccessToken)
         // Warm both workers (start-up and compiling are not what this test measures).

@@ -55,7 +55,7 @@ import Testing
         // 200 KB of source: its load frame does not fit in a pipe.
         let big = try await engine.prepare([Fn(name: "big", source: "// " + String(repeating: "x", count: 200_000) + "\n" + Self.echo.source).spec],
                                            trigger: .preAccessToken)
-        let hang = try await engine.prepare([Fn(name: "hang", source: "async function pipe(u, c, cb) { while (true) await null; }", timeoutMS: 400).spec],
+        let hang = try await engine.prepare([Fn.awaitLoop(timeoutMS: 400).spec],
                                             trigger: .preAccessToken)
         // A fresh worker that has `hang` but not `big`, and hangs.
         for pid in engine.workerProcessIDs() { kill(pid, SIGKILL) }
@@ -74,7 +74,7 @@ import Testing
     @Test func requestsQueuedBehindAKilledFunctionAreSentAgain() async throws {
         let engine = TestWorker.engine(workers: 1)
         defer { engine.shutdown() }
-        let hang = try await engine.prepare([Fn(name: "hang", source: "async function pipe(u, c, cb) { while (true) await null; }", timeoutMS: 300).spec],
+        let hang = try await engine.prepare([Fn.awaitLoop(timeoutMS: 300).spec],
                                             trigger: .preAccessToken)
         let ok = try await engine.prepare([Self.echo.spec], trigger: .preAccessToken)
         _ = await engine.run(ok, user: .null, context: ["n": 0])

@@ -25,6 +25,11 @@ struct Fn {
     var terminateOnTimeout = true
     var async = false
     var enabled = true
+    /// A function that never calls back and never returns: an endless microtask loop.
+    static func awaitLoop(name: String = "hang", timeoutMS: Int) -> Fn {
+        Fn(name: name, source: "async function pipe(u, c, cb) { while (true) await null; }", timeoutMS: timeoutMS)
+    }
+
     var spec: PipelineFunctionSpec {
         PipelineFunctionSpec(name: name, source: source, enabled: enabled, async: async, timeoutMS: timeoutMS,
                              terminateOnTimeout: terminateOnTimeout)
