@@ -42,9 +42,10 @@ test: deps python-deps build
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
 
 bench:
-	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)"
-	@$(MAKE) --no-print-directory release
-	./scripts/bench.sh
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)" && \
+	$(MAKE) --no-print-directory release && \
+	BENCH_STARTED=$$start BENCH_BUILT=$$(date +%s) ./scripts/bench.sh
 
 clean:
 	rm -rf .build

@@ -98,17 +98,27 @@ start_server() { # $1 config -> pid in SERVER_PIDS[name]
   echo "server did not start" >&2; cat "$OUT/raw/server-$name.log" >&2; exit 1
 }
 stop_servers() { for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done; }
-rss_kb() { # $1 server pid: the server + its pipeline workers
-  local total; total=$(awk '/VmRSS/{print $2}' "/proc/$1/status")
-  for child in $(pgrep -P "$1" || true); do total=$((total + $(awk '/VmRSS/{print $2}' "/proc/$child/status" 2>/dev/null || echo 0))); done
-  echo "$total"
+memory() { # $1 server pid -> "rss_kb <server> rss_sum_kb <server + its pipeline workers>"
+  # A plain sum: pages the processes share (the executable, JavaScriptCore) count once per process.
+  local rss sum=0 p
+  rss=$(awk '/^VmRSS/{print $2}' "/proc/$1/status")
+  for p in "$1" $(pgrep -P "$1" || true); do sum=$((sum + $(awk '/^VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done
+  echo "rss_kb $rss rss_sum_kb $sum"
+}
+cpu_ticks() { # $1 server pid -> "<server ticks> <workers ticks>" (user + system, clock ticks)
+  local workers=0 p
+  for p in $(pgrep -P "$1" || true); do workers=$((workers + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$(awk '{print $14 + $15}' "/proc/$1/stat") $workers"
 }
 bench() { # $1 name, $2 server (plain|pipelines), $3 url, $4 lua (optional), $5 seconds (optional)
-  local args=(-t2 -c32 -d"${5:-$SECS}s" --latency)
+  local args=(-t2 -c32 -d"${5:-$SECS}s" --latency) pid=${SERVER_PIDS[$2]} before after
   [ -n "${4:-}" ] && args+=(-s "$4")
   echo "== $1" >&2
+  before=$(cpu_ticks "$pid")
   wrk "${args[@]}" "$3" > "$OUT/raw/$1.txt"
-  echo "rss_kb $(rss_kb "${SERVER_PIDS[$2]}")" >> "$OUT/raw/$1.txt"
+  after=$(cpu_ticks "$pid")
+  memory "$pid" >> "$OUT/raw/$1.txt"
+  echo "cpu_ticks_before $before cpu_ticks_after $after clk_tck $(getconf CLK_TCK)" >> "$OUT/raw/$1.txt"
   grep -E "Requests/sec|99%" "$OUT/raw/$1.txt" >&2
 }
 speed() { # $1 openssl algorithm, $2 output name: the signing limit, measured right before its wrk run
