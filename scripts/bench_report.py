@@ -159,10 +159,15 @@ lines.append("""## Where the time goes (profiled 2026-11-23 with `perf record -g
   write, the worker answers what arrived together in one write, and its replies are read by the same event loop (no
   reader thread, no thread hop). Fed back to back, a worker spends ≈ 30–40 µs per 3-function run (four VM entries,
   JSON in and out, the functions themselves); in-process JavaScriptCore measured ≈ 10 µs per function call at p50
-  on this kind of machine (`../shared/notes/javascriptcore.md`), so three functions alone take about the whole
-  budget computed above, wherever they run. With throw-away hooks: the engine replaced by an in-process canned reply
+  on this kind of machine (a throw-away prototype), so three functions alone take about the whole budget computed
+  above, wherever they run. With throw-away hooks: the engine replaced by an in-process canned reply
   gave ≈ 0.8 × HS256; a worker answering a canned reply without JavaScript ≈ 0.5–0.55 × HS256. The process boundary
   is kept because it is what contains a busy loop, a hung microtask loop or an allocation bomb to one worker:
   in process, JavaScriptCore's time limit does not cover microtasks (an endless `await` loop would hang a service
-  thread for good).""")
+  thread for good).
+- **make bench on a fresh machine.** The release build of the dependency stack (NIO, Hummingbird with
+  swift-configuration and NIOFileSystem, ArgumentParser, swift-prometheus, our modules) takes 4.5–5 min on two cores
+  (≈ 8 min of CPU; resolving from the package cache ≈ 20–30 s; Hummingbird then TokenService close the build on one
+  core), and the wrk and openssl runs the benchmark prescribes take ≈ 1.5 min: about 6.5 min end to end, with the
+  build alone close to the 5-minute target.""")
 print("\n".join(lines))
