@@ -72,22 +72,21 @@ JSON
 config "$PORT_A" '{}' > "$OUT/plain.json"
 config "$PORT_B" '{"pre_access_token": [{"name": "tenant", "file": "pipelines/tenant.js"}, {"name": "network", "file": "pipelines/network.js"}, {"name": "entitlements", "file": "pipelines/entitlements.js"}], "pre_id_token": [{"name": "dept", "file": "pipelines/dept.js"}]}' > "$OUT/pipelines.json"
 
-lua_cc() { # $1 client -> lua file
-  local auth; auth=$(printf '%s:%s' "$1" "$SECRET" | base64 -w0)
-  cat > "$OUT/cc-$1.lua" <<LUA
+wrk_post() { # $1 script file, $2 Content-Type, $3 Authorization, $4 body -> writes a wrk script posting it, prints its path
+  cat > "$1" <<LUA
 wrk.method = "POST"
-wrk.body = "grant_type=client_credentials&scope=api%3Aread"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $auth"
+wrk.body = [[$4]]
+wrk.headers["Content-Type"] = "$2"
+wrk.headers["Authorization"] = "$3"
 LUA
-  echo "$OUT/cc-$1.lua"
+  echo "$1"
 }
-cat > "$OUT/mint.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"client_id":"web","grant_type":"authorization_code","scope":"openid profile email","nonce":"n-1","code":"c-1","user":{"id":"u-1","username":"ada","email":"ada@example.com","emailVerified":true,"name":"Ada Lovelace","customData":{"dept":"R&D","roles":["admin"]}},"context":{"protocol":"oidc","request":{"ip":"127.0.0.1"}}}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $GATEWAY"
-LUA
+lua_cc() { # $1 client -> lua file
+  wrk_post "$OUT/cc-$1.lua" application/x-www-form-urlencoded "Basic $(printf '%s:%s' "$1" "$SECRET" | base64 -w0)" \
+    "grant_type=client_credentials&scope=api%3Aread"
+}
+wrk_post "$OUT/mint.lua" application/json "Bearer $GATEWAY" \
+  '{"client_id":"web","grant_type":"authorization_code","scope":"openid profile email","nonce":"n-1","code":"c-1","user":{"id":"u-1","username":"ada","email":"ada@example.com","emailVerified":true,"name":"Ada Lovelace","customData":{"dept":"R&D","roles":["admin"]}},"context":{"protocol":"oidc","request":{"ip":"127.0.0.1"}}}' >/dev/null
 
 start_server() { # $1 config -> pid in SERVER_PIDS[name]
   local name; name=$(basename "$1" .json)
@@ -98,26 +97,23 @@ start_server() { # $1 config -> pid in SERVER_PIDS[name]
   echo "server did not start" >&2; cat "$OUT/raw/server-$name.log" >&2; exit 1
 }
 stop_servers() { for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done; }
-memory() { # $1 server pid -> "rss_kb <server> rss_sum_kb <server + its pipeline workers>"
-  # A plain sum: pages the processes share (the executable, JavaScriptCore) count once per process.
-  local rss sum=0 p
-  rss=$(awk '/^VmRSS/{print $2}' "/proc/$1/status")
-  for p in "$1" $(pgrep -P "$1" || true); do sum=$((sum + $(awk '/^VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done
-  echo "rss_kb $rss rss_sum_kb $sum"
-}
-cpu_ticks() { # $1 server pid -> "<server ticks> <workers ticks>" (user + system, clock ticks)
-  local workers=0 p
-  for p in $(pgrep -P "$1" || true); do workers=$((workers + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
-  echo "$(awk '{print $14 + $15}' "/proc/$1/stat") $workers"
+rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # user + system, clock ticks
+workers_sum() { # $1 per-process measure (rss_kb|cpu_ticks), $2 server pid -> its sum over the pipeline workers
+  local sum=0 p
+  for p in $(pgrep -P "$2" || true); do sum=$((sum + $("$1" "$p"))); done
+  echo "$sum"
 }
 bench() { # $1 name, $2 server (plain|pipelines), $3 url, $4 lua (optional), $5 seconds (optional)
   local args=(-t2 -c32 -d"${5:-$SECS}s" --latency) pid=${SERVER_PIDS[$2]} before after
   [ -n "${4:-}" ] && args+=(-s "$4")
   echo "== $1" >&2
-  before=$(cpu_ticks "$pid")
+  before="$(cpu_ticks "$pid") $(workers_sum cpu_ticks "$pid")"
   wrk "${args[@]}" "$3" > "$OUT/raw/$1.txt"
-  after=$(cpu_ticks "$pid")
-  memory "$pid" >> "$OUT/raw/$1.txt"
+  after="$(cpu_ticks "$pid") $(workers_sum cpu_ticks "$pid")"
+  # Summed RSS: pages the processes share (the executable, JavaScriptCore) count once per process.
+  local rss; rss=$(rss_kb "$pid")
+  echo "rss_kb $rss rss_sum_kb $((rss + $(workers_sum rss_kb "$pid")))" >> "$OUT/raw/$1.txt"
   echo "cpu_ticks_before $before cpu_ticks_after $after clk_tck $(getconf CLK_TCK)" >> "$OUT/raw/$1.txt"
   grep -E "Requests/sec|99%" "$OUT/raw/$1.txt" >&2
 }
