@@ -29,13 +29,16 @@ let package = Package(
             name: "CJavaScriptCore", pkgConfig: "javascriptcoregtk-4.1",
             providers: [.apt(["libjavascriptcoregtk-4.1-dev"])]),
         .target(name: "CPipelineSupport"),
+        .target(name: "COutboundHTTP", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "JSONCore", dependencies: ["CJansson"], swiftSettings: swiftSettings),
         .target(name: "JOSE", dependencies: ["COpenSSL", "JSONCore"], swiftSettings: swiftSettings),
         .target(name: "Claims", dependencies: ["JSONCore", "JOSE"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline",
-            dependencies: ["CJavaScriptCore", "CPipelineSupport", "JSONCore", "Claims", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["CJavaScriptCore", "CPipelineSupport", "COutboundHTTP", "JSONCore", "Claims",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "TokenService",

@@ -8,6 +8,8 @@ public struct ClaimExtensions: Sendable, Equatable {
         case remove(String)
     }
     public var operations: [Operation]
+    /// What one token's hooks may add, as serialised JSON (the pipeline contract's bound).
+    public static let maxBytes = 64 * 1024
     public init(_ operations: [Operation] = []) { self.operations = operations }
     public var isEmpty: Bool { operations.isEmpty }
 

@@ -65,6 +65,8 @@ public struct PipelineReport: Sendable {
     public var functions: [(name: String, outcome: FunctionOutcome, duration: Duration)]
     /// Claim names the pipeline tried to touch but may not (registered claims).
     public var refusedClaims: [String]
+    /// The outbound HTTP calls its functions made (or were refused), in the order they ended.
+    public var httpCalls: [PipelineHTTPCall] = []
 
     public init(outcome: Outcome = .proceed, extensions: ClaimExtensions = ClaimExtensions(), logs: [PipelineLogLine] = [],
                 functions: [(name: String, outcome: FunctionOutcome, duration: Duration)] = [], refusedClaims: [String] = []) {

@@ -3,6 +3,7 @@ public import JSONCore
 public import Logging
 public import NIOCore
 import NIOPosix
+public import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +21,8 @@ public struct CompiledPipeline: Sendable {
     public let trigger: PipelineTrigger
     public let generation: Int
     public let functions: [PipelineFunctionSpec]
-    let loadFrame: [UInt8]
+    public let outbound: OutboundPolicy
+    let loadTail: [UInt8]
     /// The enabled synchronous functions (run per request) and the enabled `async: true` ones.
     let foreground: RunPlan
     let background: RunPlan
@@ -36,9 +38,9 @@ struct RunPlan: Sendable {
 
     init(_ functions: [PipelineFunctionSpec], generation: Int, indices: [Int], graceMS: Int, memoryLimitBytes: Int64) {
         self.indices = indices
-        header = RunHeader(generation: generation, functions: indices.map { i in
-            RunHeader.Function(index: i, timeoutMS: max(1, functions[i].timeoutMS), skip: !functions[i].terminateOnTimeout)
-        }).encoded()
+        header = Wire.RunHeader(generation: generation, functions: indices.map { i in
+            Wire.RunHeader.Function(index: i, timeoutMS: max(1, functions[i].timeoutMS), skip: !functions[i].terminateOnTimeout)
+        }).encodedWords()
         var timeouts: [Int: Int] = [:]
         for i in indices { timeouts[i] = functions[i].timeoutMS }
         let total = indices.reduce(0) { $0 + functions[$1].timeoutMS }
@@ -47,11 +49,27 @@ struct RunPlan: Sendable {
     }
 }
 
-/// Runs GenAuth-style pipelines on a fixed pool of JavaScriptCore worker processes, one VM each,
-/// sized to the cores. A function that overruns its timeout (a busy or endless microtask loop, a
-/// hang) or a worker past its memory limit costs only that worker, which is killed and replaced;
-/// the request gets its error and every other request goes on.
-public final class PipelineEngine: Sendable {
+/// One outbound HTTP client for every worker, started on first use (most pipelines never call out).
+private final class LazyOutbound: Sendable {
+    private let slot = Mutex<OutboundHTTP?>(nil)
+    private let maxActive: Int, maxQueued: Int
+    init(maxActive: Int, maxQueued: Int) { (self.maxActive, self.maxQueued) = (maxActive, maxQueued) }
+    @Sendable func client() -> OutboundHTTP {
+        slot.withLock { slot in
+            if let client = slot { return client }
+            let client = OutboundHTTP(maxActive: maxActive, maxQueued: maxQueued)
+            slot = client
+            return client
+        }
+    }
+}
+
+/// Runs GenAuth-style pipelines on JavaScriptCore worker processes, one VM each, one per core plus
+/// spares. A function that overruns its timeout (a busy or endless microtask loop, a hang) or a worker
+/// past its memory limit costs only that request: the worker is killed and replaced, and the requests
+/// that had not begun there (or were parked on the network) are sent elsewhere. A worker stuck in one
+/// function gets no new work meanwhile. A `Service`: its shutdown is final, no worker starts after it.
+public final class PipelineEngine: Service, Sendable {
     public struct Configuration: Sendable {
         public var launch: WorkerLaunch
         public var workers: Int
@@ -59,6 +77,11 @@ public final class PipelineEngine: Sendable {
         public var killGraceMS: Int = 100
         /// A worker whose resident memory passes this is killed (the function fails: memory limit).
         public var memoryLimitBytes: Int64
+        /// At most this many `async: true` runs at once; past it a run is dropped (logged).
+        public var maxBackgroundRuns = 1024
+        /// Outbound HTTP: transfers at once, and waiting beyond those.
+        public var maxOutboundActive = 256
+        public var maxOutboundQueued = 1024
         /// The loops that read the workers' replies (worker i on loop i).
         public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
         public init(launch: WorkerLaunch, workers: Int, memoryLimitMB: Int = 512) {
@@ -72,34 +95,49 @@ public final class PipelineEngine: Sendable {
     let logger: Logger
     private let pool: WorkerPool
     private let generationCounter = Atomic<Int>(0)
+    private let backgroundRuns = Atomic<Int>(0)
+    /// The newest pipeline of each trigger: what a fresh worker loads before it takes work.
+    private let current = Mutex<[PipelineTrigger: CompiledPipeline]>([:])
 
     public init(configuration: Configuration, logger: Logger) {
         // A worker that dies mid-write must not take the service down with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
-        self.pool = WorkerPool(size: configuration.workers, launch: configuration.launch, group: configuration.eventLoopGroup)
+        let outbound = LazyOutbound(maxActive: configuration.maxOutboundActive, maxQueued: configuration.maxOutboundQueued)
+        self.pool = WorkerPool(size: configuration.workers, launch: configuration.launch, group: configuration.eventLoopGroup,
+                               outbound: outbound.client)
+        pool.setWarmer { [weak self] worker in await self?.warm(worker) }
+    }
+
+    /// Waits for graceful shutdown, then stops every worker for good.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        shutdown()
     }
 
     /// Compiles the functions in a worker (a syntax error or a missing `pipe` fails the load).
-    public func prepare(_ specs: [PipelineFunctionSpec], trigger: PipelineTrigger, env: JSONObject = [:]) async throws(PipelineLoadError)
-        -> CompiledPipeline
-    {
+    public func prepare(_ specs: [PipelineFunctionSpec], trigger: PipelineTrigger, env: JSONObject = [:],
+                        outbound: OutboundPolicy = .none) async throws(PipelineLoadError) -> CompiledPipeline {
         let gen = generationCounter.wrappingAdd(1, ordering: .relaxed).newValue
         let fns: [JSONValue] = specs.map { ["name": .string($0.name), "source": .string($0.source)] }
-        let frame = JSON.serialize(.object(["op": "load", "gen": .int(Int64(gen)), "trigger": .string(trigger.rawValue),
-                                            "env": .object(env), "fns": .array(fns)]))
+        let settings: JSONObject = ["trigger": .string(trigger.rawValue), "env": .object(env),
+                                    "registered": .array(RegisteredClaims.names.sorted().map { .string($0) }),
+                                    "maxClaimBytes": .int(Int64(ClaimExtensions.maxBytes))]
+        let body = JSON.serialize(.object(["gen": .int(Int64(gen)), "settings": .object(settings), "fns": .array(fns)]))
         let plan = { (background: Bool) in
             RunPlan(specs, generation: gen, indices: specs.indices.filter { specs[$0].enabled && specs[$0].async == background },
                     graceMS: self.configuration.killGraceMS, memoryLimitBytes: self.configuration.memoryLimitBytes)
         }
-        let pipeline = CompiledPipeline(trigger: trigger, generation: gen, functions: specs, loadFrame: frame,
+        let pipeline = CompiledPipeline(trigger: trigger, generation: gen, functions: specs, outbound: outbound, loadTail: [0x0A] + body,
                                         foreground: plan(false), background: plan(true))
         for _ in 0..<3 {
-            let worker = await pool.acquire(bytes: frame.count)
-            defer { pool.release(worker, bytes: frame.count) }
-            switch await ensureLoaded(pipeline, on: worker) {
-            case .ready: return pipeline
+            guard let reservation = await pool.acquire(bytes: body.count) else { break }
+            defer { reservation.release() }
+            switch await ensureLoaded(pipeline, on: pool.workers[reservation.index]) {
+            case .ready:
+                current.withLock { $0[trigger] = pipeline }
+                return pipeline
             case .retry: continue
             case .failed(let problems): throw PipelineLoadError(problems.map { "pipeline \(trigger.rawValue): \($0)" })
             }
@@ -110,17 +148,27 @@ public final class PipelineEngine: Sendable {
     /// Runs the synchronous functions in order, then starts the `async: true` ones fire-and-forget.
     public func run(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject) async -> PipelineReport {
         let report = await runFunctions(pipeline, plan: pipeline.foreground, user: user, context: context)
-        if !pipeline.background.indices.isEmpty, report.outcome == .proceed {
-            let logger = self.logger
-            Task.detached { [self] in
-                let r = await runFunctions(pipeline, plan: pipeline.background, user: user, context: context)
-                for line in r.logs { logger.info("\(line.message)", metadata: ["function": "\(line.function)", "async": "true"]) }
-                for f in r.functions where f.outcome != .ok {
-                    logger.warning("async pipeline function did not succeed; ignored", metadata: ["function": "\(f.name)", "outcome": "\(f.outcome)"])
-                }
+        guard !pipeline.background.indices.isEmpty, report.outcome == .proceed else { return report }
+        guard backgroundRuns.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxBackgroundRuns else {
+            backgroundRuns.wrappingSubtract(1, ordering: .relaxed)
+            logger.warning("too many async pipeline runs in progress; this one is dropped", metadata: ["trigger": "\(pipeline.trigger.rawValue)"])
+            return report
+        }
+        let logger = self.logger
+        Task.detached { [self] in
+            defer { backgroundRuns.wrappingSubtract(1, ordering: .relaxed) }
+            let r = await runBackground(pipeline, user: user, context: context)
+            for line in r.logs { logger.info("\(line.message)", metadata: ["function": "\(line.function)", "async": "true"]) }
+            for f in r.functions where f.outcome != .ok {
+                logger.warning("async pipeline function did not succeed; ignored", metadata: ["function": "\(f.name)", "outcome": "\(f.outcome)"])
             }
         }
         return report
+    }
+
+    /// Runs only the `async: true` functions and waits for them (`pipeline test` shows what they do).
+    public func runBackground(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject) async -> PipelineReport {
+        await runFunctions(pipeline, plan: pipeline.background, user: user, context: context)
     }
 
     func runFunctions(_ pipeline: CompiledPipeline, plan: RunPlan, user: JSONValue, context: JSONObject) async -> PipelineReport {
@@ -128,12 +176,12 @@ public final class PipelineEngine: Sendable {
         var plan = plan
         guard !plan.indices.isEmpty else { return report }
         var killedOutcomes: [Int: (FunctionOutcome, Duration)] = [:]
-        var body: [UInt8] = [0x0A] + (user == .null ? Array("null".utf8) : JSON.serialize(user))
-        body.append(0x0A); body.append(contentsOf: JSON.serialize(.object(context)))
+        let userJSON = user == .null ? Array("null".utf8) : JSON.serialize(user), contextJSON = JSON.serialize(.object(context))
         while true {
-            switch await execute(pipeline, plan: plan, body: body) {
-            case .reply(let frame, let duration):
-                report = decode(frame, pipeline: pipeline, total: duration)
+            switch await execute(pipeline, plan: plan, tail: Wire.runTail(header: plan.header, user: userJSON, context: contextJSON)) {
+            case .reply(let frame, let calls, let duration):
+                report = PipelineReply.decode(frame, pipeline: pipeline, total: duration)
+                report.httpCalls = calls
                 // Restore the order: functions killed earlier in this request come back into the list.
                 for (i, (outcome, d)) in killedOutcomes.sorted(by: { $0.key < $1.key }) {
                     let pos = report.functions.firstIndex { name in pipeline.functions.firstIndex { $0.name == name.name } ?? 0 > i }
@@ -165,41 +213,42 @@ public final class PipelineEngine: Sendable {
     }
 
     enum Execution {
-        case reply([UInt8], Duration)
+        case reply([UInt8], [PipelineHTTPCall], Duration)
         /// The worker had to be killed (or died) while running function `index`.
         case lost(index: Int, reason: String, Duration)
         case notLoaded([String])
     }
 
-    /// Sends the run to the worker the pool picks (its own loop's, else the least loaded). A request
-    /// that never began (its worker died while it was queued, or before it was sent) is sent again:
-    /// nothing runs twice.
-    private func execute(_ pipeline: CompiledPipeline, plan: RunPlan, body: [UInt8]) async -> Execution {
-        let frame = plan.header + body, indices = plan.indices
+    /// Sends the run to the worker the pool picks. A request that never began (its worker died or got
+    /// stuck while it was queued, or before it was sent) or was parked on a worker that was lost is sent
+    /// again to another.
+    private func execute(_ pipeline: CompiledPipeline, plan: RunPlan, tail: [UInt8]) async -> Execution {
+        let indices = plan.indices
         let start = ContinuousClock.now
-        for _ in 0..<4 {
-            let worker = await pool.acquire(bytes: frame.count)
-            defer { pool.release(worker, bytes: frame.count) }
+        for _ in 0..<8 {
+            guard let reservation = await pool.acquire(bytes: tail.count) else { break }
+            defer { reservation.release() }
+            let worker = pool.workers[reservation.index]
             switch await ensureLoaded(pipeline, on: worker) {
             case .ready: break
             case .retry: continue
             case .failed(let problems): return .notLoaded(problems)
             }
-            switch await worker.request(frame, limits: plan.limits) {
-            case .frame(let reply):
-                return .reply(reply, ContinuousClock.now - start)
+            switch await worker.run(tail, limits: plan.limits, outbound: pipeline.outbound, reservation: reservation) {
+            case .frame(let reply, let calls):
+                return .reply(reply, calls, ContinuousClock.now - start)
             case .lost(let index, let reason):
                 return .lost(index: index.flatMap { indices.contains($0) ? $0 : nil } ?? indices[0], reason: reason, ContinuousClock.now - start)
             case .unavailable:
                 continue
             }
         }
-        return .lost(index: indices[0], reason: "pipeline worker is gone", ContinuousClock.now - start)
+        return .lost(index: indices[0], reason: "no pipeline worker could run it", ContinuousClock.now - start)
     }
 
     enum LoadResult {
         case ready
-        /// The worker went away before it read the load: try again (on a fresh one).
+        /// The worker went away (or was stuck) before it read the load: try again (elsewhere).
         case retry
         case failed([String])
     }
@@ -210,10 +259,10 @@ public final class PipelineEngine: Sendable {
         do { try worker.ensureStarted() } catch { return .failed(error.problems) }
         let limits = WorkerProcess.Limits(timeoutsMS: [:], graceMS: configuration.killGraceMS, budgetNS: 30_000_000_000,
                                           memoryLimitBytes: configuration.memoryLimitBytes)
-        switch await worker.load(pipeline.loadFrame, generation: pipeline.generation, limits: limits) {
+        switch await worker.load(pipeline.loadTail, generation: pipeline.generation, limits: limits) {
         case nil:
             return .ready
-        case .frame(let reply)?:
+        case .frame(let reply, _)?:
             guard let o = try? JSON.parse(reply).objectValue else {
                 worker.forgetLoaded(pipeline.generation)
                 return .failed(["unreadable reply from the pipeline worker"])
@@ -224,71 +273,28 @@ public final class PipelineEngine: Sendable {
         case .lost(_, let reason)?:
             return .failed(["the pipeline worker was lost while compiling (\(reason)); is JavaScriptCore installed?"])
         case .unavailable?:
+            worker.forgetLoaded(pipeline.generation)
             return .retry
         }
     }
 
-    private func decode(_ frame: [UInt8], pipeline: CompiledPipeline, total: Duration) -> PipelineReport {
-        var report = PipelineReport()
-        guard let o = try? JSON.parse(frame).objectValue, let results = o["results"]?.arrayValue else {
-            report.outcome = .failed(function: "(worker)", reason: "unreadable reply from the pipeline worker")
-            return report
+    /// A fresh worker (a core one, a replacement, or a spare): started and given the current pipelines
+    /// before it takes work.
+    private func warm(_ worker: WorkerProcess) async {
+        do { try worker.ensureStarted() } catch {
+            if !pool.isClosed { logger.error("cannot start a pipeline worker", metadata: ["problems": "\(error.problems.joined(separator: "; "))"]) }
+            return
         }
-        if let error = o["error"]?.stringValue {
-            report.outcome = .failed(function: "(worker)", reason: error)
-            return report
-        }
-        let share = results.isEmpty ? total : total / results.count
-        for r in results {
-            guard let ro = r.objectValue, let i = ro["i"]?.intValue.map(Int.init), pipeline.functions.indices.contains(i) else { continue }
-            let spec = pipeline.functions[i]
-            let message = ro["m"]?.stringValue ?? ""
-            let outcome: FunctionOutcome
-            switch ro["o"]?.stringValue ?? "failed" {
-            case "ok": outcome = .ok
-            case "denied": outcome = .denied(message)
-            case "timeout": outcome = spec.terminateOnTimeout ? .failed("timed out after \(spec.timeoutMS) ms") : .skipped("timed out")
-            case "pending": outcome = spec.terminateOnTimeout ? .failed("did not call back") : .skipped("did not call back")
-            default: outcome = spec.terminateOnTimeout ? .failed(message) : .skipped(message)
-            }
-            report.functions.append((spec.name, outcome, share))
-            switch outcome {
-            case .denied(let m): report.outcome = .denied(function: spec.name, message: m)
-            case .failed(let m): report.outcome = .failed(function: spec.name, reason: m)
-            case .ok, .skipped: break
+        for pipeline in current.withLock({ Array($0.values) }) {
+            if case .failed(let problems) = await ensureLoaded(pipeline, on: worker), !pool.isClosed {
+                logger.error("a fresh pipeline worker could not load a pipeline", metadata: ["problems": "\(problems.joined(separator: "; "))"])
             }
         }
-        if let out = o["out"]?.objectValue {
-            for op in out["ops"]?.arrayValue ?? [] {
-                guard let a = op.arrayValue, let kind = a.first?.stringValue, a.count >= 2, let key = a[1].stringValue else { continue }
-                if kind == "add", a.count == 3 { report.extensions.operations.append(.add(key, a[2])) }
-                if kind == "remove" { report.extensions.operations.append(.remove(key)) }
-            }
-            for line in out["logs"]?.arrayValue ?? [] {
-                if let l = line.arrayValue, l.count == 2, let f = l[0].stringValue, let m = l[1].stringValue {
-                    report.logs.append(PipelineLogLine(function: f, message: m))
-                }
-            }
-            report.refusedClaims = out["refused"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            if let dropped = out["droppedLogs"]?.intValue, dropped > 0 {
-                report.logs.append(PipelineLogLine(function: "(pipeline)", message: "\(dropped) more log lines were dropped"))
-            }
-        }
-        // Exact bound on what the pipeline adds (the worker's count is an estimate). Serialised here,
-        // a claim takes at most six bytes per byte of the reply (\uXXXX escapes): a small reply cannot
-        // hold too much.
-        var added = JSONObject()
-        report.extensions.apply(to: &added)
-        if frame.count * 6 > 64 * 1024, JSON.serialize(.object(added)).count > 64 * 1024 {
-            report.outcome = .failed(function: "(pipeline)", reason: "pipeline claims exceed 64 KiB")
-            report.extensions = ClaimExtensions()
-        }
-        return report
     }
 
     /// Process ids of the running workers (for health checks and tests).
     public func workerProcessIDs() -> [Int32] { pool.processIDs() }
 
-    /// Stops every worker.
+    /// Stops every worker, for good: nothing runs or starts after it.
     public func shutdown() { pool.shutdown() }
 }

@@ -2,14 +2,32 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A fixed set of workers, each taking several requests at a time and each read by one event loop.
-/// A request goes to the worker of the loop it runs on (no thread hop) unless that one is clearly
-/// busier than another, else to the worker with the fewest in flight. The requests and bytes in flight
-/// per worker are bounded (about a pipe's capacity), so a stuck worker holds few requests and callers
-/// wait their turn when every worker is full.
+/// The workers: `core` of them (one per core) kept running, plus as many spares, started only while
+/// core workers are stuck in a function or being replaced, so healthy work always has somewhere to go.
+/// A request goes to a healthy worker with room — the one of the loop it runs on (no thread hop)
+/// unless that one is clearly busier, else the least loaded. The runs and bytes waiting per worker
+/// are bounded (about a pipe's capacity); a run parked on the network no longer counts. Callers wait
+/// their turn when every healthy worker is full.
 final class WorkerPool: Sendable {
     static let maxBytesInFlight = 48 * 1024
     static let maxRequestsInFlight = 32
+
+    /// Room on one worker, held by one request until it is answered, parks or is moved; release is idempotent.
+    final class Reservation: Sendable {
+        let index: Int
+        let bytes: Int
+        private let pool: WorkerPool
+        private let released = Atomic<Bool>(false)
+        init(pool: WorkerPool, index: Int, bytes: Int) {
+            self.pool = pool
+            self.index = index
+            self.bytes = bytes
+        }
+        func release() {
+            guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            pool.release(index: index, bytes: bytes)
+        }
+    }
 
     private struct Load {
         var requests = 0
@@ -17,67 +35,155 @@ final class WorkerPool: Sendable {
     }
     private struct State {
         var load: [Load]
-        var waiters: [(bytes: Int, continuation: CheckedContinuation<Int, Never>)] = []
+        var warming: Set<Int> = []
+        var closed = false
+        var waiters: [(bytes: Int, continuation: CheckedContinuation<Reservation?, Never>)] = []
     }
     private let state: Mutex<State>
     let workers: [WorkerProcess]
+    let core: Int
+    /// Starts a worker and loads the current pipelines into it (set by the engine).
+    private let warmer = Mutex<(@Sendable (WorkerProcess) async -> Void)?>(nil)
 
-    init(size: Int, launch: WorkerLaunch, group: any EventLoopGroup) {
+    init(size: Int, launch: WorkerLaunch, group: any EventLoopGroup, outbound: @escaping @Sendable () -> OutboundHTTP) {
         let loops = Array(group.makeIterator())
-        workers = (0..<max(1, size)).map { i in WorkerProcess(launch: launch, eventLoop: loops[i % loops.count]) }
-        state = Mutex(State(load: Array(repeating: Load(), count: workers.count)))
-    }
-
-    /// Reserves room for a request of `bytes` on a worker; pair with `release`.
-    func acquire(bytes: Int) async -> WorkerProcess {
-        let current = MultiThreadedEventLoopGroup.currentEventLoop
-        let local = current.flatMap { loop in workers.firstIndex { $0.eventLoop === loop } }
-        if let i = state.withLock({ Self.reserve(&$0, bytes, preferring: local) }) { return workers[i] }
-        let i = await withCheckedContinuation { (c: CheckedContinuation<Int, Never>) in
-            let i: Int? = state.withLock { s in
-                if let i = Self.reserve(&s, bytes) { return i }
-                s.waiters.append((bytes, c))
-                return nil
-            }
-            if let i { c.resume(returning: i) }
+        core = max(1, size)
+        let events = WorkerEvents()
+        workers = (0..<(2 * core)).map { i in
+            WorkerProcess(launch: launch, eventLoop: loops[i % loops.count], events: events, outbound: outbound)
         }
-        return workers[i]
+        state = Mutex(State(load: Array(repeating: Load(), count: workers.count)))
+        events.connect { [weak self] event, worker in self?.handle(event, from: worker) }
     }
 
-    func release(_ worker: WorkerProcess, bytes: Int) {
-        guard let i = workers.firstIndex(where: { $0 === worker }) else { return }
-        let ready: [(CheckedContinuation<Int, Never>, Int)] = state.withLock { s in
-            s.load[i].requests -= 1
-            s.load[i].bytes -= bytes
-            var ready: [(CheckedContinuation<Int, Never>, Int)] = []
-            while let first = s.waiters.first, let j = Self.reserve(&s, first.bytes) {
+    func setWarmer(_ body: @escaping @Sendable (WorkerProcess) async -> Void) { warmer.withLock { $0 = body } }
+
+    /// Reserves room for a request of `bytes`; nil once the pool has shut down.
+    func acquire(bytes: Int) async -> Reservation? {
+        let current = MultiThreadedEventLoopGroup.currentEventLoop
+        let local = current.flatMap { loop in workers.prefix(core).firstIndex { $0.eventLoop === loop } }
+        let healthy = healthyWorkers()
+        enum First { case got(Reservation?), wait }
+        let first: First = state.withLock { s in
+            if s.closed { return .got(nil) }
+            return reserve(&s, bytes, healthy: healthy, preferring: local).map { .got($0) } ?? .wait
+        }
+        if case .got(let r) = first { return r }
+        startReplacements()
+        return await withCheckedContinuation { (c: CheckedContinuation<Reservation?, Never>) in
+            let healthy = healthyWorkers()
+            let got: Reservation?? = state.withLock { s in
+                if s.closed { return .some(nil) }
+                if let r = reserve(&s, bytes, healthy: healthy) { return .some(r) }
+                s.waiters.append((bytes, c))
+                return .none
+            }
+            if let got { c.resume(returning: got) }
+        }
+    }
+
+    private func release(index: Int, bytes: Int) {
+        state.withLock { s in
+            s.load[index].requests -= 1
+            s.load[index].bytes -= bytes
+        }
+        wake()
+    }
+
+    /// Hands room to waiting callers, first come first served.
+    private func wake() {
+        guard state.withLock({ !$0.waiters.isEmpty }) else { return }
+        let healthy = healthyWorkers()
+        let ready: [(CheckedContinuation<Reservation?, Never>, Reservation?)] = state.withLock { s in
+            var ready: [(CheckedContinuation<Reservation?, Never>, Reservation?)] = []
+            if s.closed {
+                ready = s.waiters.map { ($0.continuation, nil) }
+                s.waiters = []
+                return ready
+            }
+            while let first = s.waiters.first, let r = reserve(&s, first.bytes, healthy: healthy) {
                 s.waiters.removeFirst()
-                ready.append((first.continuation, j))
+                ready.append((first.continuation, r))
             }
             return ready
         }
-        for (c, j) in ready { c.resume(returning: j) }
+        for (c, r) in ready { c.resume(returning: r) }
     }
 
-    /// The preferred worker if it has room and is not clearly busier than the least loaded, else the
-    /// least loaded worker with room (an idle worker always has room, whatever the size).
-    private static func reserve(_ s: inout State, _ bytes: Int, preferring preferred: Int? = nil) -> Int? {
-        func hasRoom(_ l: Load) -> Bool { l.requests == 0 || (l.requests < maxRequestsInFlight && l.bytes + bytes <= maxBytesInFlight) }
+    private func healthyWorkers() -> [Bool] {
+        let now = ProgressBoard.nowNS()
+        return workers.map { $0.isHealthy(now: now) }
+    }
+
+    /// The preferred worker if it is healthy, has room and is not clearly busier than the least
+    /// loaded, else the least loaded healthy worker with room (an idle one always has room).
+    private func reserve(_ s: inout State, _ bytes: Int, healthy: [Bool], preferring preferred: Int? = nil) -> Reservation? {
+        func usable(_ i: Int) -> Bool {
+            let l = s.load[i]
+            return healthy[i] && !s.warming.contains(i)
+                && (l.requests == 0 || (l.requests < Self.maxRequestsInFlight && l.bytes + bytes <= Self.maxBytesInFlight))
+        }
         var best: Int?
-        for (i, l) in s.load.enumerated() where hasRoom(l) {
-            if best.map({ l.requests < s.load[$0].requests }) ?? true { best = i }
+        for i in workers.indices where usable(i) {
+            if best.map({ s.load[i].requests < s.load[$0].requests }) ?? true { best = i }
         }
-        if let preferred, let b = best, hasRoom(s.load[preferred]), s.load[preferred].requests <= s.load[b].requests + 4 { best = preferred }
-        if let best {
-            s.load[best].requests += 1
-            s.load[best].bytes += bytes
+        if let preferred, let b = best, usable(preferred), s.load[preferred].requests <= s.load[b].requests + 4 { best = preferred }
+        guard let best else { return nil }
+        s.load[best].requests += 1
+        s.load[best].bytes += bytes
+        return Reservation(pool: self, index: best, bytes: bytes)
+    }
+
+    private func handle(_ event: WorkerEvents.Event, from worker: WorkerProcess) {
+        switch event {
+        case .stuck, .lost: startReplacements()
+        case .recovered: wake()
         }
-        return best
+    }
+
+    /// Keeps `core` healthy workers: starts stopped core workers, and spares for the stuck ones.
+    func startReplacements() {
+        let now = ProgressBoard.nowNS()
+        let alive = workers.map(\.isAlive)
+        let healthy = workers.map { $0.isHealthy(now: now) }
+        let toWarm: [Int] = state.withLock { s in
+            guard !s.closed else { return [] }
+            var out: [Int] = []
+            // Core workers are always kept running.
+            for i in 0..<core where !alive[i] && !s.warming.contains(i) { out.append(i) }
+            // One spare per core worker stuck in a function, up to the spares there are. (A core worker
+            // that is being replaced is ready as soon as a spare would be.)
+            let unhealthy = (0..<core).filter { alive[$0] && !healthy[$0] }.count
+            let sparesUp = (core..<workers.count).filter { healthy[$0] || s.warming.contains($0) }.count
+            var needed = unhealthy - sparesUp
+            for i in core..<workers.count where needed > 0 && !alive[i] && !s.warming.contains(i) {
+                out.append(i)
+                needed -= 1
+            }
+            s.warming.formUnion(out)
+            return out
+        }
+        guard let warm = warmer.withLock({ $0 }) else {
+            state.withLock { s in s.warming.subtract(toWarm) }
+            return
+        }
+        for i in toWarm {
+            Task { [self] in
+                await warm(workers[i])
+                state.withLock { _ = $0.warming.remove(i) }
+                wake()
+            }
+        }
     }
 
     func processIDs() -> [Int32] { workers.compactMap(\.processID) }
 
+    var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Final: stops every worker, and none is started again.
     func shutdown() {
-        for w in workers { w.terminate() }
+        state.withLock { $0.closed = true }
+        for w in workers { w.terminate(final: true) }
+        wake()
     }
 }

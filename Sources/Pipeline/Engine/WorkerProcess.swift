@@ -1,58 +1,60 @@
-internal import CPipelineSupport
-import Foundation
 import NIOCore
-import NIOPosix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The service's handle on one pipeline worker process. Requests are written to the worker as they
-/// come (the pool bounds how many are in flight) and the worker answers them in order. Its replies
-/// are read by an event loop like any socket, so under load one wake-up carries many replies and the
-/// waiting requests resume on that loop without a thread hop. While requests are in flight, a timer
-/// on the same loop watches the deadline of the one being run and the worker's memory, and kills the
-/// process when either is broken: the request being run gets the error, the ones queued behind it
-/// had not begun and are handed back to be sent again. Nothing ever blocks an event loop on a worker.
+/// The service's handle on one pipeline worker process. Frames are written to the worker as they come
+/// (the pool bounds how many runs wait in its pipe) and answered by id, possibly out of order: a run
+/// whose function awaits the network parks in the worker while later runs go on, and its outbound
+/// calls are made here, under the pipeline's `OutboundPolicy`. Replies are read by an event loop like
+/// any socket. While frames are in flight, a timer on the same loop (WorkerSupervision.swift) enforces
+/// each function's deadline and the worker's memory, and moves the runs that have not begun away from
+/// a worker stuck in one VM entry. Nothing ever blocks an event loop on a worker.
 final class WorkerProcess: Sendable {
     enum Reply: Sendable {
-        case frame([UInt8])
+        case frame([UInt8], calls: [PipelineHTTPCall])
         /// The worker was killed (or died) while running function `index` of this request.
         case lost(index: Int?, reason: String)
-        /// The request never began on a worker: safe to send again.
+        /// The request never began on a worker (or its worker went away while it was parked): send it again.
         case unavailable
     }
 
-    /// What the supervisor enforces for a request once it is the one being run.
+    /// What the supervisor enforces for a frame.
     struct Limits: Sendable {
         /// Per function index: its timeout in ms.
         var timeoutsMS: [Int: Int]
         var graceMS: Int
-        /// When no function is known to be running (between functions, loading), the reply is due
-        /// this long after the request reached the front of the queue.
+        /// The reply is due this long after the frame was sent, whatever it awaits.
         var budgetNS: Int64
         var memoryLimitBytes: Int64
     }
 
-    private struct Waiter {
-        /// The frame's number in this worker's input (the worker counts from 1).
-        var frame: Int64
+    struct Waiter {
         var continuation: CheckedContinuation<Reply?, Never>
         var limits: Limits
+        var sentNS: Int64
+        var reservation: WorkerPool.Reservation?
+        var outbound: OutboundPolicy
+        /// Outbound calls made so far, per function index (bounded by `maxRequestsPerCall`).
+        var callsPerFunction: [Int: Int] = [:]
+        var calls: [PipelineHTTPCall] = []
     }
 
-    private struct State {
+    struct State {
         var pid: pid_t = 0
         var toWorker: Int32 = -1
         var board: ProgressBoard?
         var channel: (any Channel)?
         var loaded: Set<Int> = []
         var alive = false
+        /// After `terminate(final: true)`: never spawns again.
+        var closed = false
         var sent: Int64 = 0
-        /// Requests written and not yet answered, the one the worker is on first.
-        var inflight: [Waiter] = []
-        /// When the first in flight became the first.
-        var headSinceNS: Int64 = 0
+        /// Frames written and not answered, by id.
+        var waiters: [Int64: Waiter] = [:]
+        /// The VM entry (its start time) found stuck; its not-yet-begun frames were moved away.
+        var stuckEntry: Int64?
         var supervising = false
         var lastMemoryCheckNS: Int64 = 0
         /// Frames not yet written: everything enqueued in one turn of the event loop goes out in one
@@ -61,35 +63,43 @@ final class WorkerProcess: Sendable {
         var flushScheduled = false
     }
 
-    /// Checks deadlines and memory this often while requests are in flight.
-    static let supervisionInterval = TimeAmount.milliseconds(20)
-    private let state = Mutex(State())
+    let state = Mutex(State())
     let launch: WorkerLaunch
     /// The loop that reads this worker's replies and supervises it.
     let eventLoop: any EventLoop
+    let events: WorkerEvents
+    let outbound: @Sendable () -> OutboundHTTP
 
-    init(launch: WorkerLaunch, eventLoop: any EventLoop) {
+    init(launch: WorkerLaunch, eventLoop: any EventLoop, events: WorkerEvents, outbound: @escaping @Sendable () -> OutboundHTTP) {
         self.launch = launch
         self.eventLoop = eventLoop
+        self.events = events
+        self.outbound = outbound
     }
 
     var processID: Int32? { state.withLock { $0.alive ? $0.pid : nil } }
+    var isAlive: Bool { state.withLock { $0.alive } }
 
-    /// Starts the process (stdin/stdout pipes, progress page on fd 3) unless it is running, and has
-    /// the event loop watch its replies.
-    func ensureStarted() throws(PipelineLoadError) {
-        let started = try state.withLock { (s: inout State) throws(PipelineLoadError) -> (fd: Int32, pid: pid_t)? in
-            s.alive ? nil : try spawn(into: &s)
+    /// Alive, and not inside one VM entry for longer than `WorkerSupervision.stuckAfterNS`.
+    func isHealthy(now: Int64) -> Bool {
+        state.withLock { s in
+            guard s.alive, let board = s.board else { return false }
+            return board.current().entryStartNS.map { now - $0 <= WorkerSupervision.stuckAfterNS } ?? true
         }
-        guard let (readFD, pid) = started else { return }
-        let watched = NIOPipeBootstrap(group: eventLoop)
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(ByteToMessageHandler(FrameDecoder()), ReplyHandler(owner: self, pid: pid))
-                }
-            }
-            .takingOwnershipOfDescriptor(input: readFD)
-        watched.whenComplete { [self] result in
+    }
+
+    /// Starts the process unless it is running, and has the event loop watch its replies.
+    func ensureStarted() throws(PipelineLoadError) {
+        let started = try state.withLock { (s: inout State) throws(PipelineLoadError) -> WorkerSpawn? in
+            guard !s.closed else { throw PipelineLoadError(["the pipeline engine has shut down"]) }
+            guard !s.alive else { return nil }
+            let spawned = try WorkerSpawn.start(launch)
+            s = State(pid: spawned.pid, toWorker: spawned.toWorker, board: spawned.board, alive: true)
+            return spawned
+        }
+        guard let started else { return }
+        let pid = started.pid
+        WorkerChannel.watch(started.fromWorker, on: eventLoop, owner: self, pid: pid) { [self] result in
             switch result {
             case .success(let channel):
                 let current = state.withLock { s in
@@ -99,64 +109,37 @@ final class WorkerProcess: Sendable {
                 }
                 if !current { channel.close(promise: nil) }
             case .failure:
-                close(readFD)
-                terminate(pid: pid, culprit: .lost(index: nil, reason: "cannot watch the pipeline worker's replies"))
+                close(started.fromWorker)
+                terminate(pid: pid, reason: "cannot watch the pipeline worker's replies")
             }
         }
     }
 
-    private func spawn(into s: inout State) throws(PipelineLoadError) -> (fd: Int32, pid: pid_t) {
-        var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
-        guard ts_pipe_cloexec(&input) == 0 else { throw PipelineLoadError(["cannot create a pipe for the pipeline worker"]) }
-        guard ts_pipe_cloexec(&output) == 0 else {
-            close(input[0]); close(input[1])
-            throw PipelineLoadError(["cannot create a pipe for the pipeline worker"])
-        }
-        let shm = ts_shared_memory_fd(ProgressBoard.size)
-        defer { if shm >= 0 { close(shm) } }
-        guard shm >= 0, let board = ProgressBoard(fd: shm) else {
-            [input[0], input[1], output[0], output[1]].forEach { close($0) }
-            throw PipelineLoadError(["cannot create shared memory for the pipeline worker"])
-        }
-        board.started(-1)
-        var pid: pid_t = 0
-        var cArgs = ([launch.executable] + launch.arguments).map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
-        let rc = ts_spawn_worker(launch.executable, &cArgs, input[0], output[1], shm, &pid)
-        close(input[0]); close(output[1])
-        guard rc == 0 else {
-            close(input[1]); close(output[0]); board.unmap()
-            throw PipelineLoadError(["cannot start the pipeline worker \(launch.executable): \(String(cString: strerror(rc)))"])
-        }
-        _ = fcntl(input[1], F_SETFL, fcntl(input[1], F_GETFL) | O_NONBLOCK)  // see flushOutbox
-        s = State(pid: pid, toWorker: input[1], board: board, alive: true)
-        return (output[0], pid)
+    /// Sends a run and waits for its reply (or for the worker to be lost).
+    func run(_ tail: [UInt8], limits: Limits, outbound: OutboundPolicy, reservation: WorkerPool.Reservation?) async -> Reply {
+        await enqueue(.run, tail, limits: limits, outbound: outbound, reservation: reservation) { _ in false } ?? .unavailable
     }
 
-    /// Sends a request and waits for its reply (or for the worker to be lost).
-    func request(_ frame: [UInt8], limits: Limits) async -> Reply {
-        await enqueue(frame, limits: limits, skipIf: { _ in false }) ?? .unavailable
+    /// Sends the load frame of `generation` unless this process already got it; runs sent after it
+    /// are answered after it. Nil when there was nothing to send.
+    func load(_ tail: [UInt8], generation: Int, limits: Limits) async -> Reply? {
+        await enqueue(.load, tail, limits: limits, outbound: .none, reservation: nil) { !$0.loaded.insert(generation).inserted }
     }
 
-    /// Sends the load frame of `generation` unless this process already got it; requests sent after
-    /// it are answered after it. Nil when there was nothing to send.
-    func load(_ frame: [UInt8], generation: Int, limits: Limits) async -> Reply? {
-        await enqueue(frame, limits: limits, skipIf: { !$0.loaded.insert(generation).inserted })
-    }
-
-    /// The load of `generation` failed: the next request sends it again.
+    /// The load of `generation` failed or never happened: the next request sends it again.
     func forgetLoaded(_ generation: Int) { state.withLock { _ = $0.loaded.remove(generation) } }
 
-    private func enqueue(_ frame: [UInt8], limits: Limits, skipIf skip: (inout State) -> Bool) async -> Reply? {
+    private func enqueue(_ tag: Wire.Tag, _ tail: [UInt8], limits: Limits, outbound: OutboundPolicy, reservation: WorkerPool.Reservation?,
+                         skipIf skip: @escaping (inout State) -> Bool) async -> Reply? {
         await withCheckedContinuation { (c: CheckedContinuation<Reply?, Never>) in
             enum Outcome { case queued(pid: pid_t, flush: Bool, supervise: Bool), skipped, unavailable }
             let outcome: Outcome = state.withLock { s in
                 guard s.alive else { return .unavailable }
                 if skip(&s) { return .skipped }
-                FrameIO.append(frame, to: &s.outbox)
                 s.sent += 1
-                if s.inflight.isEmpty { s.headSinceNS = ProgressBoard.nowNS() }
-                s.inflight.append(Waiter(frame: s.sent, continuation: c, limits: limits))
+                Wire.append(tag, id: s.sent, tail: tail, to: &s.outbox)
+                s.waiters[s.sent] = Waiter(continuation: c, limits: limits, sentNS: ProgressBoard.nowNS(), reservation: reservation,
+                                           outbound: outbound)
                 defer { s.flushScheduled = true; s.supervising = true }
                 return .queued(pid: s.pid, flush: !s.flushScheduled, supervise: !s.supervising)
             }
@@ -168,6 +151,17 @@ final class WorkerProcess: Sendable {
             case .unavailable: c.resume(returning: .unavailable)
             }
         }
+    }
+
+    /// Queues bytes for the worker (an outbound call's outcome) unless it is no longer `pid`.
+    func send(_ frame: [UInt8], pid: pid_t) {
+        let flush = state.withLock { s in
+            guard s.alive, s.pid == pid else { return false }
+            s.outbox.append(contentsOf: frame)
+            defer { s.flushScheduled = true }
+            return !s.flushScheduled
+        }
+        if flush { eventLoop.execute { [self] in flushOutbox(pid: pid) } }
     }
 
     /// Writes what was enqueued since the last flush. The pipe is non-blocking: what a busy (or hung)
@@ -186,155 +180,100 @@ final class WorkerProcess: Sendable {
         switch result {
         case .done: break
         case .again: eventLoop.scheduleTask(in: .milliseconds(1)) { [self] in flushOutbox(pid: pid) }
-        case .broken: terminate(pid: pid, culprit: .lost(index: nil, reason: "pipeline worker died (crash or memory limit)"))
+        case .broken: terminate(pid: pid, reason: "pipeline worker died (crash or memory limit)")
         }
     }
 
-    /// Replies read by the event loop, in order.
-    fileprivate func received(_ replies: [[UInt8]], pid: pid_t) {
-        let answered: [(CheckedContinuation<Reply?, Never>, [UInt8])] = state.withLock { s in
-            guard s.alive, s.pid == pid else { return [] }
-            let n = min(replies.count, s.inflight.count)
-            let done = zip(s.inflight.prefix(n).map(\.continuation), replies.prefix(n)).map { ($0, $1) }
-            s.inflight.removeFirst(n)
-            if n > 0 { s.headSinceNS = ProgressBoard.nowNS() }
-            return done
+    /// Frames read by the event loop.
+    func received(_ payloads: [[UInt8]], pid: pid_t) {
+        var answered: [(CheckedContinuation<Reply?, Never>, Reply, WorkerPool.Reservation?)] = []
+        var calls: [(Wire.Message, Waiter?)] = []
+        state.withLock { s in
+            guard s.alive, s.pid == pid else { return }
+            for payload in payloads {
+                guard let message = Wire.Message(payload[...]) else { continue }
+                switch message.tag {
+                case .done:
+                    if let w = s.waiters.removeValue(forKey: message.id) {
+                        answered.append((w.continuation, .frame(Array(message.body), calls: w.calls), w.reservation))
+                    }
+                case .cancelled:
+                    if let w = s.waiters.removeValue(forKey: message.id) { answered.append((w.continuation, .unavailable, w.reservation)) }
+                case .httpCall:
+                    // The run parks in the worker: it no longer takes room in the pool.
+                    let reservation = s.waiters[message.id]?.reservation
+                    s.waiters[message.id]?.reservation = nil
+                    reservation?.release()
+                    if let fn = message.words.dropFirst().first.flatMap(Wire.integer).map(Int.init) {
+                        s.waiters[message.id]?.callsPerFunction[fn, default: 0] += 1
+                    }
+                    calls.append((message, s.waiters[message.id]))
+                case .load, .run, .httpResult:
+                    continue
+                }
+            }
         }
-        for (c, frame) in answered { c.resume(returning: .frame(frame)) }
+        for (c, reply, reservation) in answered {
+            reservation?.release()
+            c.resume(returning: reply)
+        }
+        for (message, waiter) in calls { outboundCall(message, waiter: waiter, pid: pid) }
+    }
+
+    /// Makes a run's outbound call, if its policy allows it, and sends the outcome back to the worker.
+    private func outboundCall(_ message: Wire.Message, waiter: Waiter?, pid: pid_t) {
+        let words = message.words.compactMap(Wire.integer)
+        guard words.count == 3 else { return }
+        let (id, call, function, functionStart) = (message.id, words[0], Int(words[1]), words[2])
+        let reply = { @Sendable [self] (result: OutboundCall.Result, record: PipelineHTTPCall?) in
+            if let record { state.withLock { s in if s.pid == pid { s.waiters[id]?.calls.append(record) } } }
+            var frame: [UInt8] = []
+            Wire.append(.httpResult, id: id, words: [String(call)], body: result.json, to: &frame)
+            send(frame, pid: pid)
+        }
+        guard let waiter else { return reply(.refused(code: "ERR_CANCELED", message: "the request has ended"), nil) }
+        let deadlineNS = functionStart + Int64(waiter.limits.timeoutsMS[function] ?? 0) * 1_000_000
+        OutboundCall.perform(message.body, function: function, policy: waiter.outbound,
+                             callNumber: waiter.callsPerFunction[function] ?? 0, deadlineNS: deadlineNS, client: outbound(), done: reply)
     }
 
     /// The worker's output closed: it died.
-    fileprivate func replyPipeClosed(pid: pid_t) {
-        let index = state.withLock { s in s.pid == pid ? s.board?.current().function?.index : nil }
-        terminate(pid: pid, culprit: .lost(index: index, reason: "pipeline worker died (crash or memory limit)"))
+    func replyPipeClosed(pid: pid_t) {
+        terminate(pid: pid, reason: "pipeline worker died (crash or memory limit)")
     }
 
-    private func scheduleSupervision(pid: pid_t) {
-        eventLoop.scheduleTask(in: Self.supervisionInterval) { [self] in supervise(pid: pid) }
-    }
-
-    /// Deadline of the request being run and memory of the worker; re-arms itself while busy.
-    private func supervise(pid: pid_t) {
-        typealias Head = (limits: Limits, since: Int64, running: (index: Int, startNS: Int64)?, checkMemory: Bool)
-        let now = ProgressBoard.nowNS()
-        // The page is read under the lock: `terminate` unmaps it only after taking it out of the state.
-        let head: Head? = state.withLock { s in
-            guard s.alive, s.pid == pid, let first = s.inflight.first else {
-                if s.pid == pid { s.supervising = false }
-                return nil
-            }
-            let progress = s.board?.current()
-            let checkMemory = now - s.lastMemoryCheckNS >= 20_000_000
-            if checkMemory { s.lastMemoryCheckNS = now }
-            return (first.limits, s.headSinceNS, progress?.frame == first.frame ? progress?.function : nil, checkMemory)
-        }
-        guard let head else { return }
-        let limits = head.limits
-        if let running = head.running, let timeout = limits.timeoutsMS[running.index] {
-            if now - running.startNS > Int64(timeout + limits.graceMS) * 1_000_000 {
-                return terminate(pid: pid, culprit: .lost(index: running.index, reason: "timed out after \(timeout) ms"))
-            }
-        } else if now - head.since > limits.budgetNS {
-            return terminate(pid: pid, culprit: .lost(index: head.running?.index, reason: "pipeline worker stopped answering"))
-        }
-        if head.checkMemory, ts_resident_bytes(pid) > limits.memoryLimitBytes {
-            return terminate(pid: pid, culprit: .lost(index: head.running?.index,
-                                                      reason: "exceeded the pipeline memory limit (\(limits.memoryLimitBytes >> 20) MiB)"))
-        }
-        scheduleSupervision(pid: pid)
-    }
-
-    /// Kills the process (if it is still `pid`). The request it was on gets `culprit`; the ones queued
-    /// behind it had not begun and get `.unavailable`. The next user spawns afresh.
-    func terminate(pid: pid_t? = nil, culprit: Reply = .lost(index: nil, reason: "pipeline worker stopped")) {
-        let taken: (old: State, headStarted: Bool)? = state.withLock { s in
+    /// Kills the process (if it is still `pid`). The frame running in the VM (if any) gets
+    /// `.lost(function, reason)`; every other frame did not begin, or was parked on the network, and
+    /// gets `.unavailable` to be sent again. With `final`, the worker never starts again.
+    func terminate(pid: pid_t? = nil, reason: String = "pipeline worker stopped", final: Bool = false) {
+        let taken: (old: State, culprit: Int64?, function: Int?)? = state.withLock { s in
+            if final { s.closed = true }
             guard s.alive, pid == nil || s.pid == pid else { return nil }
             let old = s
-            s = State()
-            // A request the worker never reached was not running: it can be sent again.
-            let headStarted = old.inflight.first.map { head in (old.board?.current().frame ?? 0) >= head.frame } ?? false
-            return (old, headStarted)
+            s = State(closed: old.closed)
+            let reading = old.board?.current()
+            return (old, reading?.entryStartNS != nil ? reading?.frame : nil, reading?.function?.index)
         }
-        guard let (old, headStarted) = taken else { return }
-        kill(old.pid, SIGKILL)
+        guard let (old, culprit, function) = taken else { return }
+        WorkerSpawn.kill(old.pid)
         close(old.toWorker)
         old.channel?.close(promise: nil)
         old.board?.unmap()
-        // Reaped off the event loop: a large process can take a while to tear down.
-        let dead = old.pid
-        Thread.detachNewThread {
-            var status: Int32 = 0
-            while waitpid(dead, &status, 0) < 0 && errno == EINTR {}
+        for (id, waiter) in old.waiters {
+            waiter.reservation?.release()
+            waiter.continuation.resume(returning: id == culprit ? .lost(index: function, reason: reason) : .unavailable)
         }
-        for (n, waiter) in old.inflight.enumerated() {
-            waiter.continuation.resume(returning: n == 0 && headStarted ? culprit : .unavailable)
-        }
+        if !old.closed { events.post(.lost, from: self) }
     }
 
-    deinit { terminate() }
+    deinit { terminate(final: true) }
 }
 
-/// Splits the reply pipe's bytes into frames (4-byte little-endian length, then the payload).
-private struct FrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = [UInt8]
+/// What a worker tells its pool: it is stuck in one VM entry, it was lost, or it is free again.
+final class WorkerEvents: Sendable {
+    enum Event: Sendable { case stuck, lost, recovered }
+    private let handler = Mutex<(@Sendable (Event, WorkerProcess) -> Void)?>(nil)
 
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .little, as: UInt32.self),
-              buffer.readableBytes >= 4 + Int(length),
-              let frame = buffer.getBytes(at: buffer.readerIndex + 4, length: Int(length))
-        else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 4 + Int(length))
-        context.fireChannelRead(wrapInboundOut(frame))
-        return .continue
-    }
-}
-
-/// Hands the frames of one read to the worker's owner at once.
-private final class ReplyHandler: ChannelInboundHandler {
-    typealias InboundIn = [UInt8]
-    private let owner: WorkerProcess
-    private let pid: pid_t
-    private var frames: [[UInt8]] = []
-
-    init(owner: WorkerProcess, pid: pid_t) {
-        self.owner = owner
-        self.pid = pid
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) { frames.append(unwrapInboundIn(data)) }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        guard !frames.isEmpty else { return }
-        let batch = frames
-        frames.removeAll(keepingCapacity: true)
-        owner.received(batch, pid: pid)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        channelReadComplete(context: context)
-        owner.replyPipeClosed(pid: pid)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
-}
-
-/// How to start a worker: normally this very executable with the `pipeline-worker` subcommand.
-public struct WorkerLaunch: Sendable {
-    public var executable: String
-    public var arguments: [String]
-    public init(executable: String, arguments: [String]) {
-        self.executable = executable
-        self.arguments = arguments
-    }
-
-    /// The path of an executable in the same directory as the running one (tests find the built
-    /// `tokenservice` next to their test bundle this way).
-    public static func siblingExecutable(named name: String) -> String {
-        var path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        while let range = path.range(of: "/", options: .backwards) {
-            path = String(path[..<range.lowerBound])
-            if FileManager.default.isExecutableFile(atPath: path + "/" + name) { return path + "/" + name }
-        }
-        return name
-    }
+    func connect(_ body: @escaping @Sendable (Event, WorkerProcess) -> Void) { handler.withLock { $0 = body } }
+    func post(_ event: Event, from worker: WorkerProcess) { handler.withLock { $0 }?(event, worker) }
 }

@@ -15,6 +15,9 @@ struct JSHandle {
 final class JSRuntime {
     private let group: JSContextGroupRef
     let context: JSGlobalContextRef
+    /// The class of host functions; each one's private data is its retained `HostFunction` box.
+    private var hostClass: JSClassRef?
+    private var hostFunctions: [Unmanaged<HostFunction>] = []
 
     init() throws(JSException) {
         guard let group = JSContextGroupCreate() else { throw JSException(description: "JSContextGroupCreate failed") }
@@ -32,6 +35,41 @@ final class JSRuntime {
     deinit {
         JSGlobalContextRelease(context)
         JSContextGroupRelease(group)
+        if let hostClass { JSClassRelease(hostClass) }
+        hostFunctions.forEach { $0.release() }
+    }
+
+    /// A JavaScript function that calls `body` with its arguments converted to strings and returns
+    /// the string it gives (or `undefined` for nil). The closure lives as long as the runtime.
+    func makeHostFunction(_ body: @escaping ([String]) -> String?) -> JSHandle {
+        if hostClass == nil {
+            var definition = kJSClassDefinitionEmpty
+            definition.callAsFunction = { ctx, function, _, count, arguments, _ in
+                guard let ctx, let function, let data = JSObjectGetPrivate(function) else { return JSValueMakeUndefined(ctx) }
+                let box = Unmanaged<HostFunction>.fromOpaque(data).takeUnretainedValue()
+                var strings: [String] = []
+                for i in 0..<count {
+                    guard let js = JSValueToStringCopy(ctx, arguments?[i], nil) else { strings.append(""); continue }
+                    strings.append(JSRuntime.swiftString(js))
+                    JSStringRelease(js)
+                }
+                guard let result = box.body(strings) else { return JSValueMakeUndefined(ctx) }
+                let js = JSStringCreateWithUTF8CString(result)
+                defer { JSStringRelease(js) }
+                return JSValueMakeString(ctx, js)
+            }
+            hostClass = JSClassCreate(&definition)
+        }
+        let box = Unmanaged.passRetained(HostFunction(body))
+        hostFunctions.append(box)
+        return JSHandle(ref: JSObjectMake(context, hostClass, box.toOpaque()))
+    }
+
+    private static func swiftString(_ js: JSStringRef) -> String {
+        let capacity = JSStringGetMaximumUTF8CStringSize(js)
+        var buffer = [CChar](repeating: 0, count: capacity)
+        let n = JSStringGetUTF8CString(js, &buffer, capacity)
+        return String(decoding: buffer.prefix(Swift.max(0, n - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     func evaluate(_ script: String, sourceURL: String, startingLine: Int32 = 1) throws(JSException) -> JSHandle {
@@ -111,6 +149,8 @@ final class JSRuntime {
 
     func bool(_ value: JSHandle) -> Bool { JSValueToBoolean(context, value.ref) }
 
+    func number(_ value: JSHandle) -> Double { JSValueToNumber(context, value.ref, nil) }
+
     /// The value as a string, in UTF-8 bytes.
     func utf8(_ value: JSHandle) -> [UInt8] {
         guard let js = JSValueToStringCopy(context, value.ref, nil) else { return [] }
@@ -125,10 +165,7 @@ final class JSRuntime {
     private func string(_ value: JSValueRef) -> String {
         guard let js = JSValueToStringCopy(context, value, nil) else { return "(unprintable)" }
         defer { JSStringRelease(js) }
-        let capacity = JSStringGetMaximumUTF8CStringSize(js)
-        var buffer = [CChar](repeating: 0, count: capacity)
-        let n = JSStringGetUTF8CString(js, &buffer, capacity)
-        return String(decoding: buffer.prefix(Swift.max(0, n - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return Self.swiftString(js)
     }
 
     func isFunction(_ value: JSHandle) -> Bool {
@@ -142,4 +179,10 @@ final class JSRuntime {
     }
 
     func clearTimeLimit() { JSContextGroupClearExecutionTimeLimit(group) }
+}
+
+/// The Swift side of a host function (see `JSRuntime.makeHostFunction`).
+private final class HostFunction {
+    let body: ([String]) -> String?
+    init(_ body: @escaping ([String]) -> String?) { self.body = body }
 }

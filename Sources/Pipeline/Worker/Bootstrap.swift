@@ -1,20 +1,23 @@
 /// The JavaScript that runs before any pipeline function: GenAuth globals (`env`, `log`,
-/// `console`, `require('./utils')`, `require('querystring')`), the claim methods, the per-call
-/// runner, and finally a deep freeze of every intrinsic reachable from the global object so that
-/// no call can leave state behind for the next one. Evaluated once per worker; it returns the
-/// runner's entry points, which are never reachable from user code.
+/// `console`, `axios`, `require('./utils')`, `require('querystring')`), the claim methods, the
+/// per-call runner, and finally a deep freeze of every intrinsic reachable from the global object so
+/// that no call can leave state behind for the next one. Evaluated once per worker to a function
+/// that takes the host's `fetch` (it hands an outbound HTTP request to the service and returns its
+/// call id) and returns the runner's entry points, which are never reachable from user code.
+///
+/// Runs may interleave: a function awaiting `axios` parks its run while others go on. Every entry
+/// point names its run and makes it the active one; each VM entry runs the code of that one run only
+/// (its microtasks drain before the entry returns, and runs share no reachable objects).
 enum Bootstrap {
     static let source = #"""
-(function () {
+(function (hostFetch) {
   'use strict';
   const global = globalThis;
-  const REGISTERED = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'auth_time', 'nonce', 'acr', 'amr', 'azp',
-                              'at_hash', 'c_hash', 'client_id', 'scope', 'cnf', 'typ']);
-  const MAX_CLAIM_BYTES = 65536, MAX_LOG_LINES = 100, MAX_LOG_CHARS = 2048;
+  const MAX_LOG_LINES = 100, MAX_LOG_CHARS = 2048;
   const stringify = JSON.stringify, parse = JSON.parse, freeze = Object.freeze;
   const defineProperty = Object.defineProperty, isExtensible = Object.isExtensible;
-  let currentEnv = freeze({});
-  let active = null;  // the run in progress
+  const EMPTY_ENV = freeze({});
+  let active = null;  // the run whose code this VM entry runs
   let sink = null;
 
   function text(v) {
@@ -111,7 +114,71 @@ enum Bootstrap {
     }
     return parts.join(sep);
   }
+  // axios (GenAuth's documented global), the subset the contract names. The service makes the call:
+  // allow-list, deadline, body bound and redirects are enforced there, out of this code's reach.
+  function axiosError(message, code, config, response) {
+    const e = new Error(message);
+    // `name` exists on the frozen Error.prototype: plain assignment would throw in strict mode.
+    defineProperty(e, 'name', { value: 'AxiosError', writable: true, enumerable: false, configurable: true });
+    e.code = code; e.config = config; e.isAxiosError = true;
+    if (response !== undefined) { e.response = response; e.status = response.status; }
+    return e;
+  }
+  function headerObject(h) {
+    const o = {};
+    if (h !== null && typeof h === 'object') for (const k of Object.keys(h)) { const v = h[k]; if (v !== undefined && v !== null) o[k] = String(v); }
+    return o;
+  }
+  function hasHeader(h, name) { for (const k of Object.keys(h)) if (k.toLowerCase() === name) return true; return false; }
+  function toResponse(r, config) {
+    let data = r.data;
+    if (typeof data === 'string' && data.length > 0) { try { data = parse(data); } catch (e) {} }
+    return { status: r.status, statusText: r.statusText || '', headers: r.headers || {}, data: data, config: config };
+  }
+  function httpRequest(config) {
+    return new Promise(function (resolve, reject) {
+      if (config === null || typeof config !== 'object') config = {};
+      const run = active;
+      let url = config.url === undefined ? '' : String(config.url);
+      if (config.params !== null && typeof config.params === 'object') {
+        const q = qsStringify(config.params);
+        if (q !== '') url += (url.indexOf('?') >= 0 ? '&' : '?') + q;
+      }
+      const headers = headerObject(config.headers);
+      let body = null;
+      if (config.data !== undefined && config.data !== null) {
+        if (typeof config.data === 'string') body = config.data;
+        else { body = stringify(config.data); if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = 'application/json'; }
+      }
+      const timeout = Number(config.timeout) > 0 ? Math.floor(Number(config.timeout)) : 0;
+      const method = String(config.method || 'get').toUpperCase();
+      const id = run === null || run.current === null || run.pending === null ? 0
+        : Number(hostFetch(stringify({ method: method, url: url, headers: headers, data: body, timeout: timeout }), run.pending.index));
+      if (!(id > 0)) { reject(axiosError('outbound HTTP is available only while a pipeline function runs', 'ERR_CANCELED', config)); return; }
+      run.calls.set(id, { resolve: resolve, reject: reject, config: config });
+    });
+  }
+  function makeAxios(defaults) {
+    const merge = function (c) {
+      c = c !== null && typeof c === 'object' ? c : {};
+      return Object.assign({}, defaults, c, { headers: Object.assign({}, defaults.headers, c.headers) });
+    };
+    const ax = function (a, b) { return typeof a === 'string' ? httpRequest(merge(Object.assign({}, b, { url: a }))) : httpRequest(merge(a)); };
+    ax.request = function (c) { return httpRequest(merge(c)); };
+    for (const m of ['get', 'delete', 'head', 'options']) {
+      ax[m] = function (url, c) { return httpRequest(merge(Object.assign({}, c, { url: url, method: m }))); };
+    }
+    for (const m of ['post', 'put', 'patch']) {
+      ax[m] = function (url, data, c) { return httpRequest(merge(Object.assign({}, c, { url: url, method: m, data: data }))); };
+    }
+    ax.create = function (d) { return makeAxios(merge(d)); };
+    ax.isAxiosError = function (e) { return !!(e && e.isAxiosError); };
+    return freeze(ax);
+  }
+  const axios = makeAxios({});
+
   const modules = {
+    'axios': axios,
     './utils': freeze({ ipRangeCheck: ipRangeCheck }),
     'querystring': freeze({ parse: qsParse, decode: qsParse, stringify: qsStringify, encode: qsStringify,
                             escape: encodeURIComponent, unescape: qsUnescape }),
@@ -123,10 +190,10 @@ enum Bootstrap {
   }
 
   const consoleObject = freeze({ log: log, info: log, warn: log, error: log, debug: log });
-  for (const [name, value] of [['log', log], ['console', consoleObject], ['require', requireModule]]) {
+  for (const [name, value] of [['log', log], ['console', consoleObject], ['require', requireModule], ['axios', axios]]) {
     defineProperty(global, name, { value: value, writable: false, enumerable: false, configurable: false });
   }
-  defineProperty(global, 'env', { get: function () { return currentEnv; }, enumerable: false, configurable: false });
+  defineProperty(global, 'env', { get: function () { return active !== null ? active.settings.env : EMPTY_ENV; }, enumerable: false, configurable: false });
   for (const name of ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry', 'WeakRef']) {
     try { delete global[name]; } catch (e) {}
   }
@@ -144,10 +211,11 @@ enum Bootstrap {
     const fs = run.current;
     if (fs === null) return;
     key = claimName(method, key);
-    const valid = scope === 'token' || (scope === 'id' && run.trigger === 'pre_id_token') ||
-                  (scope === 'access' && run.trigger === 'pre_access_token');
-    if (!valid) { pushLog(run, fs.name, method + ' is not valid in ' + run.trigger + '; ignored'); return; }
-    if (REGISTERED.has(key)) {
+    const trigger = run.settings.trigger;
+    const valid = scope === 'token' || (scope === 'id' && trigger === 'pre_id_token') ||
+                  (scope === 'access' && trigger === 'pre_access_token');
+    if (!valid) { pushLog(run, fs.name, method + ' is not valid in ' + trigger + '; ignored'); return; }
+    if (run.settings.registered.has(key)) {
       run.refused.push(key);
       pushLog(run, fs.name, method + ': "' + key + '" is a registered claim and cannot be changed; dropped');
       return;
@@ -157,7 +225,9 @@ enum Bootstrap {
     try { json = stringify(value === undefined ? null : value); } catch (e) { throw new TypeError(method + ': value is not JSON: ' + e); }
     if (json === undefined) json = 'null';
     fs.bytes += key.length + json.length + 4;
-    if (run.bytes + fs.bytes > MAX_CLAIM_BYTES) throw new RangeError('pipeline claims exceed 64 KiB for this token');
+    if (run.bytes + fs.bytes > run.settings.maxBytes) {
+      throw new RangeError('pipeline claims exceed ' + (run.settings.maxBytes >> 10) + ' KiB for this token');
+    }
     fs.ops.push('["add",' + stringify(key) + ',' + json + ']');
   }
   // One frozen prototype carries the methods: plain objects (what JSON gives) get it as their prototype,
@@ -170,6 +240,15 @@ enum Bootstrap {
     const method = function (key, value) { if (active !== null) operation(active, name, scope, kind, key, value); };
     defineProperty(METHODS, name, { value: method, writable: false, enumerable: false, configurable: false });
   }
+  // GenAuth's user.addCustomData: customData for the functions that follow in this run (no user store).
+  defineProperty(METHODS, 'addCustomData', {
+    value: function (key, value) {
+      if (this === null || typeof this !== 'object') return;
+      let data = this.customData;
+      if (data === null || typeof data !== 'object') { data = {}; this.customData = data; }
+      defineProperty(data, String(key), { value: value, writable: true, enumerable: true, configurable: true });
+    },
+    writable: false, enumerable: false, configurable: false });
   freeze(METHODS);
   const getPrototypeOf = Object.getPrototypeOf, setPrototypeOf = Object.setPrototypeOf, objectPrototype = Object.prototype;
   function withMethods(obj) {
@@ -192,10 +271,10 @@ enum Bootstrap {
     return text(e);
   }
 
-  function begin(trigger, env, userJSON, contextJSON) {
-    currentEnv = env;
-    return { trigger: trigger, user: parse(userJSON), context: parse(contextJSON), current: null,
-             ops: [], bytes: 0, logs: [], refused: [], droppedLogs: 0, snapshot: null };
+  function begin(settings, userJSON, contextJSON) {
+    return { settings: settings, user: parse(userJSON), context: parse(contextJSON), current: null,
+             ops: [], bytes: 0, logs: [], refused: [], droppedLogs: 0, snapshot: null,
+             results: [], pending: null, stopped: false, calls: new Map() };
   }
   function step(run, factory, name, snapshot) {
     const fs = { name: name, ops: [], bytes: 0, status: null, message: '', user: undefined, context: undefined };
@@ -247,14 +326,14 @@ enum Bootstrap {
     return 'restored';
   }
   function finish(run) {
-    currentEnv = freeze({});
     return '{"ops":[' + run.ops.join(',') + '],"logs":' + stringify(run.logs) + ',"refused":' + stringify(run.refused) +
            ',"droppedLogs":' + run.droppedLogs + '}';
   }
 
   // The worker's entry points. One VM entry per function: each entry first settles the function the
   // previous entry stepped (its microtasks have all run when that entry returned), then steps the
-  // next. The run in progress lives here, never in the worker's hands.
+  // next. The worker holds each run as an opaque handle; with `park`, a function still pending (it
+  // awaits the network) is left pending and the run waits for its calls' outcomes.
   function record(run, index, skip, status) {
     const cut = status.indexOf('\u0000');
     const outcome = cut < 0 ? status : status.slice(0, cut), text = cut < 0 ? '' : status.slice(cut + 1);
@@ -274,31 +353,63 @@ enum Bootstrap {
     run.pending = { index: index, skip: skip, fs: null };
     run.pending.fs = step(run, factory, name, skip);
   }
-  function start(trigger, env, userJSON, contextJSON, index, factory, name, skip) {
-    active = begin(trigger, env, userJSON, contextJSON);
-    active.results = []; active.pending = null; active.stopped = false;
-    stepInto(active, index, factory, name, skip);
-    return true;
+  function enter(run) {
+    active = run;
+    sink = run.current !== null ? { run: run, fn: run.current.name } : null;
   }
-  // Settles the previous function; steps the next one unless the run has stopped. True when stepped.
-  function advance(timedOut, index, factory, name, skip) {
-    if (!settlePending(active, timedOut)) return false;
-    stepInto(active, index, factory, name, skip);
-    return true;
+  function parks(run, park) { return park && run.pending !== null && run.pending.fs.status === null; }
+  function start(settings, userJSON, contextJSON, index, factory, name, skip) {
+    const run = begin(settings, userJSON, contextJSON);
+    active = run;
+    stepInto(run, index, factory, name, skip);
+    return run;
+  }
+  // Settles the previous function and steps the next one: 1 when stepped, 0 when the run has
+  // stopped, 2 when the previous function is still pending and the run parks.
+  function advance(run, timedOut, park, index, factory, name, skip) {
+    enter(run);
+    if (parks(run, park)) return 2;
+    if (!settlePending(run, timedOut)) return 0;
+    stepInto(run, index, factory, name, skip);
+    return 1;
   }
   // The entry that stepped `index` was terminated or threw outside the function.
-  function fail(index, skip, status) {
-    active.pending = null;
-    restore(active);
-    return record(active, index, skip, status);
+  function fail(run, index, skip, status) {
+    enter(run);
+    run.pending = null;
+    restore(run);
+    return record(run, index, skip, status);
   }
-  function end(timedOut) {
-    const run = active;
-    active = null;
+  // The run's reply, or '' when its last function is still pending and the run parks.
+  function end(run, timedOut, park) {
+    enter(run);
+    if (parks(run, park)) return '';
     settlePending(run, timedOut);
+    active = null; sink = null;
     return '{"results":[' + run.results.join(',') + '],"out":' + finish(run) + '}';
   }
-  function makeEnv(json) { return deepFreezeValue(parse(json)); }
+  // The outcome of an outbound call: {status, statusText, headers, data} or {error: {code, message, response?}}.
+  function resolveCall(run, id, json) {
+    enter(run);
+    const c = run.calls.get(id);
+    if (c === undefined) return;
+    run.calls.delete(id);
+    const r = parse(json);
+    if (r.error) {
+      c.reject(axiosError(r.error.message, r.error.code, c.config, r.error.response ? toResponse(r.error.response, c.config) : undefined));
+      return;
+    }
+    const response = toResponse(r, c.config);
+    if (response.status >= 200 && response.status < 300) { c.resolve(response); return; }
+    c.reject(axiosError('Request failed with status code ' + response.status,
+                        response.status >= 500 ? 'ERR_BAD_RESPONSE' : 'ERR_BAD_REQUEST', c.config, response));
+  }
+  // A generation's settings: trigger, read-only env, the registered claims and the bound on added claims.
+  function makeSettings(json) {
+    const g = parse(json);
+    return freeze({ trigger: String(g.trigger), env: deepFreezeValue(g.env || {}), registered: new Set(g.registered || []),
+                    maxBytes: Number(g.maxClaimBytes) || 0 });
+  }
   function deepFreezeValue(v) {
     if (v !== null && typeof v === 'object') { for (const k of Object.keys(v)) deepFreezeValue(v[k]); freeze(v); }
     return v;
@@ -324,7 +435,7 @@ enum Bootstrap {
     freeze(global);
   })();
 
-  return freeze({ start: start, advance: advance, fail: fail, end: end, makeEnv: makeEnv });
-})()
+  return freeze({ start: start, advance: advance, fail: fail, end: end, resolveCall: resolveCall, makeSettings: makeSettings });
+})
 """#
 }

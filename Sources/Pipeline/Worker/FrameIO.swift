@@ -2,17 +2,8 @@
 import Glibc
 #endif
 
-/// Length-prefixed frames (4-byte little-endian length, then the payload) over pipes between the
-/// service and its pipeline workers. Several frames may be in a pipe at once in either direction.
+/// Writing and reading `Wire` frames over the pipes between the service and its pipeline workers.
 enum FrameIO {
-    /// Appends one frame to `out`.
-    static func append(_ payload: [UInt8], to out: inout [UInt8]) {
-        let len = UInt32(payload.count)
-        out.append(UInt8(truncatingIfNeeded: len)); out.append(UInt8(truncatingIfNeeded: len >> 8))
-        out.append(UInt8(truncatingIfNeeded: len >> 16)); out.append(UInt8(truncatingIfNeeded: len >> 24))
-        out.append(contentsOf: payload)
-    }
-
     /// Writes what a non-blocking descriptor takes now: the count written (maybe 0), or nil when the
     /// pipe is closed.
     static func writeSome(_ fd: Int32, _ bytes: [UInt8]) -> Int? {
@@ -70,9 +61,7 @@ struct FrameReader {
 
     /// Takes the next complete frame, if there is one.
     mutating func next() -> [UInt8]? {
-        guard bytes.count - start >= 4 else { return nil }
-        let len = Int(bytes[start]) | Int(bytes[start + 1]) << 8 | Int(bytes[start + 2]) << 16 | Int(bytes[start + 3]) << 24
-        guard bytes.count - start >= 4 + len else { return nil }
+        guard let len = Wire.frameLength(bytes[start...]), bytes.count - start >= 4 + len else { return nil }
         let frame = Array(bytes[(start + 4)..<(start + 4 + len)])
         start += 4 + len
         return frame

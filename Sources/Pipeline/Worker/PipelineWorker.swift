@@ -5,20 +5,19 @@ import Glibc
 #endif
 
 /// The pipeline worker process (`tokenservice pipeline-worker`): owns one JavaScriptCore VM, reads
-/// requests on stdin, answers on stdout in order, reports progress on fd 3. The service kills and
-/// replaces it when a function overruns its timeout or the worker breaks its memory limit, so nothing
-/// a pipeline does can hang or exhaust the service itself.
+/// frames on stdin, answers on stdout, reports progress on fd 3 (see `Wire` and `ProgressBoard`).
+/// The service kills and replaces it when a function overruns its timeout or the worker breaks its
+/// memory limit, so nothing a pipeline does can hang or exhaust the service itself.
 public enum PipelineWorker {
     /// Runs the worker loop until stdin closes; returns the exit status.
     public static func main() -> Int32 {
         // Memory is bounded from outside: RLIMIT_DATA/AS cannot be used (JavaScriptCore reserves large
         // regions up front) and a gcMaxHeapSize makes its heap grow far larger before collecting
         // (measured: 204 MiB vs 72 MiB resident after 20k runs). The supervisor checks resident memory
-        // every 20 ms while a request runs and kills the worker past the limit.
+        // while requests run and kills the worker past the limit.
         // A worker stuck in a function never sees its input close: it must still die with the service.
         guard ts_exit_with_parent() == 0 else { return 5 }
         guard let board = ProgressBoard(fd: 3) ?? ProgressBoard() else { return 3 }
-        board.started(-1)
         let worker: WorkerState
         do { worker = try WorkerState(board: board) } catch {
             FileHandleErr.write("pipeline worker: cannot start JavaScriptCore: \(error)\n")
@@ -27,27 +26,23 @@ public enum PipelineWorker {
         return serve(worker)
     }
 
-    /// Answers frames in order. Replies to frames that arrived together go out together (one write,
-    /// one wake-up of the service's reader), but never later than `flushAfterNS` after the first of
-    /// them, and always before the worker waits for more input.
+    /// Handles frames as they come. What frames that arrived together produce goes out together (one
+    /// write, one wake-up of the service's reader), but never later than `flushAfterNS` after the
+    /// first of it, and always before the worker waits for more input.
     static func serve(_ worker: WorkerState) -> Int32 {
         let flushAfterNS: Int64 = 200_000
         _ = fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK)
         var input = FrameReader()
-        var output: [UInt8] = []
         var oldestNS: Int64 = 0
-        var handled: Int64 = 0
         func flush() -> Bool {
-            defer { output.removeAll(keepingCapacity: true) }
-            return output.isEmpty || FrameIO.writeAll(1, output)
+            defer { worker.output.removeAll(keepingCapacity: true) }
+            return worker.output.isEmpty || FrameIO.writeAll(1, worker.output)
         }
         while true {
             if let frame = input.next() {
-                if output.isEmpty { oldestNS = ProgressBoard.nowNS() }
-                handled += 1
-                worker.board.handling(frame: handled)
-                FrameIO.append(worker.handle(frame), to: &output)
-                if output.count >= 64 * 1024 || ProgressBoard.nowNS() - oldestNS >= flushAfterNS {
+                if worker.output.isEmpty { oldestNS = ProgressBoard.nowNS() }
+                worker.handle(frame)
+                if worker.output.count >= 64 * 1024 || ProgressBoard.nowNS() - oldestNS >= flushAfterNS {
                     guard flush() else { return 0 }
                 }
                 continue
@@ -67,47 +62,93 @@ enum FileHandleErr {
     }
 }
 
-/// The worker's JavaScript state: the runner API and compiled functions per pipeline generation.
+/// The worker's JavaScript state: the runner API, compiled functions per pipeline generation, and
+/// the runs in progress (several when some await the network).
 final class WorkerState {
     let js: JSRuntime
-    let api: (start: JSHandle, advance: JSHandle, fail: JSHandle, end: JSHandle, makeEnv: JSHandle)
+    let api: (start: JSHandle, advance: JSHandle, fail: JSHandle, end: JSHandle, resolveCall: JSHandle, makeSettings: JSHandle)
     let board: ProgressBoard
+    /// Frames to send to the service (the serve loop writes them).
+    var output: [UInt8] = []
+
     struct Generation {
-        var trigger: JSHandle
-        var env: JSHandle
+        var settings: JSHandle
         var names: [JSHandle]
         var factories: [JSHandle]
     }
     var generations: [Int: Generation] = [:]
 
+    /// A run in progress. `position` is the header's function the runner stepped last.
+    final class Run {
+        var header: Wire.RunHeader
+        let generation: Generation
+        var handle: JSHandle
+        var position = 0
+        /// When each stepped function (by index) started: its timeout counts from there.
+        var starts: [Int: Int64] = [:]
+        /// Outbound calls of this run not answered yet: while any is, a pending function parks.
+        var outstanding = 0
+
+        init(header: Wire.RunHeader, generation: Generation, handle: JSHandle) {
+            self.header = header
+            self.generation = generation
+            self.handle = handle
+        }
+        var function: Wire.RunHeader.Function { header.functions[position] }
+        var functionStartNS: Int64 { starts[function.index] ?? 0 }
+    }
+    var runs: [Int64: Run] = [:]
+    /// Which run each outbound call belongs to (calls of runs that ended are answered and dropped).
+    var calls: [Int64: Int64] = [:]
+    var lastCall: Int64 = 0
+    /// The run whose code the VM is running now (outbound calls made now are its calls).
+    var running: Int64?
+
     init(board: ProgressBoard) throws(JSException) {
         self.board = board
         js = try JSRuntime()
-        let runner = js.retain(try js.evaluate(Bootstrap.source, sourceURL: "tokenservice:bootstrap"))
+        let factory = try js.evaluate(Bootstrap.source, sourceURL: "tokenservice:bootstrap")
+        var fetch: (([String]) -> String?)?
+        let host = js.makeHostFunction { fetch?($0) }
+        let runner = js.retain(try js.call(factory, [host]))
         api = (try js.property(runner, "start"), try js.property(runner, "advance"), try js.property(runner, "fail"),
-               try js.property(runner, "end"), try js.property(runner, "makeEnv"))
+               try js.property(runner, "end"), try js.property(runner, "resolveCall"), try js.property(runner, "makeSettings"))
+        fetch = { [unowned self] in self.outboundCall($0.first ?? "", function: $0.count > 1 ? Int($0[1]) : nil) }
     }
 
-    func handle(_ frame: [UInt8]) -> [UInt8] {
-        // A run frame is: a RunHeader line \n user JSON \n context JSON. A load frame is one JSON object.
-        if frame.first == UInt8(ascii: "{") {
-            guard let header = try? JSON.parse(frame).objectValue, header["op"] == "load" else {
-                return Array(#"{"error":"bad frame"}"#.utf8)
+    func handle(_ payload: [UInt8]) {
+        guard let message = Wire.Message(payload[...]) else { return }
+        switch message.tag {
+        case .load:
+            guard board.read(frame: message.id) else { return Wire.append(.cancelled, id: message.id, tail: [UInt8](), to: &output) }
+            board.entering(frame: message.id, function: -1, since: ProgressBoard.nowNS())
+            let reply = load(message.body)
+            board.left()
+            Wire.append(.done, id: message.id, body: reply, to: &output)
+        case .run:
+            guard board.read(frame: message.id) else { return Wire.append(.cancelled, id: message.id, tail: [UInt8](), to: &output) }
+            guard let header = Wire.RunHeader(words: message.words), let (user, context) = Wire.runBody(message.body) else {
+                return Wire.append(.done, id: message.id, body: Array(#"{"error":"bad frame"}"#.utf8), to: &output)
             }
-            return load(header)
+            start(message.id, header, user: user, context: context)
+        case .httpResult:
+            guard let callWord = message.words.first, let call = Wire.integer(callWord), let id = calls.removeValue(forKey: call),
+                  let run = runs[id] else { return }
+            run.outstanding -= 1
+            enter(id, run)
+            _ = try? js.call(api.resolveCall, [run.handle, js.makeNumber(Double(call)), js.makeString(utf8: message.body)])
+            board.left()
+            proceed(id)
+        case .done, .httpCall, .cancelled:
+            return
         }
-        let parts = frame.split(separator: 0x0A, maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, let header = RunHeader(parts[0]) else { return Array(#"{"error":"bad frame"}"#.utf8) }
-        // Protected for the whole run: a collection may happen before the VM holds them itself.
-        let user = js.retain(js.makeString(utf8: parts[1])), context = js.retain(js.makeString(utf8: parts[2]))
-        defer { js.release(user); js.release(context) }
-        return run(header, user: user, context: context)
     }
 
     /// Compiles each function once. The file becomes the body of a factory function that is called
     /// per request, so top-level state in a file is fresh for every call.
-    private func load(_ header: JSONObject) -> [UInt8] {
-        guard let gen = header["gen"]?.intValue, let fns = header["fns"]?.arrayValue, let trigger = header["trigger"]?.stringValue else {
+    private func load(_ body: ArraySlice<UInt8>) -> [UInt8] {
+        guard let header = try? JSON.parse(Array(body)).objectValue, let gen = header["gen"]?.intValue,
+              let fns = header["fns"]?.arrayValue, let settings = header["settings"] else {
             return Array(#"{"ok":false,"errors":["bad load frame"]}"#.utf8)
         }
         var errors: [JSONValue] = []
@@ -135,86 +176,115 @@ final class WorkerState {
                 _ = try? js.evaluate("0", sourceURL: "tokenservice:reset")
             }
         }
-        guard errors.isEmpty else {
+        guard errors.isEmpty, let made = try? js.call(api.makeSettings, [js.makeString(JSON.serializeString(settings))]) else {
             (factories + names).forEach(js.release)
-            return JSON.serialize(.object(["ok": false, "errors": .array(errors)]))
+            return JSON.serialize(.object(["ok": false, "errors": .array(errors.isEmpty ? ["settings are not valid"] : errors)]))
         }
-        let envJSON = JSON.serializeString(header["env"] ?? [:])
-        guard let env = try? js.call(api.makeEnv, [js.makeString(envJSON)]) else {
-            (factories + names).forEach(js.release)
-            return Array(#"{"ok":false,"errors":["env is not valid"]}"#.utf8)
-        }
-        generations[Int(gen)] = Generation(trigger: js.retain(js.makeString(trigger)), env: js.retain(env), names: names, factories: factories)
+        generations[Int(gen)] = Generation(settings: js.retain(made), names: names, factories: factories)
         // Keep a few generations (a reload may race requests that still use the previous one).
         for old in generations.keys.sorted().dropLast(4) {
-            if let g = generations.removeValue(forKey: old) { (g.factories + g.names + [g.env, g.trigger]).forEach(js.release) }
+            if let g = generations.removeValue(forKey: old) { (g.factories + g.names + [g.settings]).forEach(js.release) }
         }
         return Array(#"{"ok":true}"#.utf8)
     }
 
-    private func run(_ header: RunHeader, user: JSHandle, context: JSHandle) -> [UInt8] {
-        guard let gen = generations[header.generation] else { return Array(#"{"error":"unknown generation"}"#.utf8) }
-        var started = false, goOn = true, timedOut = false
-        for f in header.functions where goOn && gen.factories.indices.contains(f.index) {
-            board.started(f.index)
-            let start = ProgressBoard.nowNS()
-            let factory = gen.factories[f.index], name = gen.names[f.index]
-            let index = js.makeNumber(Double(f.index)), skip = js.makeBool(f.skip)
+    private func start(_ id: Int64, _ header: Wire.RunHeader, user: ArraySlice<UInt8>, context: ArraySlice<UInt8>) {
+        guard let gen = generations[header.generation] else {
+            return Wire.append(.done, id: id, body: Array(#"{"error":"unknown generation"}"#.utf8), to: &output)
+        }
+        guard let first = header.functions.first, gen.factories.indices.contains(first.index) else {
+            return Wire.append(.done, id: id, body: Array(#"{"results":[],"out":{"ops":[],"logs":[],"refused":[]}}"#.utf8), to: &output)
+        }
+        // Protected while the entry runs: a collection may happen before the VM holds them itself.
+        let userJS = js.retain(js.makeString(utf8: user)), contextJS = js.retain(js.makeString(utf8: context))
+        defer { js.release(userJS); js.release(contextJS) }
+        let run = Run(header: header, generation: gen, handle: userJS)
+        run.starts[first.index] = ProgressBoard.nowNS()
+        runs[id] = run
+        enter(id, run)
+        let started = try? js.call(api.start, [gen.settings, userJS, contextJS, js.makeNumber(Double(first.index)),
+                                               gen.factories[first.index], gen.names[first.index], js.makeBool(first.skip)])
+        board.left()
+        guard let started else {
+            runs[id] = nil
+            return Wire.append(.done, id: id, body: Array(#"{"error":"the pipeline runner failed"}"#.utf8), to: &output)
+        }
+        run.handle = js.retain(started)
+        proceed(id)
+    }
+
+    /// Steps the run's functions until it parks (a pending function awaits its outbound calls) or
+    /// ends (its reply is sent).
+    private func proceed(_ id: Int64) {
+        while let run = runs[id] {
+            let spec = run.function
+            let park = run.outstanding > 0
+            // A function still pending after (nearly) its whole timeout timed out rather than forgot to call back.
+            let timedOut = Double(ProgressBoard.nowNS() - run.functionStartNS) / 1e6 >= Double(spec.timeoutMS) * 0.9
+            let nextPosition = run.position + 1
+            if nextPosition == run.header.functions.count {
+                enter(id, run)
+                let reply = try? js.call(api.end, [run.handle, js.makeBool(timedOut), js.makeBool(park)])
+                board.left()
+                let bytes = reply.map(js.utf8) ?? Array(#"{"error":"the pipeline runner failed"}"#.utf8)
+                if bytes.isEmpty { return }  // parked
+                finish(id, run, bytes)
+                return
+            }
+            let next = run.header.functions[nextPosition]
+            guard run.generation.factories.indices.contains(next.index) else {
+                run.header.functions.removeLast(run.header.functions.count - nextPosition)
+                continue
+            }
+            enter(id, run)
+            let stepStart = ProgressBoard.nowNS()
+            run.starts[next.index] = stepStart
+            board.entering(frame: id, function: next.index, since: stepStart)
+            let state: Double
             do {
-                let stepped = started
-                    ? try js.call(api.advance, [js.makeBool(timedOut), index, factory, name, skip])
-                    : try js.call(api.start, [gen.trigger, gen.env, user, context, index, factory, name, skip])
-                started = true
-                goOn = js.bool(stepped)
-                // A function still pending after (nearly) its whole timeout timed out rather than forgot to call back.
-                timedOut = Double(ProgressBoard.nowNS() - start) / 1e6 >= Double(f.timeoutMS) * 0.9
+                state = js.number(try js.call(api.advance, [run.handle, js.makeBool(timedOut), js.makeBool(park), js.makeNumber(Double(next.index)),
+                                                            run.generation.factories[next.index], run.generation.names[next.index],
+                                                            js.makeBool(next.skip)]))
             } catch {
                 // Only the runner itself can throw here: user code's exceptions are caught inside it.
-                started = true
-                goOn = (try? js.call(api.fail, [index, skip, js.makeString("failed\u{0}\(error.description)")])).map(js.bool) ?? false
-                timedOut = false
+                let goOn = (try? js.call(api.fail, [run.handle, js.makeNumber(Double(next.index)), js.makeBool(next.skip),
+                                                    js.makeString("failed\u{0}\(error.description)")])).map(js.bool) ?? false
+                state = goOn ? 1 : 0
             }
-            board.started(-1)
+            board.left()
+            switch state {
+            case 2: return  // parked: the function before `next` awaits its calls
+            case 1:
+                run.position = nextPosition
+            default:
+                // Stopped: the reply comes from `end` with nothing left to settle.
+                run.header.functions.removeLast(run.header.functions.count - nextPosition)
+                run.outstanding = 0
+            }
         }
-        guard started, let reply = try? js.call(api.end, [js.makeBool(timedOut)]) else {
-            return Array(#"{"results":[],"out":{"ops":[],"logs":[],"refused":[]}}"#.utf8)
-        }
-        return js.utf8(reply)
-    }
-}
-
-/// The first line of a run frame: `run <generation> <index>,<timeout ms>,<skip 0|1> ...`.
-struct RunHeader: Equatable {
-    struct Function: Equatable {
-        var index: Int
-        var timeoutMS: Int
-        var skip: Bool
-    }
-    var generation: Int
-    var functions: [Function]
-
-    func encoded() -> [UInt8] {
-        Array((["run", String(generation)] + functions.map { "\($0.index),\($0.timeoutMS),\($0.skip ? 1 : 0)" })
-            .joined(separator: " ").utf8)
     }
 
-    init(generation: Int, functions: [Function]) {
-        self.generation = generation
-        self.functions = functions
+    /// The run's code is about to run in the VM.
+    private func enter(_ id: Int64, _ run: Run) {
+        running = id
+        board.entering(frame: id, function: run.function.index, since: run.functionStartNS)
     }
 
-    init?(_ line: ArraySlice<UInt8>) {
-        let words = line.split(separator: 0x20)
-        guard words.count >= 2, words[0].elementsEqual("run".utf8), let gen = Int(String(decoding: words[1], as: UTF8.self)) else {
-            return nil
-        }
-        var functions: [Function] = []
-        for word in words.dropFirst(2) {
-            let f = word.split(separator: 0x2C).map { Int(String(decoding: $0, as: UTF8.self)) }
-            guard f.count == 3, let i = f[0], let t = f[1], let skip = f[2], t > 0 else { return nil }
-            functions.append(Function(index: i, timeoutMS: t, skip: skip != 0))
-        }
-        generation = gen
-        self.functions = functions
+    private func finish(_ id: Int64, _ run: Run, _ reply: [UInt8]) {
+        running = nil
+        runs[id] = nil
+        js.release(run.handle)
+        Wire.append(.done, id: id, body: reply, to: &output)
+    }
+
+    /// `hostFetch` from JavaScript: hands the request of function `index` to the service and returns
+    /// its call id ("0": no run is running). The service decides whether it may be made.
+    private func outboundCall(_ request: String, function index: Int?) -> String? {
+        guard let id = running, let run = runs[id], let index, let start = run.starts[index] else { return "0" }
+        lastCall += 1
+        calls[lastCall] = id
+        run.outstanding += 1
+        Wire.append(.httpCall, id: id, words: [String(lastCall), String(index), String(start)], body: Array(request.utf8), to: &output)
+        return String(lastCall)
     }
 }

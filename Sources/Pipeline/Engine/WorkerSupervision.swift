@@ -1,0 +1,95 @@
+import NIOCore
+internal import CPipelineSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The supervisor of one worker: a timer on the worker's event loop, armed while frames are in flight.
+/// Each tick it reads the progress page and
+/// - kills the worker when the function in the VM has passed its timeout (plus grace) or the worker
+///   has passed its memory limit: that one request fails, the others are sent again;
+/// - when one VM entry has run longer than `stuckAfterNS` (no healthy entry takes that long: calls
+///   take microseconds), hands every other frame back to be sent to another worker at once (the
+///   unread ones are cancelled), and tells the pool (which stops choosing it and warms a spare);
+/// - fails a frame that has outlived its whole budget (a worker that stopped answering it).
+enum WorkerSupervision {
+    static let interval = TimeAmount.milliseconds(5)
+    static let stuckAfterNS: Int64 = 5_000_000
+    static let memoryCheckNS: Int64 = 20_000_000
+}
+
+extension WorkerProcess {
+    func scheduleSupervision(pid: pid_t) {
+        eventLoop.scheduleTask(in: WorkerSupervision.interval) { [self] in supervise(pid: pid) }
+    }
+
+    private enum Verdict {
+        case idle
+        case kill(String)
+        case watch(moved: [Waiter], overdue: [Waiter], stuck: Bool, recovered: Bool)
+    }
+
+    func supervise(pid: pid_t) {
+        let now = ProgressBoard.nowNS()
+        let verdict: Verdict = state.withLock { s in
+            guard s.alive, s.pid == pid, !s.waiters.isEmpty, let board = s.board else {
+                if s.pid == pid { s.supervising = false }
+                return .idle
+            }
+            let reading = board.current()
+            let limits = s.waiters[reading.frame]?.limits
+            if reading.entryStartNS != nil, let fn = reading.function, let timeout = limits?.timeoutsMS[fn.index],
+               now - fn.startNS > Int64(timeout + (limits?.graceMS ?? 0)) * 1_000_000 {
+                return .kill("timed out after \(timeout) ms")
+            }
+            if now - s.lastMemoryCheckNS >= WorkerSupervision.memoryCheckNS {
+                s.lastMemoryCheckNS = now
+                let limit = s.waiters.values.first?.limits.memoryLimitBytes ?? .max
+                if ts_resident_bytes(pid) > limit { return .kill("exceeded the pipeline memory limit (\(limit >> 20) MiB)") }
+            }
+            var moved: [Waiter] = [], overdue: [Waiter] = []
+            var stuck = false, recovered = false
+            if let entry = reading.entryStartNS, now - entry > WorkerSupervision.stuckAfterNS {
+                stuck = s.stuckEntry != entry
+                s.stuckEntry = entry
+                // Every frame but the stuck one goes elsewhere, every tick (one may have been sent since,
+                // chosen just before the pool saw the worker stuck). Frames the worker has not read are
+                // cancelled; the ones it read before the stuck one may be answered, but their replies (and
+                // their outbound calls) wait unflushed in the worker: nothing of them has left it.
+                // Runs parked on the network there go too (their calls are made again elsewhere:
+                // outbound calls are at-least-once).
+                if s.waiters.count > 1 || s.waiters[reading.frame] == nil {
+                    _ = board.cancel(through: s.sent)
+                    for id in s.waiters.keys where id != reading.frame {
+                        if let w = s.waiters.removeValue(forKey: id) { moved.append(w) }
+                    }
+                }
+            } else if s.stuckEntry != nil, reading.entryStartNS != s.stuckEntry {
+                s.stuckEntry = nil
+                recovered = true
+            }
+            for (id, w) in s.waiters where id != reading.frame || reading.entryStartNS == nil {
+                if now - w.sentNS > w.limits.budgetNS, let w = s.waiters.removeValue(forKey: id) { overdue.append(w) }
+            }
+            return .watch(moved: moved, overdue: overdue, stuck: stuck, recovered: recovered)
+        }
+        switch verdict {
+        case .idle:
+            return
+        case .kill(let reason):
+            terminate(pid: pid, reason: reason)
+        case .watch(let moved, let overdue, let stuck, let recovered):
+            for w in moved {
+                w.reservation?.release()
+                w.continuation.resume(returning: .unavailable)
+            }
+            for w in overdue {
+                w.reservation?.release()
+                w.continuation.resume(returning: .lost(index: nil, reason: "the pipeline worker did not answer in time"))
+            }
+            if stuck { events.post(.stuck, from: self) }
+            if recovered { events.post(.recovered, from: self) }
+            scheduleSupervision(pid: pid)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import JSONCore
+import Pipeline
+import Testing
+
+/// One bad function costs one request: a client whose pipeline misbehaves, hit repeatedly beside
+/// steady traffic of another client, makes none of the other client's requests fail or wait for it.
+@Suite(.serialized) struct IsolationTests {
+    /// One pipeline for every client (as configured); it misbehaves only for client "poison".
+    static func pipeline(_ misbehaviour: String) -> Fn {
+        Fn(name: "tenant", source: """
+           async function pipe(user, context, callback) {
+             if (context.clientId === 'poison') { \(misbehaviour) }
+             context.addAccessToken('tenant', context.clientId);
+             callback(null, user, context);
+           }
+           """, timeoutMS: 400)
+    }
+
+    static let misbehaviours: [(String, String)] = [
+        ("busy loop", "while (true) {}"),
+        ("endless await", "while (true) await null;"),
+        ("never-settling promise", "await new Promise(() => {});"),
+        ("no callback", "return;"),
+        ("memory bomb", "const keep = []; while (true) keep.push(new Array(1e6).fill(Math.random()));"),
+    ]
+
+    struct Latencies {
+        var samples: [Double] = []
+        var failures: [String] = []
+        func percentile(_ p: Double) -> Double {
+            let s = samples.sorted()
+            return s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))]
+        }
+    }
+
+    /// Four callers of client "steady" back to back for `seconds`; meanwhile, optionally, "poison" every 250 ms.
+    func load(_ engine: PipelineEngine, _ pipeline: CompiledPipeline, seconds: Double, poison: Bool) async -> (Latencies, Int) {
+        let end = Date().addingTimeInterval(seconds)
+        return await withTaskGroup(of: (Latencies, Int).self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    var l = Latencies()
+                    while Date() < end {
+                        let start = ContinuousClock.now
+                        let r = await engine.run(pipeline, user: .null, context: ["clientId": "steady"])
+                        let ms = Double((ContinuousClock.now - start).components.attoseconds) / 1e15
+                            + Double((ContinuousClock.now - start).components.seconds) * 1000
+                        l.samples.append(ms)
+                        if r.outcome != .proceed || r.claims != ["tenant": "steady"] { l.failures.append("\(r.outcome)") }
+                    }
+                    return (l, 0)
+                }
+            }
+            if poison {
+                group.addTask {
+                    var hits = 0
+                    while Date() < end {
+                        async let _ = engine.run(pipeline, user: .null, context: ["clientId": "poison"])
+                        hits += 1
+                        try? await Task.sleep(for: .milliseconds(250))
+                    }
+                    return (Latencies(), hits)
+                }
+            }
+            var all = Latencies(), hits = 0
+            for await (l, h) in group {
+                all.samples += l.samples
+                all.failures += l.failures
+                hits += h
+            }
+            return (all, hits)
+        }
+    }
+
+    @Test(arguments: misbehaviours)
+    func aMisbehavingClientCostsOnlyItsOwnRequests(name: String, misbehaviour: String) async throws {
+        let engine = TestWorker.engine(workers: 2, memoryMB: 256)
+        defer { engine.shutdown() }
+        let pipeline = try await engine.prepare([Self.pipeline(misbehaviour).spec], trigger: .preAccessToken)
+        _ = await load(engine, pipeline, seconds: 0.3, poison: false)  // warm up
+        let (baseline, _) = await load(engine, pipeline, seconds: 1.0, poison: false)
+        let (poisoned, hits) = await load(engine, pipeline, seconds: 2.0, poison: true)
+        let poisonReport = await engine.run(pipeline, user: .null, context: ["clientId": "poison"])
+        #expect(poisonReport.outcome != .proceed, "\(name): the misbehaving client's own request fails")
+        #expect(hits >= 4)
+        #expect(poisoned.failures.isEmpty, "\(name): \(poisoned.failures.count) requests of the other client failed: \(poisoned.failures.prefix(3))")
+        #expect(poisoned.samples.count > 100, "\(name): the other client kept being served (\(poisoned.samples.count) requests)")
+        // Nobody waits for a stuck function (400 ms timeout): a request moved off a stuck worker is
+        // late by the detection time only. Debug build, shared 2 cores: bounds with room for noise.
+        let p99 = poisoned.percentile(0.99), base = baseline.percentile(0.99)
+        #expect(poisoned.samples.max()! < 300, "\(name): slowest request \(poisoned.samples.max()!) ms (baseline p99 \(base) ms)")
+        #expect(p99 <= max(3 * base, base + 30), "\(name): p99 \(p99) ms against \(base) ms unpoisoned")
+    }
+}
