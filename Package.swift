@@ -57,11 +57,12 @@ let package = Package(
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "JSONCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ClaimsTests", dependencies: ["Claims", "JOSE"], swiftSettings: swiftSettings),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "JSONCore", "Claims"], swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: ["JSONCore"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "JSONCore", "Claims", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TokenServiceTests",
             dependencies: [
-                "TokenService", "JOSE", "Claims", "JSONCore",
+                "TokenService", "JOSE", "Claims", "JSONCore", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings),

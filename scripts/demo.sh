@@ -20,6 +20,12 @@ tokenservice is starting on http://127.0.0.1:8080 (config/dev.json). Try:
             "user":{"id":"u-1","username":"ada","email":"ada@example.com","emailVerified":true,"name":"Ada Lovelace",
                     "customData":{"dept":"R&D"}}}' http://127.0.0.1:8080/v1/tokens
 
+  # the ID token's async notifier (config/pipelines/notify-slack.js) posts to an allow-listed webhook:
+  # run a sink on :9000, mint an ID token as above, then see what it received
+  python3 Tests/e2e/webhook_sink.py --port 9000 &
+  curl -s http://127.0.0.1:9000/received
+  .build/debug/tokenservice pipeline test --config config/dev.json --trigger pre_id_token --user <(echo '{"id":"u-1","username":"ada","email":"ada@example.com"}')
+
   curl -s http://127.0.0.1:8080/.well-known/openid-configuration
   curl -s http://127.0.0.1:8080/.well-known/jwks.json
 

@@ -1,4 +1,5 @@
 public import Claims
+public import Logging
 import JSONCore
 
 /// The two triggers a token service runs (GenAuth PRE_OIDC_ID_TOKEN_ISSUED / PRE_OIDC_ACCESS_TOKEN_ISSUED).
@@ -72,5 +73,15 @@ public struct PipelineReport: Sendable {
                 functions: [(name: String, outcome: FunctionOutcome, duration: Duration)] = [], refusedClaims: [String] = []) {
         self.outcome = outcome; self.extensions = extensions; self.logs = logs
         self.functions = functions; self.refusedClaims = refusedClaims
+    }
+}
+
+extension PipelineHTTPCall {
+    /// Log metadata for the call (never the query, the headers or a body), with the function's name.
+    public func logMetadata(functionName: String) -> Logger.Metadata {
+        var m: Logger.Metadata = ["function": "\(functionName)", "method": "\(method)", "url": "\(url)", "ms": "\(milliseconds)"]
+        if let status { m["status"] = "\(status)" }
+        if let error { m["error"] = "\(error)" }
+        return m
     }
 }

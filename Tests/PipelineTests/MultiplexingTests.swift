@@ -95,3 +95,26 @@ import Testing
         #expect(engine.workerProcessIDs() != pidBefore, "the worker was replaced")
     }
 }
+
+@Suite struct EngineLifecycleTests {
+    /// After shutdown nothing runs and no worker starts again, not even to replace one.
+    @Test func shutdownIsFinal() async throws {
+        let engine = TestWorker.engine()
+        let ok = try await engine.prepare([ContainmentTests.ok.spec], trigger: .preAccessToken)
+        #expect(await engine.run(ok, user: .null, context: [:]).claims == ["ok": true])
+        let pids = engine.workerProcessIDs()
+        #expect(!pids.isEmpty)
+        engine.shutdown()
+        let after = await engine.run(ok, user: .null, context: [:])
+        #expect(after.outcome != .proceed)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(engine.workerProcessIDs().isEmpty)
+        for pid in pids { #expect(Self.isGone(pid), "worker \(pid) is gone") }
+        await #expect(throws: PipelineLoadError.self) { _ = try await engine.prepare([ContainmentTests.ok.spec], trigger: .preAccessToken) }
+    }
+
+    static func isGone(_ pid: Int32) -> Bool {
+        let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first
+        return state == nil || state == "Z"
+    }
+}

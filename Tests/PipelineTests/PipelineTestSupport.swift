@@ -4,9 +4,7 @@ import JSONCore
 import Logging
 import Pipeline
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
+@_exported import TestSupport
 
 /// The built `tokenservice` binary sits next to the test bundle; its `pipeline-worker` subcommand is the worker.
 enum TestWorker {
@@ -55,62 +53,4 @@ extension PipelineReport {
         extensions.apply(to: &o)
         return o
     }
-}
-
-/// The webhook sink (Tests/e2e/webhook_sink.py): a real HTTP server on a free loopback port, stopped
-/// when this object goes away (its stdin closes).
-final class WebhookSink: @unchecked Sendable {
-    let process = Process()
-    private let input = Pipe()
-    let port: Int
-
-    init() throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("e2e/webhook_sink.py").path
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script]
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), let b = byte.first, b != 0x0A { line.append(b) }
-        guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
-        self.port = port
-    }
-
-    var base: String { "http://127.0.0.1:\(port)" }
-
-    /// What the sink recorded (POST/PUT/PATCH to /hooks/...).
-    func received() throws -> [JSONObject] {
-        let curl = Process()
-        let out = Pipe()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = ["curl", "-sf", "\(base)/received"]
-        curl.standardOutput = out
-        try curl.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        curl.waitUntilExit()
-        return try JSON.parse(Array(data)).arrayValue?.compactMap(\.objectValue) ?? []
-    }
-
-    deinit {
-        try? input.fileHandleForWriting.close()
-        process.terminate()
-        process.waitUntilExit()
-    }
-}
-
-/// A loopback port nothing listens on (bound, then released).
-func unusedLoopbackPort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
 }

@@ -85,3 +85,29 @@ import Testing
         #expect(state.canSign)
     }
 }
+
+@Suite struct OutboundConfigTests {
+    static let cases: [(JSONObject, String?)] = [
+        (["allow": ["hooks.example.com", "127.0.0.1:9000", "[::1]:8080"]], nil),
+        (["allow": ["http://hooks.example.com"]], "is not a host or host:port"),
+        (["allow": ["user@hooks.example.com"]], "is not a host or host:port"),
+        (["allow": ["hooks.example.com:99999"]], "is not a host or host:port"),
+        (["allow": [], "max_response_bytes": 0], "max_response_bytes"),
+        (["allow": [], "max_requests_per_call": -1], "max_requests_per_call"),
+        (["allow": [], "follow_redirects": true], "unknown key \"follow_redirects\""),
+    ]
+
+    @Test(arguments: cases)
+    func pipelinesHTTPIsChecked(http: JSONObject, problem: String?) async throws {
+        let f = try Fixture { $0["pipelines"] = ["http": .object(http)] }
+        defer { f.cleanUp() }
+        do {
+            let state = try await f.state()
+            #expect(problem == nil)
+            #expect(state.config.pipelineHTTP.allow.map(\.description) == ["hooks.example.com", "127.0.0.1:9000", "::1:8080"])
+            #expect(state.config.pipelineHTTP.maxResponseBytes == 1024 * 1024 && state.config.pipelineHTTP.maxRequestsPerCall == 10)
+        } catch let error as ConfigError {
+            #expect(problem.map { p in error.problems.contains { $0.contains(p) } } == true, "\(error.problems)")
+        }
+    }
+}

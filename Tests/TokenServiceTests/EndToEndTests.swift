@@ -5,6 +5,7 @@ import FoundationNetworking
 import JSONCore
 import Pipeline
 import Testing
+import TestSupport
 @testable import TokenService
 
 /// Starts the real `tokenservice` binary on a free loopback port and checks it from outside:
@@ -13,19 +14,6 @@ import Testing
     static let binary = WorkerLaunch.siblingExecutable(named: "tokenservice")
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     struct Server {
         let process: Process
         let base: String
@@ -33,7 +21,7 @@ import Testing
     }
 
     static func start(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = GatewayMintTests.pipelines) async throws -> Server {
-        let port = try freePort()
+        let port = unusedLoopbackPort()
         let base = "http://127.0.0.1:\(port)"
         let fixture = try Fixture(issuer: base, pipelines: pipelines) { config in
             config["listen"] = ["host": "127.0.0.1", "port": .int(Int64(port))]
@@ -207,5 +195,47 @@ import Testing
         let attrs = try FileManager.default.attributesOfItem(atPath: keyFile)
         #expect((attrs[.posixPermissions] as? Int) == 0o600)
         #expect(try Self.run(Self.binary, ["keys", "generate", "--alg", "ES256", "--out", keyFile]).status != 0, "never overwrites")
+    }
+}
+
+/// `pipeline test` shows what GenAuth's "how to debug" needs, async notifiers and outbound calls included.
+@Suite struct PipelineTestCommandTests {
+    @Test func showsAsyncFunctionsAndOutboundCalls() async throws {
+        let sink = try WebhookSink()
+        let notifier = """
+            async function pipe(user, context, callback) {
+              const r = await axios.post(env.HOOK + '/hooks/slack?token=secret-in-query', { text: user.username + ' signed in' });
+              log('slack answered', r.status);
+              callback(null, user, context);
+            }
+            """
+        let blocked = "async function pipe(user, context, callback) { try { await axios.get('http://example.org/'); } catch (e) { log(e.code); } callback(null, user, context); }"
+        let f = try Fixture(pipelines: ["pre_id_token": [
+            (name: "dept", source: "function pipe(u, c, cb) { u.addIdToken('department', u.customData.dept); cb(null, u, c); }", extra: [:]),
+            (name: "blocked", source: blocked, extra: [:]),
+            (name: "notify", source: notifier, extra: ["async": true]),
+        ]]) { config in
+            config["env"] = ["ALLOWED_DOMAIN": "example.com", "HOOK": .string(sink.base)]
+            var p = config["pipelines"]!.objectValue!
+            p["http"] = ["allow": .array([.string("127.0.0.1:\(sink.port)")])]
+            config["pipelines"] = .object(p)
+        }
+        defer { f.cleanUp() }
+        let userFile = f.dir.appendingPathComponent("user.json").path
+        try Data(#"{"id":"1","username":"ada","customData":{"dept":"Ops"}}"#.utf8).write(to: URL(fileURLWithPath: userFile))
+        let test = try EndToEndTests.run(EndToEndTests.binary, ["pipeline", "test", "--config", f.configPath, "--trigger", "pre_id_token", "--user", userFile])
+        #expect(test.status == 0, "\(test.output)")
+        let out = try #require(try JSON.parse(Array(test.output.utf8)).objectValue)
+        #expect(out["claims"] == ["department": "Ops"])
+        let http = out["http"]?.arrayValue ?? []
+        #expect(http.first?.objectValue?["function"] == "blocked" && http.first?.objectValue?["error"] == "ERR_HOST_NOT_ALLOWED", "\(http)")
+        let async = try #require(out["async"]?.objectValue)
+        #expect(async["functions"] == [["name": "notify", "outcome": "ok"]], "\(async)")
+        let call = try #require(async["http"]?.arrayValue?.first?.objectValue)
+        #expect(call["status"] == 200 && call["method"] == "POST")
+        #expect(call["url"] == .string("\(sink.base)/hooks/slack"), "no query in the report")
+        #expect(async["logs"]?.arrayValue?.first?.objectValue?["message"] == "slack answered 200")
+        #expect(!test.output.contains("secret-in-query"))
+        #expect(try sink.received().first?["body"]?.stringValue == #"{"text":"ada signed in"}"#)
     }
 }

@@ -145,10 +145,11 @@ public final class PipelineEngine: Service, Sendable {
         throw PipelineLoadError(["pipeline \(trigger.rawValue): the pipeline worker could not be reached"])
     }
 
-    /// Runs the synchronous functions in order, then starts the `async: true` ones fire-and-forget.
-    public func run(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject) async -> PipelineReport {
+    /// Runs the synchronous functions in order, then (unless `background` is false) starts the
+    /// `async: true` ones fire-and-forget.
+    public func run(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject, background: Bool = true) async -> PipelineReport {
         let report = await runFunctions(pipeline, plan: pipeline.foreground, user: user, context: context)
-        guard !pipeline.background.indices.isEmpty, report.outcome == .proceed else { return report }
+        guard background, !pipeline.background.indices.isEmpty, report.outcome == .proceed else { return report }
         guard backgroundRuns.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxBackgroundRuns else {
             backgroundRuns.wrappingSubtract(1, ordering: .relaxed)
             logger.warning("too many async pipeline runs in progress; this one is dropped", metadata: ["trigger": "\(pipeline.trigger.rawValue)"])
@@ -159,6 +160,9 @@ public final class PipelineEngine: Service, Sendable {
             defer { backgroundRuns.wrappingSubtract(1, ordering: .relaxed) }
             let r = await runBackground(pipeline, user: user, context: context)
             for line in r.logs { logger.info("\(line.message)", metadata: ["function": "\(line.function)", "async": "true"]) }
+            for call in r.httpCalls {
+                logger.info("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))
+            }
             for f in r.functions where f.outcome != .ok {
                 logger.warning("async pipeline function did not succeed; ignored", metadata: ["function": "\(f.name)", "outcome": "\(f.outcome)"])
             }

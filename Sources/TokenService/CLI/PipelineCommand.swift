@@ -30,27 +30,51 @@ struct PipelineCommand: AsyncParsableCommand {
                 print(JSON.serializeString(.object(["outcome": "proceed", "claims": [:], "logs": [], "note": "no enabled functions"])))
                 return
             }
-            let report = await engine.run(pipeline, user: userValue, context: ctx)
-            var added = JSONObject()
-            let refused = report.extensions.apply(to: &added)
-            let removed = report.extensions.operations.compactMap { op -> JSONValue? in
-                if case .remove(let k) = op { return .string(k) }
-                return nil
-            }
-            let outcome: JSONValue
-            switch report.outcome {
-            case .proceed: outcome = "proceed"
-            case .denied(let f, let m): outcome = ["denied": ["function": .string(f), "message": .string(m), "http": "403 access_denied"]]
-            case .failed(let f, let r): outcome = ["failed": ["function": .string(f), "reason": .string(r), "http": "500 server_error"]]
-            }
-            let out: JSONObject = [
-                "outcome": outcome, "claims": .object(added), "removed": .array(removed),
-                "refused": .array((refused + report.refusedClaims).map { .string($0) }),
-                "logs": .array(report.logs.map { ["function": .string($0.function), "message": .string($0.message)] }),
-                "functions": .array(report.functions.map { ["name": .string($0.name), "outcome": .string($0.outcome.label)] }),
-            ]
+            // The synchronous functions, then the async ones (whose claims never reach a token), awaited.
+            let report = await engine.run(pipeline, user: userValue, context: ctx, background: false)
+            let background = await engine.runBackground(pipeline, user: userValue, context: ctx)
+            var out = PipelineCommand.describe(report, pipeline)
+            let async = PipelineCommand.describe(background, pipeline)
+            out["async"] = ["outcome": async["outcome"] ?? "proceed", "functions": async["functions"] ?? [], "logs": async["logs"] ?? [],
+                            "http": async["http"] ?? []]
             print(JSON.serializeString(.object(out)))
             if report.outcome != .proceed { throw ExitCode(2) }
         }
+    }
+
+    /// What `pipeline test` prints for one run: outcome, claims, removals, refusals, logs, every
+    /// function's outcome and its outbound calls (method, URL without query, status or error, ms).
+    static func describe(_ report: PipelineReport, _ pipeline: CompiledPipeline) -> JSONObject {
+        var added = JSONObject()
+        let refused = report.extensions.apply(to: &added)
+        let removed = report.extensions.operations.compactMap { op -> JSONValue? in
+            if case .remove(let k) = op { return .string(k) }
+            return nil
+        }
+        let outcome: JSONValue
+        switch report.outcome {
+        case .proceed: outcome = "proceed"
+        case .denied(let f, let m): outcome = ["denied": ["function": .string(f), "message": .string(m), "http": "403 access_denied"]]
+        case .failed(let f, let r): outcome = ["failed": ["function": .string(f), "reason": .string(r), "http": "500 server_error"]]
+        }
+        let calls: [JSONValue] = report.httpCalls.map { call in
+            var o: JSONObject = ["function": .string(pipeline.functions[call.function].name), "method": .string(call.method),
+                                 "url": .string(call.url), "ms": .int(Int64(call.milliseconds))]
+            if let status = call.status { o["status"] = .int(Int64(status)) }
+            if let error = call.error { o["error"] = .string(error) }
+            return .object(o)
+        }
+        return [
+            "outcome": outcome, "claims": .object(added), "removed": .array(removed),
+            "refused": .array((refused + report.refusedClaims).map { .string($0) }),
+            "logs": .array(report.logs.map { ["function": .string($0.function), "message": .string($0.message)] }),
+            "functions": .array(report.functions.map { f in
+                var o: JSONObject = ["name": .string(f.name), "outcome": .string(f.outcome.label)]
+                if case .failed(let reason) = f.outcome { o["reason"] = .string(reason) }
+                if case .skipped(let reason) = f.outcome { o["reason"] = .string(reason) }
+                return .object(o)
+            }),
+            "http": .array(calls),
+        ]
     }
 }

@@ -29,7 +29,8 @@ struct ServeCommand: AsyncParsableCommand {
             router: Routes.build(core: core),
             configuration: .init(address: .hostname(host ?? state.config.listen.host, port: port ?? state.config.listen.port),
                                  serverName: nil),
-            services: [ReloadOnHangup(path: config, holder: holder, engine: engine, logger: logger)],
+            // Shut down in reverse order: the server drains first, the pipeline engine stops last (for good).
+            services: [engine, ReloadOnHangup(path: config, holder: holder, engine: engine, logger: logger)],
             onServerRunning: { channel in
                 log.info("tokenservice listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")",
                                                                  "issuer": "\(state.config.issuer)"])

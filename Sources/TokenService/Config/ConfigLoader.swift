@@ -1,6 +1,7 @@
 import Foundation
 import JOSE
 import JSONCore
+import Pipeline
 
 /// A configuration that failed validation, with every problem found.
 struct ConfigError: Error, CustomStringConvertible {
@@ -77,15 +78,17 @@ enum ConfigLoader {
         }
 
         var pre: (id: [ServiceConfig.PipelineFunction], access: [ServiceConfig.PipelineFunction]) = ([], [])
-        if let p = r.object(o["pipelines"], "$.pipelines", known: ["pre_id_token", "pre_access_token"]) {
+        var outbound = OutboundPolicy.none
+        if let p = r.object(o["pipelines"], "$.pipelines", known: ["pre_id_token", "pre_access_token", "http"]) {
             pre.id = readPipeline(&r, p, "pre_id_token")
             pre.access = readPipeline(&r, p, "pre_access_token")
+            outbound = readOutbound(&r, p["http"])
         }
 
         guard r.problems.isEmpty else { throw ConfigError(problems: r.problems) }
         return ServiceConfig(issuer: issuer, listen: listen, authorizationEndpoint: authz, keys: keys, signingKey: signingKey,
                              gateways: gateways, clients: clients, env: env, preIDToken: pre.id, preAccessToken: pre.access,
-                             baseDirectory: baseDirectory)
+                             pipelineHTTP: outbound, baseDirectory: baseDirectory)
     }
 
     private static func readKey(_ r: inout ConfigReader, _ item: JSONValue, _ path: String) -> ServiceConfig.Key? {
@@ -192,6 +195,22 @@ enum ConfigLoader {
             out.append(fn)
         }
         return out
+    }
+
+    /// `pipelines.http`: the hosts `axios` may reach and its bounds. No entry: every call is refused.
+    private static func readOutbound(_ r: inout ConfigReader, _ value: JSONValue?) -> OutboundPolicy {
+        let path = "$.pipelines.http"
+        guard let h = r.object(value, path, known: ["allow", "max_response_bytes", "max_requests_per_call"]) else { return .none }
+        var allow: [OutboundPolicy.Entry] = []
+        for entry in r.strings(h, "allow", path) ?? [] {
+            if let e = OutboundPolicy.entry(entry) { allow.append(e) } else {
+                r.problem("\(path).allow", "\"\(entry)\" is not a host or host:port (IPv6 in brackets)")
+            }
+        }
+        return OutboundPolicy(
+            allow: allow,
+            maxResponseBytes: r.int(h, "max_response_bytes", path, range: 1...(64 << 20)) ?? OutboundPolicy.defaultMaxResponseBytes,
+            maxRequestsPerCall: r.int(h, "max_requests_per_call", path, range: 0...1000) ?? OutboundPolicy.defaultMaxRequestsPerCall)
     }
 
     static func hexBytes(_ hex: String) -> [UInt8]? {

@@ -1,5 +1,6 @@
 import JOSE
 import JSONCore
+import Pipeline
 
 /// The typed, validated configuration (contract: cli-and-config.md). Secrets are resolved.
 struct ServiceConfig: Sendable {
@@ -78,6 +79,8 @@ struct ServiceConfig: Sendable {
     var env: JSONObject
     var preIDToken: [PipelineFunction]
     var preAccessToken: [PipelineFunction]
+    /// What pipeline functions may reach with `axios` (`pipelines.http`).
+    var pipelineHTTP: OutboundPolicy = .none
     /// Directory of the config file: relative paths resolve against it.
     var baseDirectory: String
 }

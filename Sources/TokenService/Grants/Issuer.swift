@@ -94,6 +94,9 @@ struct Issuer: Sendable {
         for line in report.logs {
             logger.info("\(line.message)", metadata: ["pipeline": "\(trigger.rawValue)", "function": "\(line.function)"])
         }
+        for call in report.httpCalls {
+            logger.info("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))
+        }
         let refused = report.extensions.apply(to: &claims)
         for name in refused + report.refusedClaims {
             logger.warning("pipeline tried to set a registered claim; dropped", metadata: ["trigger": "\(trigger.rawValue)", "claim": "\(name)"])

@@ -57,7 +57,9 @@ final class ServiceState: Sendable {
                     problems.append("pipeline \(trigger.rawValue): no pipeline engine available")
                     continue
                 }
-                do { compiled[trigger] = try await engine.prepare(specs, trigger: trigger, env: config.env) } catch { problems += error.problems }
+                do { compiled[trigger] = try await engine.prepare(specs, trigger: trigger, env: config.env, outbound: config.pipelineHTTP) } catch {
+                    problems += error.problems
+                }
             }
         }
         guard problems.isEmpty else { throw ConfigError(problems: problems) }
