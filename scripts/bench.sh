@@ -8,6 +8,9 @@ SECS=${BENCH_SECONDS:-10}
 OUT=${BENCH_OUT:-bench-out}
 PORT_A=${BENCH_PORT:-18480}
 PORT_B=$((PORT_A + 1))
+PORT_C=$((PORT_A + 2))   # pipelines + an async notifier posting to a 1 s webhook
+PORT_D=$((PORT_A + 3))   # pipelines + a function that loops for one client
+PORT_SINK=$((PORT_A + 10))
 rm -rf "$OUT"; mkdir -p "$OUT/keys" "$OUT/pipelines" "$OUT/raw"
 
 for spec in RS256:rs256.pem ES256:es256.pem HS256:hs256.key; do
@@ -40,6 +43,18 @@ async function pipe(user, context, callback) {
   callback(null, user, context);
 }
 JS
+cat > "$OUT/pipelines/notify.js" <<'JS'
+async function pipe(user, context, callback) {
+  await axios.post(env.HOOK, { text: context.clientId + ' got a token' });
+  callback(null, user, context);
+}
+JS
+cat > "$OUT/pipelines/poison.js" <<'JS'
+async function pipe(user, context, callback) {
+  if (context.clientId === 'bench-poison') while (true) {}
+  callback(null, user, context);
+}
+JS
 cat > "$OUT/pipelines/dept.js" <<'JS'
 async function pipe(user, context, callback) {
   user.addIdToken('department', (user.customData && user.customData.dept) || 'unassigned');
@@ -47,7 +62,8 @@ async function pipe(user, context, callback) {
 }
 JS
 
-config() { # $1 port, $2 pipelines json
+config() { # $1 port, $2 pipelines json, $3 env json (optional)
+local env_json=${3:-'{}'}
 cat <<JSON
 {
   "issuer": "http://127.0.0.1:$1",
@@ -63,14 +79,20 @@ cat <<JSON
     {"client_id": "bench-rs", "client_secret": "$SECRET", "grant_types": ["client_credentials"], "scopes": ["api:read", "api:write"], "audiences": ["https://api.example.com"]},
     {"client_id": "bench-es", "client_secret": "$SECRET", "grant_types": ["client_credentials"], "scopes": ["api:read"], "audiences": ["https://api.example.com"], "signing_key": "es"},
     {"client_id": "bench-hs", "client_secret": "$SECRET", "grant_types": ["client_credentials"], "scopes": ["api:read"], "audiences": ["https://api.example.com"], "signing_key": "hs"},
+    {"client_id": "bench-poison", "client_secret": "$SECRET", "grant_types": ["client_credentials"], "scopes": ["api:read"], "audiences": ["https://api.example.com"], "signing_key": "hs"},
     {"client_id": "web", "client_secret": "$SECRET", "grant_types": ["authorization_code"], "scopes": ["openid", "profile", "email"], "audiences": ["https://api.example.com"]}
   ],
+  "env": $env_json,
   "pipelines": $2
 }
 JSON
 }
 config "$PORT_A" '{}' > "$OUT/plain.json"
-config "$PORT_B" '{"pre_access_token": [{"name": "tenant", "file": "pipelines/tenant.js"}, {"name": "network", "file": "pipelines/network.js"}, {"name": "entitlements", "file": "pipelines/entitlements.js"}], "pre_id_token": [{"name": "dept", "file": "pipelines/dept.js"}]}' > "$OUT/pipelines.json"
+THREE='{"name": "tenant", "file": "pipelines/tenant.js"}, {"name": "network", "file": "pipelines/network.js"}, {"name": "entitlements", "file": "pipelines/entitlements.js"}'
+config "$PORT_B" "{\"pre_access_token\": [$THREE], \"pre_id_token\": [{\"name\": \"dept\", \"file\": \"pipelines/dept.js\"}]}" > "$OUT/pipelines.json"
+config "$PORT_C" "{\"http\": {\"allow\": [\"127.0.0.1:$PORT_SINK\"]}, \"pre_access_token\": [$THREE, {\"name\": \"notify\", \"file\": \"pipelines/notify.js\", \"async\": true}]}" \
+  "{\"HOOK\": \"http://127.0.0.1:$PORT_SINK/hooks/slow?ms=1000\"}" > "$OUT/notifier.json"
+config "$PORT_D" "{\"pre_access_token\": [$THREE, {\"name\": \"poison\", \"file\": \"pipelines/poison.js\", \"timeout_ms\": 400}]}" > "$OUT/poison.json"
 
 wrk_post() { # $1 script file, $2 Content-Type, $3 Authorization, $4 body -> writes a wrk script posting it, prints its path
   cat > "$1" <<LUA
@@ -96,7 +118,16 @@ start_server() { # $1 config -> pid in SERVER_PIDS[name]
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.05; done
   echo "server did not start" >&2; cat "$OUT/raw/server-$name.log" >&2; exit 1
 }
-stop_servers() { for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done; }
+stop_servers() { for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done; kill "${SINK_PID:-0}" 2>/dev/null || true; }
+poison_loop() { # $1 base url, $2 seconds: the looping client, twice a second, each hit in the background
+  local end=$((SECONDS + $2))
+  while [ $SECONDS -lt $end ]; do
+    curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 -u "bench-poison:$SECRET" -d grant_type=client_credentials "$1/oauth/token" \
+      >> "$OUT/raw/poison-codes.txt" &
+    sleep 0.5
+  done
+  wait
+}
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # user + system, clock ticks
 workers_sum() { # $1 per-process measure (rss_kb|cpu_ticks), $2 server pid -> its sum over the pipeline workers
@@ -127,14 +158,28 @@ speed() { # $1 openssl algorithm, $2 output name: the signing limit, measured ri
 declare -A SERVER_PIDS
 A="http://127.0.0.1:$PORT_A"
 B="http://127.0.0.1:$PORT_B"
+C="http://127.0.0.1:$PORT_C"
+D="http://127.0.0.1:$PORT_D"
+python3 Tests/e2e/webhook_sink.py --port "$PORT_SINK" > /dev/null 2>&1 &
+SINK_PID=$!
 start_server "$OUT/plain.json"
 start_server "$OUT/pipelines.json"
+start_server "$OUT/notifier.json"
+start_server "$OUT/poison.json"
 trap stop_servers EXIT
 bench warmup plain "$A/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
 bench warmup-pipeline pipelines "$B/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
 bench healthz plain "$A/healthz"
 bench hs256 plain "$A/oauth/token" "$(lua_cc bench-hs)"
 bench hs256-pipeline pipelines "$B/oauth/token" "$(lua_cc bench-hs)"
+bench warmup-notifier notifier "$C/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
+bench hs256-notifier notifier "$C/oauth/token" "$(lua_cc bench-hs)"
+bench warmup-poison poison "$D/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
+bench poison-baseline poison "$D/oauth/token" "$(lua_cc bench-hs)"
+: > "$OUT/raw/poison-codes.txt"
+poison_loop "$D" "$SECS" &
+bench poison-load poison "$D/oauth/token" "$(lua_cc bench-hs)"
+wait
 speed rsa2048 openssl-rsa
 bench rs256 plain "$A/oauth/token" "$(lua_cc bench-rs)"
 speed ecdsap256 openssl-ecdsa

@@ -3,6 +3,7 @@
 
 Prints its port on the first line of stdout, then serves until stdin closes (or forever with --port).
   POST|PUT|PATCH /hooks/...   records {method, path, headers, body} and answers {"ok": true}
+                              (with ?ms=N: answers after N ms and records nothing)
   GET /received               every recorded request, as JSON
   GET /json                   {"allowed": true, "ip": "203.0.113.7"}
   GET /slow?ms=N              answers after N ms
@@ -41,6 +42,10 @@ class Handler(BaseHTTPRequestHandler):
     def record(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace")
+        delay = parse_qs(urlparse(self.path).query).get("ms")
+        if delay:  # a slow webhook: answers after ms milliseconds, keeps no record (load tests)
+            time.sleep(int(delay[0]) / 1000)
+            return self.reply(200, {"ok": True})
         with lock:
             received.append({"method": self.command, "path": self.path, "body": body,
                              "headers": {k.lower(): v for k, v in self.headers.items()}})
@@ -77,6 +82,7 @@ def main():
     port = 0
     if "--port" in sys.argv:
         port = int(sys.argv[sys.argv.index("--port") + 1])
+    ThreadingHTTPServer.request_queue_size = 1024
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
