@@ -180,6 +180,24 @@ import Testing
         #expect(engine.workerProcessIDs() == pids, "served by the one worker, no spare was needed")
     }
 
+    /// Many runs calling out at once on one worker: callers wait for room in the pool while runs park
+    /// (parking frees room from the reply reader, which must not re-enter the worker's lock).
+    @Test func manyConcurrentRunsCallingOutOnOneWorker() async throws {
+        let sink = try WebhookSink()
+        let engine = TestWorker.engine(workers: 1)
+        defer { engine.shutdown() }
+        let pipeline = try await engine.prepare([Fn(name: "notify", source: """
+            async function pipe(user, context, callback) { await axios.post(env.B + '/hooks/load?ms=50', { n: context.n }); context.addToken('n', context.n); callback(null, user, context); }
+            """).spec], trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for n in 0..<150 {
+                group.addTask { await engine.run(pipeline, user: .null, context: ["n": .int(Int64(n))]).claims == ["n": .int(Int64(n))] }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.count == 150 && results.allSatisfy { $0 })
+    }
+
     @Test func addCustomDataReachesTheFunctionsThatFollow() async throws {
         let engine = TestWorker.engine()
         defer { engine.shutdown() }

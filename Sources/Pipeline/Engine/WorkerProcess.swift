@@ -188,6 +188,8 @@ final class WorkerProcess: Sendable {
     func received(_ payloads: [[UInt8]], pid: pid_t) {
         var answered: [(CheckedContinuation<Reply?, Never>, Reply, WorkerPool.Reservation?)] = []
         var calls: [(Wire.Message, Waiter?)] = []
+        // Released after the lock: the pool's wake-up reads every worker's health (this one's lock too).
+        var parked: [WorkerPool.Reservation] = []
         state.withLock { s in
             guard s.alive, s.pid == pid else { return }
             for payload in payloads {
@@ -201,9 +203,8 @@ final class WorkerProcess: Sendable {
                     if let w = s.waiters.removeValue(forKey: message.id) { answered.append((w.continuation, .unavailable, w.reservation)) }
                 case .httpCall:
                     // The run parks in the worker: it no longer takes room in the pool.
-                    let reservation = s.waiters[message.id]?.reservation
+                    if let reservation = s.waiters[message.id]?.reservation { parked.append(reservation) }
                     s.waiters[message.id]?.reservation = nil
-                    reservation?.release()
                     if let fn = message.words.dropFirst().first.flatMap(Wire.integer).map(Int.init) {
                         s.waiters[message.id]?.callsPerFunction[fn, default: 0] += 1
                     }
@@ -213,6 +214,7 @@ final class WorkerProcess: Sendable {
                 }
             }
         }
+        for reservation in parked { reservation.release() }
         for (c, reply, reservation) in answered {
             reservation?.release()
             c.resume(returning: reply)
