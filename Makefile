@@ -1,12 +1,12 @@
 # tokenservice — two commands: `make run` and `make test` (see README.md).
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-APT_PACKAGES := libssl-dev libjansson-dev libjavascriptcoregtk-4.1-dev libcurl4-openssl-dev pkg-config openssl curl python3 python3-pip
+APT_PACKAGES := libssl-dev libjansson-dev libjavascriptcoregtk-4.1-dev libcurl4-openssl-dev redis-server pkg-config openssl curl python3 python3-pip
 BENCH_PACKAGES := wrk
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/tokenservice
 
-.PHONY: all deps python-deps build release keys run test bench clean
+.PHONY: all deps python-deps build release keys run test bench soak clean
 
 all: build
 
@@ -18,10 +18,11 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-## The independent verifier the end-to-end test uses (PyJWT + cryptography, from PyPI).
+## The independent libraries the end-to-end tests use (PyJWT + cryptography, joserfc for DPoP proofs, from PyPI).
+PY_PACKAGES := 'PyJWT[crypto]>=2.8' 'joserfc>=1.0'
 python-deps: deps
-	@python3 -c 'import jwt, cryptography' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'PyJWT[crypto]>=2.8' \
-	  || python3 -m pip install --quiet --break-system-packages 'PyJWT[crypto]>=2.8'
+	@python3 -c 'import jwt, cryptography, joserfc' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check $(PY_PACKAGES) \
+	  || python3 -m pip install --quiet --break-system-packages $(PY_PACKAGES)
 
 build: deps
 	swift build $(SWIFT_BUILD_FLAGS)
@@ -37,15 +38,22 @@ run: build keys
 	@./scripts/demo.sh
 	exec $(BIN) serve --config config/dev.json
 
+## The latency-sensitive isolation tests run alone, after the rest: nothing else may take the 2 cores meanwhile.
 test: deps python-deps build
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build --skip IsolationTests $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build --filter IsolationTests $(SWIFT_BUILD_FLAGS)
 
 bench:
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)" && \
 	$(MAKE) --no-print-directory release && \
 	BENCH_STARTED=$$start BENCH_BUILT=$$(date +%s) ./scripts/bench.sh
+
+## A few minutes of load on two replicas behind nginx, one Redis, key rotation, a restart and a Redis bounce (not in CI).
+soak:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES) nginx" && \
+	$(MAKE) --no-print-directory release && ./scripts/soak.sh
 
 clean:
 	rm -rf .build

@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "CPipelineSupport"),
         .target(name: "COutboundHTTP", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "JSONCore", dependencies: ["CJansson"], swiftSettings: swiftSettings),
+        .target(name: "RESP", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+                swiftSettings: swiftSettings),
         .target(name: "JOSE", dependencies: ["COpenSSL", "JSONCore"], swiftSettings: swiftSettings),
         .target(name: "Claims", dependencies: ["JSONCore", "JOSE"], swiftSettings: swiftSettings),
         .target(
@@ -43,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "TokenService",
             dependencies: [
-                "JOSE", "Claims", "JSONCore", "Pipeline",
+                "JOSE", "Claims", "JSONCore", "Pipeline", "RESP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

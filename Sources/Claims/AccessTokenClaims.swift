@@ -14,6 +14,10 @@ public struct AccessTokenClaims: Sendable, Equatable {
     public var authTime: Int64?
     public var acr: String?
     public var amr: [String]?
+    /// RFC 7800 confirmation: `{"jkt": …}` for DPoP-bound tokens (RFC 9449 §6).
+    public var confirmation: JSONObject?
+    /// RFC 8693 §4.1 actor: who acts for the subject (nested for chains of delegation).
+    public var actor: JSONValue?
     public var extensions: JSONObject
 
     public init(issuer: String, subject: String, audience: [String], clientID: String, issuedAt: Int64,
@@ -39,6 +43,8 @@ public struct AccessTokenClaims: Sendable, Equatable {
         if let authTime { o.appendNew("auth_time", .int(authTime)) }
         if let acr { o.appendNew("acr", .string(acr)) }
         if let amr { o.appendNew("amr", .array(amr.map { .string($0) })) }
+        if let confirmation { o.appendNew("cnf", .object(confirmation)) }
+        if let actor { o.appendNew("act", actor) }
         for (k, v) in extensions where !RegisteredClaims.contains(k) { o.appendNew(k, v) }
         return o
     }

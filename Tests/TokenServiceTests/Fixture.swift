@@ -93,7 +93,7 @@ struct Fixture {
         var core = ServiceCore.make(holder: StateHolder(state), engine: engine, logger: Logger(label: "test"))
         if let now {
             core = ServiceCore(holder: core.holder, issuer: Issuer(engine: engine, metrics: core.metrics, logger: core.issuer.logger, now: { now }),
-                               replayCache: core.replayCache)
+                               shared: core.shared)
         }
         return (Application(router: Routes.build(core: core)), core, engine)
     }
@@ -103,12 +103,20 @@ struct Fixture {
     /// A fixture, its application under HummingbirdTesting's router client, and its service core;
     /// pipeline workers and files are cleaned up afterwards.
     static func withRouterClient(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = [:],
+                                 mutate: (inout JSONObject) -> Void = { _ in },
                                  _ body: @escaping @Sendable (Fixture, any TestClientProtocol, ServiceCore) async throws -> Void) async throws {
-        let f = try Fixture(pipelines: pipelines)
+        let f = try Fixture(pipelines: pipelines, mutate: mutate)
         defer { f.cleanUp() }
         let (app, core, engine) = try await f.application()
         defer { engine.shutdown() }
         try await app.test(.router) { client in try await body(f, client, core) }
+    }
+}
+
+extension JSONObject {
+    /// Appends a client to a fixture config.
+    mutating func addClient(_ client: JSONObject) {
+        self["clients"] = .array((self["clients"]?.arrayValue ?? []) + [.object(client)])
     }
 }
 

@@ -1,3 +1,4 @@
+import Claims
 import JOSE
 import JSONCore
 
@@ -7,12 +8,12 @@ import JSONCore
 /// client costs the same hash-and-compare as a wrong secret.
 struct ClientAuthenticator: Sendable {
     static let assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-    /// Assertions valid for longer than this are refused (they would pin replay-cache entries).
+    /// Assertions valid for longer than this are refused (they would pin one-time memory entries).
     static let maxAssertionLifetime: Int64 = 3600
-    static let clockSkew: Int64 = 30
 
     let clients: ClientRegistry
-    let replayCache: AssertionReplayCache
+    /// Where assertion `jti`s are remembered (shared by replicas when shared state is configured).
+    let oneTime: any SharedState
     /// Accepted `aud` values: the token endpoint URL and the issuer.
     let audiences: Set<String>
 
@@ -21,7 +22,7 @@ struct ClientAuthenticator: Sendable {
         let method: ServiceConfig.AuthMethod
     }
 
-    func authenticate(authorization: String?, form: FormParameters, now: Int64) throws(OAuthError) -> Result {
+    func authenticate(authorization: String?, form: FormParameters, now: Int64) async throws(OAuthError) -> Result {
         let basic = authorization.flatMap(Self.parseBasic)
         if let authorization, basic == nil, authorization.lowercased().hasPrefix("basic") {
             throw OAuthError.invalidClient(basic: true)
@@ -42,7 +43,7 @@ struct ClientAuthenticator: Sendable {
             return try checkSecret(id: id, secret: secret, method: .clientSecretPost)
         }
         if usesAssertion {
-            return try checkAssertion(form: form, now: now)
+            return try await checkAssertion(form: form, now: now)
         }
         throw OAuthError.invalidClient(basic: false)
     }
@@ -61,7 +62,7 @@ struct ClientAuthenticator: Sendable {
         return Result(client: client, method: method)
     }
 
-    private func checkAssertion(form: FormParameters, now: Int64) throws(OAuthError) -> Result {
+    private func checkAssertion(form: FormParameters, now: Int64) async throws(OAuthError) -> Result {
         guard form["client_assertion_type"] == Self.assertionType else {
             throw OAuthError.invalidRequest("client_assertion_type must be \(Self.assertionType)")
         }
@@ -73,24 +74,25 @@ struct ClientAuthenticator: Sendable {
         if let formID = form["client_id"], formID != iss { throw OAuthError.invalidClient(basic: false) }
         guard let verified = try? JWSVerifier(keys: keys).verify(assertion) else { throw OAuthError.invalidClient(basic: false) }
         let claims = verified.claims
-        guard claims["iss"]?.stringValue == client.id, claims["sub"]?.stringValue == client.id,
-              Self.audienceMatches(claims["aud"], audiences),
-              let exp = claims["exp"]?.intValue, exp + Self.clockSkew > now, exp - now <= Self.maxAssertionLifetime,
-              let jti = claims["jti"]?.stringValue, !jti.isEmpty, jti.utf8.count <= 256
-        else { throw OAuthError.invalidClient(basic: false) }
-        if let nbf = claims["nbf"]?.intValue, nbf > now + Self.clockSkew { throw OAuthError.invalidClient(basic: false) }
-        switch replayCache.record(clientID: client.id, jti: jti, expiresAt: exp + Self.clockSkew, now: now) {
-        case .fresh: return Result(client: client, method: .privateKeyJWT)
-        case .replayed, .full: throw OAuthError.invalidClient(basic: false)
+        let checks = ClaimValidator([IssuerCheck(issuer: client.id), EqualsCheck("sub", client.id), AudienceCheck(accepted: audiences),
+                                     ExpirationCheck(maxLifetime: Self.maxAssertionLifetime), NotBeforeCheck(), RequiredStringCheck("jti")])
+        guard (try? checks.validate(claims, now: now)) != nil, let exp = claims["exp"]?.intValue, let jti = claims["jti"]?.stringValue else {
+            throw OAuthError.invalidClient(basic: false)
         }
+        let fresh: Bool
+        do {
+            fresh = try await oneTime.claimOnce("assertion:" + client.id + ":" + jti, expiresAt: exp + ClaimValidator.defaultLeeway, now: now)
+        } catch { throw OAuthError.temporarilyUnavailable("the one-time check of the assertion is unavailable") }
+        guard fresh else { throw OAuthError.invalidClient(basic: false) }
+        return Result(client: client, method: .privateKeyJWT)
     }
 
-    static func audienceMatches(_ aud: JSONValue?, _ accepted: Set<String>) -> Bool {
-        switch aud {
-        case .string(let s)?: return accepted.contains(s)
-        case .array(let a)?: return a.contains { $0.stringValue.map(accepted.contains) ?? false }
-        default: return false
-        }
+    /// The client a request names before it is authenticated (Basic user, form client_id, or the
+    /// unverified `iss` of an assertion), for the abuse counters.
+    static func claimedClientID(authorization: String?, form: FormParameters) -> String? {
+        if let (id, _) = authorization.flatMap(parseBasic) { return id }
+        if let id = form["client_id"] { return id }
+        return form["client_assertion"].flatMap(unverifiedClaims)?["iss"]?.stringValue
     }
 
     static func unverifiedClaims(_ token: String) -> JSONObject? {

@@ -24,7 +24,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let holder = StateHolder(state)
         let log = logger
-        let core = ServiceCore.make(holder: holder, engine: engine, logger: logger)
+        // Read at start: a reload keeps the shared store (moving replicas to another Redis is a restart).
+        let core = ServiceCore.make(holder: holder, engine: engine, logger: logger, shared: state.config.sharedState.store())
         let app = Application(
             router: Routes.build(core: core),
             configuration: .init(address: .hostname(host ?? state.config.listen.host, port: port ?? state.config.listen.port),
@@ -55,10 +56,10 @@ extension PipelineEngine {
 }
 
 extension ServiceCore {
-    static func make(holder: StateHolder, engine: PipelineEngine?, logger: Logger) -> ServiceCore {
+    static func make(holder: StateHolder, engine: PipelineEngine?, logger: Logger, shared: any SharedState = InProcessState()) -> ServiceCore {
         let issuer = Issuer(engine: engine, metrics: ServiceMetrics(), logger: logger,
                             now: { Int64(Date().timeIntervalSince1970) })
-        return ServiceCore(holder: holder, issuer: issuer, replayCache: AssertionReplayCache())
+        return ServiceCore(holder: holder, issuer: issuer, shared: shared)
     }
 }
 
@@ -88,5 +89,14 @@ struct PipelineWorkerCommand: ParsableCommand {
     func run() throws {
         let status = PipelineWorker.main()
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+extension ServiceConfig.SharedStateConfig {
+    func store() -> any SharedState {
+        switch self {
+        case .inProcess: return InProcessState()
+        case .redis(let settings): return RedisState(settings: settings)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Claims
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -37,14 +38,9 @@ struct VerifyCommand: AsyncParsableCommand {
         for jwk in set.keys { if let k = try? JWSKey(jwk: jwk) { keys.append(k) } }
         let verified: VerifiedJWS
         do { verified = try JWSVerifier(keys: KeySet(keys)).verify(token) } catch { throw CommandFailure("token does not verify: \(error)") }
-        let c = verified.claims
-        guard let exp = c["exp"]?.intValue else { throw CommandFailure("token has no exp") }
-        guard exp > now else { throw CommandFailure("token expired at \(exp)") }
-        if let nbf = c["nbf"]?.intValue, nbf > now { throw CommandFailure("token is not valid before \(nbf)") }
-        if let issuer, c["iss"]?.stringValue != issuer { throw CommandFailure("issuer is \(c["iss"]?.stringValue ?? "missing"), expected \(issuer)") }
-        if let audience, !ClientAuthenticator.audienceMatches(c["aud"], [audience]) {
-            throw CommandFailure("audience does not include \(audience)")
-        }
-        return c
+        do {
+            try ClaimValidator.token(issuer: issuer, audiences: audience.map { [$0] }).validate(verified.claims, now: now)
+        } catch { throw CommandFailure("token does not verify: \(error.reason)") }
+        return verified.claims
     }
 }

@@ -20,7 +20,8 @@ enum ConfigLoader {
         let root: JSONValue
         do { root = try JSON.parse(bytes) } catch { throw ConfigError(problems: ["config is not valid JSON: \(error.message)"]) }
         var r = ConfigReader(baseDirectory: baseDirectory, environment: environment)
-        let top: Set<String> = ["issuer", "listen", "authorization_endpoint", "keys", "signing_key", "gateways", "clients", "env", "pipelines"]
+        let top: Set<String> = ["issuer", "listen", "authorization_endpoint", "keys", "signing_key", "gateways", "clients", "env", "pipelines",
+                                "limits", "shared_state"]
         guard let o = r.object(root, "$", known: top) else { throw ConfigError(problems: r.problems.isEmpty ? ["config must be a JSON object"] : r.problems) }
 
         let issuer = r.string(o, "issuer", "$", required: true) ?? ""
@@ -85,10 +86,30 @@ enum ConfigLoader {
             outbound = readOutbound(&r, p["http"])
         }
 
+        var limits = ServiceConfig.Limits()
+        if let l = r.object(o["limits"], "$.limits", known: ["failed_auth_per_minute"]),
+           let f = r.object(l["failed_auth_per_minute"], "$.limits.failed_auth_per_minute", known: ["client", "address"]) {
+            limits.failedAuthPerClient = r.int(f, "client", "$.limits.failed_auth_per_minute", range: 1...1_000_000) ?? limits.failedAuthPerClient
+            limits.failedAuthPerAddress = r.int(f, "address", "$.limits.failed_auth_per_minute", range: 1...1_000_000) ?? limits.failedAuthPerAddress
+        }
+        var shared = ServiceConfig.SharedStateConfig.inProcess
+        if let st = r.object(o["shared_state"], "$.shared_state", known: ["redis"]),
+           let redis = r.object(st["redis"], "$.shared_state.redis", known: ["url", "prefix", "password"]) {
+            let url = r.string(redis, "url", "$.shared_state.redis", required: true) ?? ""
+            let prefix = r.string(redis, "prefix", "$.shared_state.redis") ?? "tokenservice:"
+            let password = r.secret(redis["password"], "$.shared_state.redis.password")
+            if let settings = RedisSettings(url: url, prefix: prefix, password: password) { shared = .redis(settings) } else if !url.isEmpty {
+                r.problem("$.shared_state.redis.url", "must be redis://[:password@]host[:port][/db]")
+            }
+        }
+
         guard r.problems.isEmpty else { throw ConfigError(problems: r.problems) }
-        return ServiceConfig(issuer: issuer, listen: listen, authorizationEndpoint: authz, keys: keys, signingKey: signingKey,
+        var config = ServiceConfig(issuer: issuer, listen: listen, authorizationEndpoint: authz, keys: keys, signingKey: signingKey,
                              gateways: gateways, clients: clients, env: env, preIDToken: pre.id, preAccessToken: pre.access,
                              pipelineHTTP: outbound, baseDirectory: baseDirectory)
+        config.limits = limits
+        config.sharedState = shared
+        return config
     }
 
     private static func readKey(_ r: inout ConfigReader, _ item: JSONValue, _ path: String) -> ServiceConfig.Key? {
@@ -101,7 +122,7 @@ enum ConfigLoader {
         }
         var status = ServiceConfig.Key.Status.active
         if let s = r.string(k, "status", path) {
-            if let st = ServiceConfig.Key.Status(rawValue: s) { status = st } else { r.problem("\(path).status", "must be active or retiring") }
+            if let st = ServiceConfig.Key.Status(rawValue: s) { status = st } else { r.problem("\(path).status", "must be active, next or retiring") }
         }
         let material: ServiceConfig.Key.Material
         if alg.isSymmetric {
@@ -122,12 +143,13 @@ enum ConfigLoader {
     private static func checkSigningKey(_ r: inout ConfigReader, _ kid: String, _ keys: [ServiceConfig.Key], _ path: String) {
         guard !kid.isEmpty else { return }
         guard let key = keys.first(where: { $0.kid == kid }) else { r.problem(path, "no key with kid \"\(kid)\""); return }
-        if key.status == .retiring { r.problem(path, "key \"\(kid)\" is retiring and never signs") }
+        if key.status != .active { r.problem(path, "key \"\(kid)\" is \(key.status.rawValue) and never signs") }
     }
 
     private static func readClient(_ r: inout ConfigReader, _ item: JSONValue, _ path: String, keys: [ServiceConfig.Key]) -> ServiceConfig.Client? {
         let known: Set<String> = ["client_id", "client_secret", "client_secret_sha256", "jwks", "token_endpoint_auth_methods",
-                                  "grant_types", "scopes", "audiences", "signing_key", "access_token_ttl", "id_token_ttl", "name"]
+                                  "grant_types", "scopes", "audiences", "signing_key", "access_token_ttl", "id_token_ttl", "name",
+                                  "dpop_bound_access_tokens", "rate_limit"]
         guard let c = r.object(item, path, known: known) else { return nil }
         let id = r.string(c, "client_id", path, required: true) ?? ""
         var credentials: [ServiceConfig.Client.Credential] = []
@@ -176,8 +198,15 @@ enum ConfigLoader {
         if let signing { checkSigningKey(&r, signing, keys, "\(path).signing_key") }
         let atTTL = r.int(c, "access_token_ttl", path, range: 1...86_400 * 30) ?? 3600
         let idTTL = r.int(c, "id_token_ttl", path, range: 1...86_400 * 30) ?? 3600
-        return .init(clientID: id, name: r.string(c, "name", path), credential: credential, authMethods: methods, grantTypes: grants,
-                     scopes: scopes, audiences: audiences, signingKey: signing, accessTokenTTL: atTTL, idTokenTTL: idTTL)
+        if grants.contains(.tokenExchange) && methods.isEmpty { r.problem(path, "token exchange needs a client credential") }
+        var client = ServiceConfig.Client(clientID: id, name: r.string(c, "name", path), credential: credential, authMethods: methods,
+                                          grantTypes: grants, scopes: scopes, audiences: audiences, signingKey: signing,
+                                          accessTokenTTL: atTTL, idTokenTTL: idTTL)
+        client.dpopBoundAccessTokens = r.bool(c, "dpop_bound_access_tokens", path) ?? false
+        if let rl = r.object(c["rate_limit"], "\(path).rate_limit", known: ["tokens_per_minute"]) {
+            client.tokensPerMinute = r.int(rl, "tokens_per_minute", "\(path).rate_limit", range: 1...10_000_000)
+        }
+        return client
     }
 
     private static func readPipeline(_ r: inout ConfigReader, _ p: JSONObject, _ trigger: String) -> [ServiceConfig.PipelineFunction] {

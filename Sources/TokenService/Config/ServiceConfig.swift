@@ -7,7 +7,9 @@ struct ServiceConfig: Sendable {
     struct Listen: Sendable { var host = "127.0.0.1"; var port = 8080 }
 
     struct Key: Sendable {
-        enum Status: String, Sendable { case active, retiring }
+        /// `next`: published ahead of use, never signs; `active`: may sign; `retiring`: published and
+        /// verifies until its tokens expire, never signs.
+        enum Status: String, Sendable, CaseIterable { case active, next, retiring }
         var kid: String
         var alg: JWSAlgorithm
         var material: Material
@@ -35,6 +37,7 @@ struct ServiceConfig: Sendable {
         case implicit
         case password
         case refreshToken = "refresh_token"
+        case tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 
         /// GenAuth issues ID tokens only for these grants.
         var issuesIDToken: Bool { self == .authorizationCode || self == .implicit || self == .password }
@@ -57,6 +60,22 @@ struct ServiceConfig: Sendable {
         var signingKey: String?
         var accessTokenTTL: Int
         var idTokenTTL: Int
+        /// Tokens must be bound to a DPoP key (RFC 9449 §5.2 `dpop_bound_access_tokens`).
+        var dpopBoundAccessTokens = false
+        /// At most this many tokens per minute for this client (429 past it).
+        var tokensPerMinute: Int?
+    }
+
+    /// Abuse limits: failed client authentications per minute, per client_id and per source address.
+    struct Limits: Sendable {
+        var failedAuthPerClient = 10
+        var failedAuthPerAddress = 100
+    }
+
+    /// Where replicas share one-time memory and counters.
+    enum SharedStateConfig: Sendable {
+        case inProcess
+        case redis(RedisSettings)
     }
 
     struct PipelineFunction: Sendable {
@@ -81,6 +100,8 @@ struct ServiceConfig: Sendable {
     var preAccessToken: [PipelineFunction]
     /// What pipeline functions may reach with `axios` (`pipelines.http`).
     var pipelineHTTP: OutboundPolicy = .none
+    var limits = Limits()
+    var sharedState = SharedStateConfig.inProcess
     /// Directory of the config file: relative paths resolve against it.
     var baseDirectory: String
 }

@@ -6,7 +6,6 @@ import Pipeline
 /// `user = null` and `context.accessTokenTarget = "programmaticAccount"`.
 struct ClientCredentialsGrant: Sendable {
     let issuer: Issuer
-    let replayCache: AssertionReplayCache
 
     struct RequestInfo: Sendable {
         var remoteIP: String
@@ -22,22 +21,9 @@ struct ClientCredentialsGrant: Sendable {
         }
     }
 
-    func handle(form: FormParameters, authorization: String?, info: RequestInfo, state: ServiceState) async throws(OAuthError) -> TokenResponse {
-        guard let grantType = form["grant_type"] else { throw OAuthError.invalidRequest("grant_type is missing") }
-        guard grantType == "client_credentials" else {
-            throw OAuthError.unsupportedGrantType("grant_type \(grantType) is not supported at this endpoint")
-        }
-        let authenticator = ClientAuthenticator(clients: state.clients, replayCache: replayCache,
-                                                audiences: [state.tokenEndpoint, state.config.issuer])
-        let client = try authenticator.authenticate(authorization: authorization, form: form, now: issuer.now()).client
-        guard client.config.grantTypes.contains(.clientCredentials) else {
-            throw OAuthError.unauthorizedClient("client_credentials is not allowed for this client")
-        }
-        return try await issue(client: client, form: form, info: info, state: state)
-    }
-
     /// Issues for an already authenticated client (also `tokenservice mint`).
-    func issue(client: RegisteredClient, form: FormParameters, info: RequestInfo, state: ServiceState) async throws(OAuthError) -> TokenResponse {
+    func issue(client: RegisteredClient, form: FormParameters, info: RequestInfo, dpopThumbprint: String? = nil,
+               state: ServiceState) async throws(OAuthError) -> TokenResponse {
         let scope = try ScopePolicy.grant(requested: form["scope"], client: client)
         let requested = try ScopePolicy.requestedAudience(audience: form["audience"], resource: form["resource"])
         let audience = try ScopePolicy.audience(requested: requested, client: client)
@@ -45,7 +31,8 @@ struct ClientCredentialsGrant: Sendable {
         let context = state.pipelines[.preAccessToken] == nil ? [:]
             : PipelineContext.clientCredentials(client: client, scope: scope, audience: audience, form: form, info: info)
         let (token, _) = try await issuer.accessToken(
-            .init(client: client, subject: client.id, scope: scope, audience: audience, user: .null, context: context),
+            .init(client: client, subject: client.id, scope: scope, audience: audience, user: .null, context: context,
+                  dpopThumbprint: dpopThumbprint),
             state: state)
         return TokenResponse(accessToken: token, expiresIn: client.config.accessTokenTTL, scope: scope)
     }

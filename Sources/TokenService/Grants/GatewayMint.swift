@@ -17,6 +17,8 @@ struct GatewayMint: Sendable {
         var code: String?
         var user: JSONObject
         var context: JSONObject
+        /// The thumbprint of the DPoP key the gateway checked (RFC 9449): the access token is bound to it.
+        var dpopThumbprint: String?
     }
 
     static let userGrants: Set<ServiceConfig.GrantType> = [.authorizationCode, .implicit, .password, .refreshToken]
@@ -25,7 +27,7 @@ struct GatewayMint: Sendable {
         let root: JSONValue
         do { root = try JSON.parse(body) } catch { throw OAuthError.invalidRequest("body is not valid JSON: \(error.message)") }
         guard let o = root.objectValue else { throw OAuthError.invalidRequest("body must be a JSON object") }
-        let known: Set<String> = ["client_id", "grant_type", "scope", "audience", "resource", "nonce", "auth_time", "acr", "amr", "code", "user", "context"]
+        let known: Set<String> = ["client_id", "grant_type", "scope", "audience", "resource", "nonce", "auth_time", "acr", "amr", "code", "user", "context", "dpop_jkt"]
         if let unknown = o.keys.first(where: { !known.contains($0) }) { throw OAuthError.invalidRequest("unknown member \(unknown)") }
         func string(_ k: String, required: Bool = false) throws(OAuthError) -> String? {
             guard let v = o[k], !v.isNull else {
@@ -58,9 +60,11 @@ struct GatewayMint: Sendable {
             context = c
         }
         let audience = try ScopePolicy.requestedAudience(audience: try string("audience"), resource: try string("resource"))
+        let jkt = try string("dpop_jkt")
+        if let jkt, !DPoPProof.isThumbprint(jkt) { throw OAuthError.invalidRequest("dpop_jkt must be a base64url SHA-256 JWK thumbprint") }
         return MintRequest(clientID: clientID, grantType: grant, scope: try string("scope"), audience: audience,
                            nonce: try string("nonce"), authTime: authTime, acr: try string("acr"), amr: amr, code: try string("code"),
-                           user: user, context: context)
+                           user: user, context: context, dpopThumbprint: jkt)
     }
 
     func handle(_ r: MintRequest, state: ServiceState) async throws(OAuthError) -> TokenResponse {
@@ -75,9 +79,10 @@ struct GatewayMint: Sendable {
                                            scope: scope, audience: audience)
         let (accessToken, signers) = try await issuer.accessToken(
             .init(client: client, subject: subject, scope: scope, audience: audience, user: .object(r.user),
-                  context: context, authTime: r.authTime, acr: r.acr, amr: r.amr),
+                  context: context, authTime: r.authTime, acr: r.acr, amr: r.amr, dpopThumbprint: r.dpopThumbprint),
             state: state)
         var response = TokenResponse(accessToken: accessToken, expiresIn: client.config.accessTokenTTL, scope: scope)
+        if r.dpopThumbprint != nil { response.tokenType = "DPoP" }
         if r.grantType.issuesIDToken && scope.contains("openid") {
             response.idToken = try await issuer.idToken(
                 .init(client: client, user: r.user, scope: scope, nonce: r.nonce, authTime: r.authTime, acr: r.acr, amr: r.amr,

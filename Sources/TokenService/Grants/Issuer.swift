@@ -24,6 +24,10 @@ struct Issuer: Sendable {
         var authTime: Int64?
         var acr: String?
         var amr: [String]?
+        /// The DPoP key's thumbprint: the token is bound to it (`cnf.jkt`).
+        var dpopThumbprint: String?
+        /// Token exchange: the `act` claim.
+        var actor: JSONValue?
     }
 
     /// Builds, runs `pre_access_token` on, and signs an RFC 9068 access token.
@@ -36,6 +40,8 @@ struct Issuer: Sendable {
             issuer: state.config.issuer, subject: r.subject, audience: [r.audience], clientID: r.client.id, issuedAt: iat,
             expiresAt: iat + Int64(r.client.config.accessTokenTTL), jwtID: Base64URL.encode(secureRandomBytes(16)), scope: r.scope,
             authTime: r.authTime, acr: r.acr, amr: r.amr)
+        claims.confirmation = r.dpopThumbprint.map { ["jkt": .string($0)] }
+        claims.actor = r.actor
         var extensions = JSONObject()
         try await runPipeline(.preAccessToken, state: state, user: r.user, context: r.context, into: &extensions)
         claims.extensions = extensions

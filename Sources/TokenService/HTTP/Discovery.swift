@@ -18,9 +18,9 @@ enum Discovery {
         var o = JSONObject()
         o.appendNew("issuer", .string(issuer))
         o.appendNew("authorization_endpoint", .string(config.authorizationEndpoint ?? issuer + "/authorize"))
-        o.appendNew("token_endpoint", .string(issuer + "/oauth/token"))
-        o.appendNew("jwks_uri", .string(issuer + "/.well-known/jwks.json"))
-        o.appendNew("introspection_endpoint", .string(issuer + "/oauth/introspect"))
+        o.appendNew("token_endpoint", .string(Endpoint.token.url(issuer)))
+        o.appendNew("jwks_uri", .string(Endpoint.jwks.url(issuer)))
+        o.appendNew("introspection_endpoint", .string(Endpoint.introspect.url(issuer)))
         o.appendNew("grant_types_supported", strings(grants))
         o.appendNew("response_types_supported", strings(["code", "id_token", "token id_token", "code id_token"]))
         o.appendNew("subject_types_supported", strings(["public"]))
@@ -32,6 +32,10 @@ enum Discovery {
         o.appendNew("scopes_supported", strings(scopes))
         o.appendNew("claims_supported", strings(["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
                                                  "at_hash", "c_hash"] + StandardClaims.supported))
+        o.appendNew("dpop_signing_alg_values_supported", strings(DPoPProof.algorithms.map(\.rawValue)))
+        if let signer = keys.introspectionSigner {
+            o.appendNew("introspection_signing_alg_values_supported", strings([signer.key.algorithm.rawValue]))
+        }
         o.appendNew("claims_parameter_supported", .bool(false))
         o.appendNew("request_parameter_supported", .bool(false))
         return o

@@ -22,24 +22,15 @@ struct MetricsMiddleware: RouterMiddleware {
     }
 
     /// Known paths by name, everything else as "other" (keeps label cardinality bounded).
-    static func endpoint(_ path: String) -> String {
-        switch path {
-        case "/oauth/token", "/v1/tokens", "/oauth/introspect", "/.well-known/openid-configuration", "/.well-known/jwks.json",
-             "/healthz", "/metrics":
-            return path
-        default:
-            return "other"
-        }
-    }
+    static func endpoint(_ path: String) -> String { Endpoint.byPath[path]?.path ?? "other" }
 }
 
 /// 405 with `Allow` for a known path called with another method (RFC 9110 §15.5.6).
 struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = TokenRequestContext
-    let allowed: [String: HTTPRequest.Method]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let method = allowed[request.uri.path], request.method != method, !(method == .get && request.method == .head) {
+        if let method = Endpoint.byPath[request.uri.path]?.method, request.method != method, !(method == .get && request.method == .head) {
             throw OAuthError(.methodNotAllowed, "invalid_request", "use \(method.rawValue) for this endpoint", headers: [.allow: method.rawValue])
         }
         return try await next(request, context)

@@ -24,6 +24,15 @@ struct OAuthError: Error, HTTPResponseError, Equatable {
     static func invalidTarget(_ d: String) -> OAuthError { .init(.badRequest, "invalid_target", d) }
     static func accessDenied(_ d: String) -> OAuthError { .init(.forbidden, "access_denied", d) }
     static func serverError(_ d: String) -> OAuthError { .init(.internalServerError, "server_error", d) }
+    static func invalidGrant(_ d: String) -> OAuthError { .init(.badRequest, "invalid_grant", d) }
+    static func invalidDPoPProof(_ d: String) -> OAuthError { .init(.badRequest, "invalid_dpop_proof", d) }
+    /// A check that must not be skipped (one-time memory) cannot be made now: fail closed.
+    static func temporarilyUnavailable(_ d: String, retryAfter: Int = 5) -> OAuthError {
+        .init(.serviceUnavailable, "temporarily_unavailable", d, headers: [.retryAfter: String(retryAfter)])
+    }
+    static func tooManyRequests(_ d: String, retryAfter: Int64) -> OAuthError {
+        .init(.tooManyRequests, "too_many_requests", d, headers: [.retryAfter: String(max(1, retryAfter))])
+    }
     /// One body for every client-authentication failure, so unknown clients and wrong secrets look alike.
     static func invalidClient(basic: Bool) -> OAuthError {
         .init(.unauthorized, "invalid_client", "client authentication failed",
@@ -43,6 +52,7 @@ struct OAuthError: Error, HTTPResponseError, Equatable {
 
 extension HTTPField.Name {
     static let pragma = HTTPField.Name("Pragma")!
+    static let dpop = HTTPField.Name(DPoPProof.headerName)!
 }
 
 extension HTTPFields {

@@ -4,13 +4,17 @@ import JSONCore
 import Logging
 import NIOCore
 
-/// The service behind the HTTP API: current state, grants and metrics.
+/// The service behind the HTTP API: current state, grants, shared state and metrics.
 struct ServiceCore: Sendable {
     let holder: StateHolder
     let issuer: Issuer
-    let replayCache: AssertionReplayCache
+    /// One-time memory and abuse counters (this process, or Redis shared by replicas).
+    let shared: any SharedState
     var metrics: ServiceMetrics { issuer.metrics }
-    var clientCredentials: ClientCredentialsGrant { ClientCredentialsGrant(issuer: issuer, replayCache: replayCache) }
+    var clientCredentials: ClientCredentialsGrant { ClientCredentialsGrant(issuer: issuer) }
+    var tokenEndpoint: TokenEndpoint {
+        TokenEndpoint(issuer: issuer, shared: shared, guardrails: AbuseLimits(shared: shared, metrics: metrics, logger: issuer.logger))
+    }
     var gatewayMint: GatewayMint { GatewayMint(issuer: issuer) }
 }
 
@@ -21,21 +25,15 @@ enum Routes {
     static func build(core: ServiceCore) -> Router<TokenRequestContext> {
         let router = Router(context: TokenRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: core.metrics))
-        router.add(middleware: MethodNotAllowedMiddleware(allowed: [
-            "/oauth/token": .post, "/v1/tokens": .post, "/oauth/introspect": .post,
-            "/.well-known/openid-configuration": .get, "/.well-known/jwks.json": .get, "/healthz": .get, "/metrics": .get,
-        ]))
+        router.add(middleware: MethodNotAllowedMiddleware())
 
-        router.post("/oauth/token") { request, context -> Response in
-            let form = try await formBody(request, context: context)
+        router.post(RouterPath(Endpoint.token.path)) { request, context -> Response in
             let state = core.holder.current
-            let info = ClientCredentialsGrant.RequestInfo(remoteIP: context.remoteIP, headers: request.headers)
-            let response = try await core.clientCredentials.handle(
-                form: form, authorization: request.headers[.authorization], info: info, state: state)
+            let response = try await core.tokenEndpoint.handle(try await tokenRequest(request, context: context), state: state)
             return json(response.json)
         }
 
-        router.post("/v1/tokens") { request, context -> Response in
+        router.post(RouterPath(Endpoint.mint.path)) { request, context -> Response in
             let state = core.holder.current
             guard let auth = request.headers[.authorization], auth.count > 7, auth.prefix(7).lowercased() == "bearer ",
                   state.gatewayAuthorized(String(auth.dropFirst(7)))
@@ -45,32 +43,46 @@ enum Routes {
             }
             let body = try await collect(request, context: context, limit: jsonLimit)
             let mint = try GatewayMint.parse(body)
+            if !request.headers[values: .dpop].isEmpty {
+                throw OAuthError.invalidRequest("the gateway checks the DPoP proof and sends dpop_jkt in the body")
+            }
             return json(try await core.gatewayMint.handle(mint, state: state).json)
         }
 
-        router.post("/oauth/introspect") { request, context -> Response in
-            let form = try await formBody(request, context: context)
+        router.post(RouterPath(Endpoint.introspect.path)) { request, context -> Response in
             let state = core.holder.current
-            let authenticator = ClientAuthenticator(clients: state.clients, replayCache: core.replayCache,
-                                                    audiences: [state.tokenEndpoint, state.config.issuer, state.config.issuer + "/oauth/introspect"])
-            _ = try authenticator.authenticate(authorization: request.headers[.authorization], form: form, now: core.issuer.now())
-            guard let token = form["token"] else { throw OAuthError.invalidRequest("token is missing") }
-            return json(Introspection.result(token: token, state: state, now: core.issuer.now()))
+            let r = try await tokenRequest(request, context: context)
+            let client = try await core.tokenEndpoint.authenticate(
+                r, state: state, audiences: [state.tokenEndpoint, state.config.issuer, Endpoint.introspect.url(state.config.issuer)]).client
+            guard let token = r.form["token"] else { throw OAuthError.invalidRequest("token is missing") }
+            let now = core.issuer.now()
+            let result = Introspection.result(token: token, state: state, now: now)
+            // RFC 9701: a signed answer when the client asks for one.
+            if request.headers[values: .accept].contains(where: { $0.lowercased().contains(Introspection.jwtMediaType) }) {
+                let jwt = try Introspection.signed(result, audience: client.id, state: state, now: now)
+                return Response(status: .ok, headers: [.contentType: Introspection.jwtMediaType, .cacheControl: "no-store", .pragma: "no-cache"],
+                                body: .init(byteBuffer: ByteBuffer(string: jwt)))
+            }
+            return json(result)
         }
 
-        router.get("/.well-known/openid-configuration") { _, _ -> Response in
+        router.get(RouterPath(Endpoint.discovery.path)) { _, _ -> Response in
             bytes(core.holder.current.discoveryJSON, cache: "public, max-age=300")
         }
-        router.get("/.well-known/jwks.json") { _, _ -> Response in
+        router.get(RouterPath(Endpoint.jwks.path)) { _, _ -> Response in
             bytes(core.holder.current.keys.jwksJSON, cache: "public, max-age=300")
         }
-        router.get("/healthz") { _, _ -> Response in
+        router.get(RouterPath(Endpoint.health.path)) { _, _ -> Response in
             guard core.holder.current.canSign else {
                 return Response(status: .serviceUnavailable, headers: .noStoreJSON, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"cannot sign"}"#)))
             }
+            // Shared state down: still 200 (tokens that need no one-time check are issued), but said.
+            if let problem = await core.shared.problem() {
+                return json(["status": "degraded", "shared_state": .string(problem)])
+            }
             return Response(status: .ok, headers: .noStoreJSON, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
-        router.get("/metrics") { _, _ -> Response in
+        router.get(RouterPath(Endpoint.metrics.path)) { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: core.metrics.exposition())))
         }
@@ -96,6 +108,13 @@ enum Routes {
         } catch is NIOTooManyBytesError {
             throw OAuthError(.contentTooLarge, "invalid_request", "the request body is larger than \(limit) bytes")
         }
+    }
+
+    /// A form request at the token or introspection endpoint, with what client authentication and DPoP need.
+    static func tokenRequest(_ request: Request, context: TokenRequestContext) async throws -> TokenEndpoint.Request {
+        TokenEndpoint.Request(form: try await formBody(request, context: context), authorization: request.headers[.authorization],
+                              dpop: request.headers[values: .dpop],
+                              info: .init(remoteIP: context.remoteIP, headers: request.headers))
     }
 
     static func formBody(_ request: Request, context: TokenRequestContext) async throws -> FormParameters {

@@ -16,6 +16,9 @@ struct KeyRing: Sendable {
     private let signers: [String: Signers]
     /// `{"keys":[…]}` of the asymmetric keys: public parameters only.
     let jwksJSON: [UInt8]
+    /// Signs RFC 9701 introspection answers: the default key when it is published, else the first
+    /// active asymmetric key (backends verify it through the JWKS).
+    let introspectionSigner: JWSSigner?
 
     init(config: ServiceConfig) throws(ConfigError) {
         var problems: [String] = []
@@ -37,6 +40,9 @@ struct KeyRing: Sendable {
         defaultKid = config.signingKey
         self.signers = signers
         jwksJSON = JSON.serialize(all.publicJWKS.json)
+        let published = config.keys.filter { $0.status == .active && !$0.alg.isSymmetric }.map(\.kid)
+        let kid = published.contains(config.signingKey) ? config.signingKey : published.first
+        introspectionSigner = kid.flatMap { signers[$0]?.accessToken.key }.map { JWSSigner(key: $0, typ: "token-introspection+jwt") }
     }
 
     func signers(for kid: String?) -> Signers? { signers[kid ?? defaultKid] }

@@ -64,5 +64,15 @@ struct ServiceMetrics: Sendable {
         collectors.2.record(duration)
     }
 
+    /// Requests refused with 429, by reason (`client`, `address`: failed-authentication limits;
+    /// `client_quota`: a client's tokens per minute).
+    func throttled(reason: String) {
+        tokenCollectors.get("throttled\u{0}" + reason) {
+            registry.makeCounter(descriptor: .init(namespace: "tokenservice", metricName: "throttled_requests", unitName: "total",
+                                                   helpText: "Requests refused with 429 by reason"),
+                                 labels: [("reason", reason)])
+        }.increment()
+    }
+
     func exposition() -> [UInt8] { registry.emitToBuffer() }
 }

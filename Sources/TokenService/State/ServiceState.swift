@@ -17,7 +17,7 @@ final class ServiceState: Sendable {
     /// The default signing key produced a signature when this state was built (what /healthz reports).
     let canSign: Bool
 
-    var tokenEndpoint: String { config.issuer + "/oauth/token" }
+    var tokenEndpoint: String { Endpoint.token.url(config.issuer) }
 
     init(config: ServiceConfig, pipelines: [PipelineTrigger: CompiledPipeline]) throws(ConfigError) {
         var problems: [String] = []

@@ -1,0 +1,83 @@
+import Claims
+import JOSE
+import JSONCore
+
+/// A verified DPoP proof (RFC 9449 §4.3): its key's RFC 7638 thumbprint and its one-time `jti`.
+/// Checked here: `typ: dpop+jwt`, an asymmetric `alg` from `algorithms`, a public `jwk` (a private
+/// member is refused) that verifies the signature, `htm`, `htu` (normalised, without query and
+/// fragment), `iat` within `window` of now, a `jti`; `ath` is refused at the token endpoint. Replay of
+/// the `jti` is checked by the caller against the shared one-time memory.
+struct DPoPProof: Sendable {
+    static let headerName = "DPoP"
+    static let algorithms: [JWSAlgorithm] = [.ES256, .ES384, .RS256, .PS256, .EdDSA]
+    /// Seconds either side of now that a proof's `iat` may be.
+    static let window: Int64 = 60
+    static let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+    static let maxLength = 8 * 1024
+
+    let thumbprint: String
+    let jti: String
+    let iat: Int64
+
+    /// The key under which the proof's `jti` is remembered, and until when.
+    var oneTimeKey: String { "dpop:" + thumbprint + ":" + jti }
+    var rememberUntil: Int64 { iat + Self.window + ClaimValidator.defaultLeeway }
+
+    static func verify(_ proof: String, method: String, url: String, now: Int64) throws(OAuthError) -> DPoPProof {
+        func refuse(_ why: String) -> OAuthError { OAuthError(.badRequest, "invalid_dpop_proof", "DPoP proof: \(why)") }
+        guard proof.utf8.count <= maxLength else { throw refuse("too long") }
+        let parts = proof.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 3, let headerBytes = Base64URL.decode(parts[0]), let header = (try? JSON.parse(headerBytes))?.objectValue else {
+            throw refuse("not a compact JWS")
+        }
+        guard header["typ"]?.stringValue == "dpop+jwt" else { throw refuse("typ must be dpop+jwt") }
+        guard let algName = header["alg"]?.stringValue, let alg = JWSAlgorithm(rawValue: algName), algorithms.contains(alg) else {
+            throw refuse("alg must be one of \(algorithms.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let jwkObject = header["jwk"]?.objectValue else { throw refuse("jwk is missing") }
+        if jwkObject.keys.contains(where: privateMembers.contains) { throw refuse("jwk must not contain a private key") }
+        let jwk: JWK, key: JWSKey
+        do {
+            jwk = try JWK(json: .object(jwkObject))
+            key = try JWSKey(jwk: jwk)
+        } catch { throw refuse("jwk is not a usable public key") }
+        guard key.acceptedAlgorithms.contains(alg) else { throw refuse("alg does not fit the jwk") }
+        let claims: JSONObject
+        do { claims = try JWSVerifier(keys: KeySet([key])).verify(proof).claims } catch { throw refuse("the signature does not verify with its jwk") }
+        do {
+            try ClaimValidator([RequiredStringCheck("jti"), EqualsCheck("htm", method), IssuedAtWindowCheck(window: window)])
+                .validate(claims, now: now)
+        } catch { throw refuse(error.reason) }
+        guard let htu = claims["htu"]?.stringValue, let presented = normalize(htu), presented == normalize(url) else {
+            throw refuse("htu is not this endpoint")
+        }
+        if claims["ath"] != nil { throw refuse("ath is not used at the token endpoint") }
+        guard let thumbprint = try? jwk.thumbprint(), let jti = claims["jti"]?.stringValue, let iat = claims["iat"]?.intValue else {
+            throw refuse("the jwk has no thumbprint")
+        }
+        return DPoPProof(thumbprint: thumbprint, jti: jti, iat: iat)
+    }
+
+    /// RFC 9449 §4.3 / RFC 3986 §6.2.2–6.2.3: scheme and host lower-cased, default port dropped, empty
+    /// path as `/`, query and fragment removed. Nil for anything but an absolute http(s) URL.
+    static func normalize(_ url: String) -> String? {
+        var rest = Substring(url)
+        if let cut = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<cut] }
+        guard let schemeEnd = rest.range(of: "://") else { return nil }
+        let scheme = rest[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else { return nil }
+        let afterScheme = rest[schemeEnd.upperBound...]
+        let pathStart = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
+        var authority = afterScheme[..<pathStart].lowercased()
+        guard !authority.isEmpty, !authority.contains("@") else { return nil }
+        let defaultPort = scheme == "https" ? ":443" : ":80"
+        if authority.hasSuffix(defaultPort) { authority.removeLast(defaultPort.count) }
+        let path = afterScheme[pathStart...]
+        return scheme + "://" + authority + (path.isEmpty ? "/" : String(path))
+    }
+
+    /// A `dpop_jkt` given by the gateway: a base64url SHA-256 thumbprint (43 characters).
+    static func isThumbprint(_ s: String) -> Bool {
+        s.utf8.count == 43 && Base64URL.decode(Array(s.utf8))?.count == 32
+    }
+}

@@ -1,0 +1,75 @@
+import HTTPTypes
+import Logging
+
+/// `POST /oauth/token`: the grant type, client authentication (behind the abuse limits), the client's
+/// token quota and DPoP binding, then the grant itself (one file per grant).
+struct TokenEndpoint: Sendable {
+    let issuer: Issuer
+    let shared: any SharedState
+    let guardrails: AbuseLimits
+
+    static let grants: Set<ServiceConfig.GrantType> = [.clientCredentials, .tokenExchange]
+
+    struct Request: Sendable {
+        var form: FormParameters
+        var authorization: String?
+        /// Every `DPoP` header value (more than one is an error).
+        var dpop: [String]
+        var info: ClientCredentialsGrant.RequestInfo
+    }
+
+    func handle(_ r: Request, state: ServiceState) async throws(OAuthError) -> TokenResponse {
+        guard let grantName = r.form["grant_type"] else { throw OAuthError.invalidRequest("grant_type is missing") }
+        guard let grant = ServiceConfig.GrantType(rawValue: grantName), Self.grants.contains(grant) else {
+            throw OAuthError.unsupportedGrantType("grant_type \(grantName) is not supported at this endpoint")
+        }
+        let client = try await authenticate(r, state: state, audiences: [state.tokenEndpoint, state.config.issuer]).client
+        guard client.config.grantTypes.contains(grant) else {
+            throw OAuthError.unauthorizedClient("\(grant.rawValue) is not allowed for this client")
+        }
+        try await guardrails.spendToken(client: client, now: issuer.now())
+        let jkt = try await dpopThumbprint(r.dpop, client: client, state: state)
+        var response: TokenResponse
+        switch grant {
+        case .tokenExchange:
+            response = try await TokenExchangeGrant(issuer: issuer).issue(client: client, form: r.form, dpopThumbprint: jkt, state: state)
+        default:
+            response = try await ClientCredentialsGrant(issuer: issuer).issue(client: client, form: r.form, info: r.info, dpopThumbprint: jkt,
+                                                                             state: state)
+        }
+        if jkt != nil { response.tokenType = "DPoP" }
+        return response
+    }
+
+    /// Client authentication behind the failed-authentication limits (also used by introspection).
+    func authenticate(_ r: Request, state: ServiceState, audiences: Set<String>) async throws(OAuthError) -> ClientAuthenticator.Result {
+        let now = issuer.now()
+        let claimed = ClientAuthenticator.claimedClientID(authorization: r.authorization, form: r.form)
+        try await guardrails.admit(clientID: claimed, address: r.info.remoteIP, limits: state.config.limits, now: now)
+        let authenticator = ClientAuthenticator(clients: state.clients, oneTime: shared, audiences: audiences)
+        do {
+            return try await authenticator.authenticate(authorization: r.authorization, form: r.form, now: now)
+        } catch {
+            if error.code == "invalid_client" { await guardrails.recordFailure(clientID: claimed, address: r.info.remoteIP, now: now) }
+            throw error
+        }
+    }
+
+    /// The thumbprint of a valid, unused DPoP proof for this request; nil without one (unless the
+    /// client must use DPoP).
+    private func dpopThumbprint(_ proofs: [String], client: RegisteredClient, state: ServiceState) async throws(OAuthError) -> String? {
+        guard let proof = proofs.first else {
+            if client.config.dpopBoundAccessTokens { throw OAuthError.invalidDPoPProof("this client must send a DPoP proof") }
+            return nil
+        }
+        guard proofs.count == 1 else { throw OAuthError.invalidDPoPProof("send exactly one DPoP header") }
+        let now = issuer.now()
+        let verified = try DPoPProof.verify(proof, method: "POST", url: state.tokenEndpoint, now: now)
+        let fresh: Bool
+        do { fresh = try await shared.claimOnce(verified.oneTimeKey, expiresAt: verified.rememberUntil, now: now) } catch {
+            throw OAuthError.temporarilyUnavailable("the one-time check of the DPoP proof is unavailable")
+        }
+        guard fresh else { throw OAuthError.invalidDPoPProof("DPoP proof: jti was already used") }
+        return verified.thumbprint
+    }
+}

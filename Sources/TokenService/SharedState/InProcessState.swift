@@ -1,0 +1,58 @@
+import Synchronization
+
+/// This process's memory as the shared state (one replica). Bounded: when the one-time memory is full
+/// of live entries a new one is refused (fail closed); when the counters are, a new key is not
+/// counted (fail open) — an attacker who sends random keys cannot grow either.
+final class InProcessState: SharedState {
+    private struct Entry {
+        var count: Int
+        var expiresAt: Int64
+    }
+    private let onceMemory = Mutex<[String: Int64]>([:])
+    private let counters = Mutex<[String: Entry]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 100_000) { self.capacity = capacity }
+
+    func claimOnce(_ key: String, expiresAt: Int64, now: Int64) async throws(SharedStateError) -> Bool {
+        let verdict: Bool? = onceMemory.withLock { map in
+            if let exp = map[key], exp >= now { return false }
+            if map.count >= capacity {
+                map = map.filter { $0.value >= now }
+                if map.count >= capacity { return nil }
+            }
+            map[key] = expiresAt
+            return true
+        }
+        guard let verdict else { throw SharedStateError("the one-time memory is full") }
+        return verdict
+    }
+
+    func increment(_ key: String, window: Int64, now: Int64) async throws(SharedStateError) -> WindowCount {
+        counters.withLock { map in
+            if var e = map[key], e.expiresAt > now {
+                e.count += 1
+                map[key] = e
+                return WindowCount(count: e.count, resetIn: e.expiresAt - now)
+            }
+            if map[key] == nil, map.count >= capacity {
+                map = map.filter { $0.value.expiresAt > now }
+                if map.count >= capacity { return .zero }
+            }
+            map[key] = Entry(count: 1, expiresAt: now + window)
+            return WindowCount(count: 1, resetIn: window)
+        }
+    }
+
+    func peek(_ key: String, now: Int64) async throws(SharedStateError) -> WindowCount {
+        counters.withLock { map in
+            guard let e = map[key], e.expiresAt > now else { return .zero }
+            return WindowCount(count: e.count, resetIn: e.expiresAt - now)
+        }
+    }
+
+    func problem() async -> String? { nil }
+
+    /// Entries held (tests check the bounds).
+    var sizes: (once: Int, counters: Int) { (onceMemory.withLock { $0.count }, counters.withLock { $0.count }) }
+}

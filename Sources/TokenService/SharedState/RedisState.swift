@@ -1,0 +1,61 @@
+import RESP
+
+/// The shared state in Redis: every replica using the same Redis (and prefix) agrees. Each operation
+/// is one atomic command — `SET NX PX` for one-time keys, a Lua script for a fixed-window counter
+/// (INCR and its expiry together) — so there is no read-modify-write race between replicas.
+final class RedisState: SharedState {
+    let client: RedisClient
+    let prefix: String
+
+    /// INCR; the first count starts the window; answers {count, ms left}.
+    static let incrementScript = """
+        local n = redis.call('INCR', KEYS[1])
+        local t = redis.call('PTTL', KEYS[1])
+        if n == 1 or t < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); t = tonumber(ARGV[1]) end
+        return {n, t}
+        """
+    static let peekScript = "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}"
+
+    init(settings: RedisSettings) {
+        client = RedisClient(configuration: .init(host: settings.host, port: settings.port, password: settings.password,
+                                                  database: settings.database))
+        prefix = settings.prefix
+    }
+
+    func claimOnce(_ key: String, expiresAt: Int64, now: Int64) async throws(SharedStateError) -> Bool {
+        let ms = max(1, expiresAt - now) * 1000
+        switch try await send(["SET", prefix + key, "1", "NX", "PX", String(ms)]) {
+        case .simpleString("OK"): return true
+        case .null: return false
+        case let other: throw SharedStateError("unexpected answer to SET NX: \(other)")
+        }
+    }
+
+    func increment(_ key: String, window: Int64, now: Int64) async throws(SharedStateError) -> WindowCount {
+        try Self.windowCount(try await send(["EVAL", Self.incrementScript, "1", prefix + key, String(window * 1000)]))
+    }
+
+    func peek(_ key: String, now: Int64) async throws(SharedStateError) -> WindowCount {
+        try Self.windowCount(try await send(["EVAL", Self.peekScript, "1", prefix + key]))
+    }
+
+    func problem() async -> String? {
+        do {
+            _ = try await client.send(["PING"])
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    private func send(_ words: [String]) async throws(SharedStateError) -> RESPValue {
+        do { return try await client.send(words) } catch { throw SharedStateError(error.description) }
+    }
+
+    private static func windowCount(_ value: RESPValue) throws(SharedStateError) -> WindowCount {
+        guard case .array(let a) = value, a.count == 2, let n = a[0].int, let ms = a[1].int else {
+            throw SharedStateError("unexpected answer from the counter script")
+        }
+        return WindowCount(count: Int(n), resetIn: ms > 0 ? max(1, (ms + 999) / 1000) : 0)
+    }
+}

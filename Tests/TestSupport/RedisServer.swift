@@ -1,0 +1,61 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `redis-server` (Debian's) on a free loopback port, without persistence, for tests; stopped
+/// when this object goes away. `stop()` and `start()` simulate an outage on the same port.
+public final class RedisServer {
+    public let port: Int
+    private var process: Process?
+
+    public init() throws {
+        port = unusedLoopbackPort()
+        try start()
+    }
+
+    public func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                       "--daemonize", "no", "--loglevel", "warning"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        process = p
+        for _ in 0..<100 {
+            if ping() { return }
+            usleep(50_000)
+        }
+        throw CocoaError(.fileReadUnknown)
+    }
+
+    /// Kills the server (SIGKILL: an outage, and no persistence to lose). Not SIGTERM: a test process
+    /// that uses ServiceLifecycle ignores SIGTERM, and children it spawns inherit that.
+    public func stop() {
+        guard let p = process else { return }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        process = nil
+    }
+
+    public var url: String { "redis://127.0.0.1:\(port)/0" }
+
+    public func ping() -> Bool { (try? cli(["PING"])) == "PONG" }
+
+    /// `redis-cli` against this server; its trimmed output.
+    public func cli(_ args: [String]) throws -> String {
+        let p = Process()
+        let out = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["redis-cli", "-p", String(port)] + args
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    deinit { stop() }
+}
