@@ -103,6 +103,27 @@ wrk.headers["Authorization"] = "$3"
 LUA
   echo "$1"
 }
+dpop_lua() { # $1 token endpoint: one fresh joserfc ES256 proof per request (wrk thread n takes every nth), as dpop.lua
+  python3 -W ignore Tests/e2e/dpop_proofs.py many "$1" "${DPOP_PROOFS:-250000}" "$OUT/proofs.txt" > "$OUT/dpop-jkt.txt"
+  cat > "$OUT/dpop.lua" <<LUA
+local threads, n = {}, 0
+function setup(thread) n = n + 1; thread:set("id", n); table.insert(threads, thread) end
+function init(args)
+  proofs = {}
+  local i = 0
+  for line in io.lines("$OUT/proofs.txt") do i = i + 1; if i % 2 == id - 1 then proofs[#proofs + 1] = line end end
+  next_proof = 0
+end
+function request()
+  next_proof = next_proof + 1
+  wrk.headers["DPoP"] = proofs[next_proof]
+  return wrk.format("POST", nil, nil, "grant_type=client_credentials&scope=api%3Aread")
+end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s:%s' bench-es "$SECRET" | base64 -w0)"
+LUA
+}
 lua_cc() { # $1 client -> lua file
   wrk_post "$OUT/cc-$1.lua" application/x-www-form-urlencoded "Basic $(printf '%s:%s' "$1" "$SECRET" | base64 -w0)" \
     "grant_type=client_credentials&scope=api%3Aread"
@@ -184,6 +205,8 @@ speed rsa2048 openssl-rsa
 bench rs256 plain "$A/oauth/token" "$(lua_cc bench-rs)"
 speed ecdsap256 openssl-ecdsa
 bench es256 plain "$A/oauth/token" "$(lua_cc bench-es)"
+dpop_lua "$A/oauth/token" > /dev/null
+bench es256-dpop plain "$A/oauth/token" "$OUT/dpop.lua"
 bench hs256-repeat plain "$A/oauth/token" "$(lua_cc bench-hs)"
 bench mint-rs256-pipeline pipelines "$B/v1/tokens" "$OUT/mint.lua"
 trap - EXIT

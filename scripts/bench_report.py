@@ -48,7 +48,7 @@ def openssl(name, pattern):
     return float(nums[-2])
 
 
-runs = {n: wrk(n) for n in ["healthz", "rs256", "hs256", "es256", "hs256-repeat", "hs256-pipeline", "hs256-notifier",
+runs = {n: wrk(n) for n in ["healthz", "rs256", "hs256", "es256", "es256-dpop", "hs256-repeat", "hs256-pipeline", "hs256-notifier",
                             "poison-baseline", "poison-load", "mint-rs256-pipeline"]}
 poison_codes = open(os.path.join(raw, "poison-codes.txt")).read().split()
 poison_failed_others = runs["poison-load"]["non2xx"] + (1 if runs["poison-load"]["socket_errors"] else 0)
@@ -67,6 +67,8 @@ ratios = [
     ("the same + an `async: true` notifier posting to a 1 s webhook ÷ without it", runs["hs256-notifier"]["rps"] / runs["hs256-pipeline"]["rps"],
      ">= 0.9", runs["hs256-notifier"]["rps"] / runs["hs256-pipeline"]["rps"] >= 0.9),
     ("p99 with a looping function hit twice a second beside the load ÷ p99 without", poison_p99_ratio, "<= 3", poison_p99_ratio <= 3),
+    ("DPoP-bound ES256 (one ES256 proof verified per token) ÷ plain ES256", runs["es256-dpop"]["rps"] / runs["es256"]["rps"], ">= 0.8",
+     runs["es256-dpop"]["rps"] / runs["es256"]["rps"] >= 0.8),
 ]
 max_rss_sum = max(r["rss_sum_mib"] for n, r in runs.items() if not n.startswith("poison"))
 growth = runs["hs256-repeat"]["rss_mib"] - runs["hs256"]["rss_mib"]
@@ -129,6 +131,7 @@ labels = {
     "rs256": "client_credentials, RS256",
     "hs256": "client_credentials, HS256",
     "es256": "client_credentials, ES256",
+    "es256-dpop": "client_credentials, ES256, DPoP-bound (a fresh joserfc ES256 proof per request)",
     "hs256-repeat": "client_credentials, HS256 (repeat, RSS check)",
     "hs256-pipeline": "client_credentials, HS256, 3-function pre_access_token pipeline",
     "hs256-notifier": "the same + `async: true` notifier (axios.post to a webhook answering after 1 s)",
