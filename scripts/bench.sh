@@ -199,8 +199,9 @@ bench warmup-poison poison "$D/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>
 bench poison-baseline poison "$D/oauth/token" "$(lua_cc bench-hs)"
 : > "$OUT/raw/poison-codes.txt"
 poison_loop "$D" "$SECS" &
+POISON_PID=$!
 bench poison-load poison "$D/oauth/token" "$(lua_cc bench-hs)"
-wait
+wait "$POISON_PID"
 speed rsa2048 openssl-rsa
 bench rs256 plain "$A/oauth/token" "$(lua_cc bench-rs)"
 speed ecdsap256 openssl-ecdsa
