@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "tokenservice", targets: ["TokenService"]),
         .library(name: "JOSE", targets: ["JOSE"]),
         .library(name: "Claims", targets: ["Claims"]),
+        .library(name: "TokenVerifier", targets: ["TokenVerifier"]),
+        .executable(name: "example-backend", targets: ["ExampleBackend"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -56,6 +58,14 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
+        .target(
+            name: "TokenVerifier",
+            dependencies: ["JOSE", "Claims", "JSONCore", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "ExampleBackend",
+            dependencies: ["TokenVerifier", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "JSONCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ClaimsTests", dependencies: ["Claims", "JOSE"], swiftSettings: swiftSettings),
@@ -64,7 +74,7 @@ let package = Package(
         .testTarget(
             name: "TokenServiceTests",
             dependencies: [
-                "TokenService", "JOSE", "Claims", "JSONCore", "TestSupport",
+                "TokenService", "JOSE", "Claims", "JSONCore", "TestSupport", "TokenVerifier",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings),

@@ -145,8 +145,9 @@ import Testing
         #expect(r.functions.map(\.outcome.label) == ["skipped"])
     }
 
-    /// After containment, the workers use no CPU.
+    /// After containment, the workers use no CPU (once the replacement has started and loaded).
     func expectIdle(_ engine: PipelineEngine) async throws {
+        try await Task.sleep(for: .milliseconds(500))
         let pids = engine.workerProcessIDs()
         let before = pids.map(Self.cpuTicks)
         try await Task.sleep(for: .milliseconds(500))

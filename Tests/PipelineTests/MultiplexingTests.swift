@@ -35,7 +35,7 @@ import Testing
         let ok = try await engine.prepare([Self.echo.spec], trigger: .preAccessToken)
         _ = await engine.run(ok, user: .null, context: ["n": 0])
         let pids = engine.workerProcessIDs()
-        #expect(pids.count == 1)
+        #expect(!pids.isEmpty)  // one, or two if a slow entry (a loaded machine) made the pool start its spare
         for pid in pids { kill(pid, SIGKILL) }
         try await Task.sleep(for: .milliseconds(50))
         for n in 1...3 {

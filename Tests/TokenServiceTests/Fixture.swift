@@ -86,16 +86,12 @@ struct Fixture {
         try await ServiceState.load(path: configPath, engine: engine ?? self.engine(), environment: [:])
     }
 
-    /// A Hummingbird application over the router, with a fixed clock when `now` is given.
-    func application(now: Int64? = nil) async throws -> (some ApplicationProtocol, ServiceCore, PipelineEngine) {
-        let engine = engine()
-        let state = try await state(engine: engine)
-        var core = ServiceCore.make(holder: StateHolder(state), engine: engine, logger: Logger(label: "test"))
-        if let now {
-            core = ServiceCore(holder: core.holder, issuer: Issuer(engine: engine, metrics: core.metrics, logger: core.issuer.logger, now: { now }),
-                               shared: core.shared)
-        }
-        return (Application(router: Routes.build(core: core)), core, engine)
+    /// The application from the composition root, with a fixed clock when `now` is given.
+    func application(now: Int64? = nil, logger: Logger = Logger(label: "test")) async throws -> (some ApplicationProtocol, ServiceCore, PipelineEngine) {
+        var dependencies = AppDependencies(engine: engine(), environment: [:])
+        if let now { dependencies.now = { now } }
+        let built = try await buildApplication(configuration: .init(configPath: configPath, logger: logger), dependencies: dependencies)
+        return (built.app, built.core, built.engine)
     }
 
     func cleanUp() { try? FileManager.default.removeItem(at: dir) }

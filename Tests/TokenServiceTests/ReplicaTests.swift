@@ -120,16 +120,27 @@ import TestSupport
         }
         let cache = 1.0
         let script = EndToEndTests.repoRoot.appendingPathComponent("Tests/e2e/rotation_verifier.py").path
+        let stop = f.dir.appendingPathComponent("stop").path
         async let load = Task.detached {
-            try EndToEndTests.run("python3", [script, server.base, "billing", f.billingSecret, "7", String(cache)])
+            try EndToEndTests.run("python3", [script, server.base, "billing", f.billingSecret, stop, String(cache)])
         }.value
         let keys = original["keys"]!.arrayValue!
         func key(_ kid: String, _ file: String, _ status: String) -> JSONValue {
             ["kid": .string(kid), "alg": "RS256", "private_key_file": .string(file), "status": .string(status)]
         }
+        /// Waits (on a loaded machine too) until the reload shows in the JWKS.
+        func published() async throws -> Set<String> {
+            let jwks = try JSON.parse(Array(try await EndToEndTests.get(server.base + "/.well-known/jwks.json").body)).objectValue
+            return Set(jwks?["keys"]?.arrayValue?.compactMap { $0.objectValue?["kid"]?.stringValue } ?? [])
+        }
+        func until(_ done: (Set<String>) -> Bool) async throws {
+            for _ in 0..<100 where !done(try await published()) { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(done(try await published()), "the reload took effect")
+        }
         try await Task.sleep(for: .seconds(1))
         // 1. publish rs-2 ahead of use.
         try reload { $0["keys"] = .array(keys + [key("rs-2", "rs-2.pem", "next")]) }
+        try await until { $0.contains("rs-2") }
         try await Task.sleep(for: .seconds(2 * cache))
         // 2. after the verifiers' cache time: rs-2 signs, rs-1 retires.
         let retired = keys.map { k -> JSONValue in k.objectValue?["kid"] == "rs-1" ? key("rs-1", "rs.pem", "retiring") : k }
@@ -137,12 +148,21 @@ import TestSupport
             $0["keys"] = .array(retired + [key("rs-2", "rs-2.pem", "active")])
             $0["signing_key"] = "rs-2"
         }
+        for _ in 0..<100 {
+            let t = try EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials", server.base + "/oauth/token"])
+            if t.output.contains("access_token"), let token = try JSON.parse(Array(t.output.utf8)).objectValue?["access_token"]?.stringValue,
+               let header = Base64URL.decode(Array(token.split(separator: ".")[0].utf8)), String(decoding: header, as: UTF8.self).contains("rs-2") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
         try await Task.sleep(for: .seconds(2 * cache))
         // 3. after the longest lifetime of what the backend holds: rs-1 goes.
         try reload {
             $0["keys"] = .array(keys.filter { $0.objectValue?["kid"] != "rs-1" } + [key("rs-2", "rs-2.pem", "active")])
             $0["signing_key"] = "rs-2"
         }
+        try await until { !$0.contains("rs-1") }
+        try await Task.sleep(for: .seconds(cache))
+        FileManager.default.createFile(atPath: stop, contents: nil)
         let result = try await load
         let out = try JSON.parse(Array(result.output.utf8)).objectValue ?? [:]
         #expect(out["failures"] == 0, "\(result.output)")

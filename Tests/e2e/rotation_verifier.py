@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""A backend during a key rotation: asks for tokens back to back for SECONDS and verifies each with PyJWT
-against a JWKS it caches for CACHE seconds (as backends do), never refetching on an unknown kid.
-Prints {"tokens", "failures", "unknown_kid", "kids"} as JSON.
+"""A backend during a key rotation: asks for tokens back to back until STOP_FILE exists (at most 120 s) and
+verifies each with PyJWT against a JWKS it caches for CACHE seconds (as backends do), never refetching on an
+unknown kid. Prints {"tokens", "failures", "unknown_kid", "kids"} as JSON.
 
-  rotation_verifier.py BASE CLIENT SECRET SECONDS CACHE
+  rotation_verifier.py BASE CLIENT SECRET STOP_FILE CACHE
 """
+import os
 import base64
 import json
 import sys
@@ -13,12 +14,12 @@ import urllib.request
 
 import jwt
 
-base, client, secret, seconds, cache = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+base, client, secret, stop_file, cache = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
 auth = "Basic " + base64.b64encode(f"{client}:{secret}".encode()).decode()
 jwks, fetched = None, 0.0
 out = {"tokens": 0, "failures": 0, "unknown_kid": 0, "kids": [], "errors": []}
-end = time.time() + seconds
-while time.time() < end:
+end = time.time() + 120
+while time.time() < end and not os.path.exists(stop_file):
     if jwks is None or time.time() - fetched > cache:
         jwks = jwt.PyJWKSet.from_json(urllib.request.urlopen(base + "/.well-known/jwks.json", timeout=5).read().decode())
         fetched = time.time()

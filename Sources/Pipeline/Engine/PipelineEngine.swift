@@ -159,7 +159,7 @@ public final class PipelineEngine: Service, Sendable {
         Task.detached { [self] in
             defer { backgroundRuns.wrappingSubtract(1, ordering: .relaxed) }
             let r = await runBackground(pipeline, user: user, context: context)
-            for line in r.logs { logger.info("\(line.message)", metadata: ["function": "\(line.function)", "async": "true"]) }
+            for line in r.logs { logger.info("pipeline log", metadata: ["function": "\(line.function)", "async": "true", "log": "\(line.message)"]) }
             for call in r.httpCalls {
                 logger.info("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))
             }

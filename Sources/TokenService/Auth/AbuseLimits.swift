@@ -12,6 +12,7 @@ struct AbuseLimits: Sendable {
     static let window: Int64 = 60
     let shared: any SharedState
     let metrics: ServiceMetrics
+    /// The request's logger.
     let logger: Logger
 
     private static func failedKey(client: String) -> String { "fail:client:" + client }

@@ -23,7 +23,11 @@ struct MintCommand: AsyncParsableCommand {
 
     private func mint(_ session: OfflineSession) async throws {
         let state = session.state
-        let core = ServiceCore.make(holder: StateHolder(state), engine: session.engine, logger: session.logger)
+        // The same grants as `serve`, offline: no shared state to agree with, no request to log.
+        let core = ServiceCore(holder: StateHolder(state), issuer: Issuer(engine: session.engine, metrics: ServiceMetrics(),
+                                                                           now: { Int64(Date().timeIntervalSince1970) }),
+                               shared: InProcessState())
+        let requestScope = RequestScope.offline(session.logger)
         let userObject = try user.map { try JSONFile.object($0) }
         let contextObject = try context.map { try JSONFile.object($0) } ?? [:]
         let grantType = grant ?? (userObject == nil ? "client_credentials" : "authorization_code")
@@ -37,7 +41,7 @@ struct MintCommand: AsyncParsableCommand {
                 if let audience { form["audience"] = audience }
                 response = try await core.clientCredentials.issue(
                     client: registered, form: FormParameters(values: form),
-                    info: .init(remoteIP: "127.0.0.1", headers: [:]), state: state)
+                    info: .init(remoteIP: "127.0.0.1", headers: [:]), state: state, scope: requestScope)
             } else {
                 guard let userObject else { throw CommandFailure("--user is required for \(grantType)") }
                 var body: JSONObject = ["client_id": .string(client), "grant_type": .string(grantType), "user": .object(userObject),
@@ -45,7 +49,7 @@ struct MintCommand: AsyncParsableCommand {
                 if let scope { body["scope"] = .string(scope) }
                 if let audience { body["audience"] = .string(audience) }
                 if let nonce { body["nonce"] = .string(nonce) }
-                response = try await core.gatewayMint.handle(try GatewayMint.parse(JSON.serialize(.object(body))), state: state)
+                response = try await core.gatewayMint.handle(try GatewayMint.parse(JSON.serialize(.object(body))), state: state, scope: requestScope)
             }
             print(JSON.serializeString(.object(response.json)))
         } catch let error as OAuthError {

@@ -21,7 +21,7 @@ enum ConfigLoader {
         do { root = try JSON.parse(bytes) } catch { throw ConfigError(problems: ["config is not valid JSON: \(error.message)"]) }
         var r = ConfigReader(baseDirectory: baseDirectory, environment: environment)
         let top: Set<String> = ["issuer", "listen", "authorization_endpoint", "keys", "signing_key", "gateways", "clients", "env", "pipelines",
-                                "limits", "shared_state"]
+                                "limits", "shared_state", "runtime"]
         guard let o = r.object(root, "$", known: top) else { throw ConfigError(problems: r.problems.isEmpty ? ["config must be a JSON object"] : r.problems) }
 
         let issuer = r.string(o, "issuer", "$", required: true) ?? ""
@@ -103,12 +103,19 @@ enum ConfigLoader {
             }
         }
 
+        var runtime = ServiceConfig.Runtime()
+        if let rt = r.object(o["runtime"], "$.runtime", known: ["pipeline_workers", "pipeline_memory_mb"]) {
+            runtime.pipelineWorkers = r.int(rt, "pipeline_workers", "$.runtime", range: 0...64) ?? runtime.pipelineWorkers
+            runtime.pipelineMemoryMB = r.int(rt, "pipeline_memory_mb", "$.runtime", range: 64...65_536) ?? runtime.pipelineMemoryMB
+        }
+
         guard r.problems.isEmpty else { throw ConfigError(problems: r.problems) }
         var config = ServiceConfig(issuer: issuer, listen: listen, authorizationEndpoint: authz, keys: keys, signingKey: signingKey,
                              gateways: gateways, clients: clients, env: env, preIDToken: pre.id, preAccessToken: pre.access,
                              pipelineHTTP: outbound, baseDirectory: baseDirectory)
         config.limits = limits
         config.sharedState = shared
+        config.runtime = runtime
         return config
     }
 

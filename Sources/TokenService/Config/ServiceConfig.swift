@@ -72,6 +72,14 @@ struct ServiceConfig: Sendable {
         var failedAuthPerAddress = 100
     }
 
+    /// Process settings, read at start (a reload keeps them): the pipeline worker pool.
+    struct Runtime: Sendable {
+        /// Workers kept running (spares come on top while some are stuck); 0: one per core.
+        var pipelineWorkers = 0
+        /// A worker whose resident memory passes this is killed and replaced.
+        var pipelineMemoryMB = 512
+    }
+
     /// Where replicas share one-time memory and counters.
     enum SharedStateConfig: Sendable {
         case inProcess
@@ -102,6 +110,7 @@ struct ServiceConfig: Sendable {
     var pipelineHTTP: OutboundPolicy = .none
     var limits = Limits()
     var sharedState = SharedStateConfig.inProcess
+    var runtime = Runtime()
     /// Directory of the config file: relative paths resolve against it.
     var baseDirectory: String
 }

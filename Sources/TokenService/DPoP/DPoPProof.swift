@@ -1,6 +1,7 @@
 import Claims
 import JOSE
 import JSONCore
+import Synchronization
 
 /// A verified DPoP proof (RFC 9449 §4.3): its key's RFC 7638 thumbprint and its one-time `jti`.
 /// Checked here: `typ: dpop+jwt`, an asymmetric `alg` from `algorithms`, a public `jwk` (a private
@@ -23,7 +24,8 @@ struct DPoPProof: Sendable {
     var oneTimeKey: String { "dpop:" + thumbprint + ":" + jti }
     var rememberUntil: Int64 { iat + Self.window + ClaimValidator.defaultLeeway }
 
-    static func verify(_ proof: String, method: String, url: String, now: Int64) throws(OAuthError) -> DPoPProof {
+    /// `normalizedURL`: `normalize` of the endpoint's URL (computed once per configuration).
+    static func verify(_ proof: String, method: String, normalizedURL: String?, now: Int64, keys: DPoPKeyCache) throws(OAuthError) -> DPoPProof {
         func refuse(_ why: String) -> OAuthError { OAuthError(.badRequest, "invalid_dpop_proof", "DPoP proof: \(why)") }
         guard proof.utf8.count <= maxLength else { throw refuse("too long") }
         let parts = proof.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
@@ -36,10 +38,11 @@ struct DPoPProof: Sendable {
         }
         guard let jwkObject = header["jwk"]?.objectValue else { throw refuse("jwk is missing") }
         if jwkObject.keys.contains(where: privateMembers.contains) { throw refuse("jwk must not contain a private key") }
-        let jwk: JWK, key: JWSKey
+        let jwk: JWK, key: JWSKey, thumbprint: String
         do {
             jwk = try JWK(json: .object(jwkObject))
-            key = try JWSKey(jwk: jwk)
+            thumbprint = try jwk.thumbprint()
+            key = try keys.key(for: jwk, thumbprint: thumbprint)
         } catch { throw refuse("jwk is not a usable public key") }
         guard key.acceptedAlgorithms.contains(alg) else { throw refuse("alg does not fit the jwk") }
         let claims: JSONObject
@@ -48,13 +51,11 @@ struct DPoPProof: Sendable {
             try ClaimValidator([RequiredStringCheck("jti"), EqualsCheck("htm", method), IssuedAtWindowCheck(window: window)])
                 .validate(claims, now: now)
         } catch { throw refuse(error.reason) }
-        guard let htu = claims["htu"]?.stringValue, let presented = normalize(htu), presented == normalize(url) else {
+        guard let htu = claims["htu"]?.stringValue, let presented = normalize(htu), presented == normalizedURL else {
             throw refuse("htu is not this endpoint")
         }
         if claims["ath"] != nil { throw refuse("ath is not used at the token endpoint") }
-        guard let thumbprint = try? jwk.thumbprint(), let jti = claims["jti"]?.stringValue, let iat = claims["iat"]?.intValue else {
-            throw refuse("the jwk has no thumbprint")
-        }
+        guard let jti = claims["jti"]?.stringValue, let iat = claims["iat"]?.intValue else { throw refuse("jti or iat is missing") }
         return DPoPProof(thumbprint: thumbprint, jti: jti, iat: iat)
     }
 
@@ -79,5 +80,25 @@ struct DPoPProof: Sendable {
     /// A `dpop_jkt` given by the gateway: a base64url SHA-256 thumbprint (43 characters).
     static func isThumbprint(_ s: String) -> Bool {
         s.utf8.count == 43 && Base64URL.decode(Array(s.utf8))?.count == 32
+    }
+}
+
+/// Verification keys of DPoP proofs by thumbprint (and the JWK's own `alg`/`use`), so that a client's
+/// key is turned into an OpenSSL key once, not per request (that is most of a proof's cost). Bounded:
+/// emptied when full.
+final class DPoPKeyCache: Sendable {
+    private let keys = Mutex<[String: JWSKey]>([:])
+    let capacity: Int
+    init(capacity: Int = 4096) { self.capacity = capacity }
+
+    func key(for jwk: JWK, thumbprint: String) throws(JOSEError) -> JWSKey {
+        let id = thumbprint + "|" + (jwk.alg ?? "") + "|" + (jwk.use ?? "")
+        if let key = keys.withLock({ $0[id] }) { return key }
+        let key = try JWSKey(jwk: jwk)
+        keys.withLock { map in
+            if map.count >= capacity { map.removeAll(keepingCapacity: true) }
+            map[id] = key
+        }
+        return key
     }
 }

@@ -23,7 +23,7 @@ struct ClientCredentialsGrant: Sendable {
 
     /// Issues for an already authenticated client (also `tokenservice mint`).
     func issue(client: RegisteredClient, form: FormParameters, info: RequestInfo, dpopThumbprint: String? = nil,
-               state: ServiceState) async throws(OAuthError) -> TokenResponse {
+               state: ServiceState, scope requestScope: RequestScope) async throws(OAuthError) -> TokenResponse {
         let scope = try ScopePolicy.grant(requested: form["scope"], client: client)
         let requested = try ScopePolicy.requestedAudience(audience: form["audience"], resource: form["resource"])
         let audience = try ScopePolicy.audience(requested: requested, client: client)
@@ -33,7 +33,7 @@ struct ClientCredentialsGrant: Sendable {
         let (token, _) = try await issuer.accessToken(
             .init(client: client, subject: client.id, scope: scope, audience: audience, user: .null, context: context,
                   dpopThumbprint: dpopThumbprint),
-            state: state)
+            state: state, scope: requestScope)
         return TokenResponse(accessToken: token, expiresIn: client.config.accessTokenTTL, scope: scope)
     }
 }

@@ -67,7 +67,11 @@ struct GatewayMint: Sendable {
                            user: user, context: context, dpopThumbprint: jkt)
     }
 
-    func handle(_ r: MintRequest, state: ServiceState) async throws(OAuthError) -> TokenResponse {
+    func handle(_ r: MintRequest, state: ServiceState, scope requestScope: RequestScope) async throws(OAuthError) -> TokenResponse {
+        requestScope.note.set { note in
+            note.clientID = r.clientID
+            note.grantType = r.grantType.rawValue
+        }
         guard let client = state.clients[r.clientID] else { throw OAuthError(.badRequest, "invalid_client", "unknown client_id") }
         guard client.config.grantTypes.contains(r.grantType) else {
             throw OAuthError.unauthorizedClient("\(r.grantType.rawValue) is not allowed for this client")
@@ -80,14 +84,14 @@ struct GatewayMint: Sendable {
         let (accessToken, signers) = try await issuer.accessToken(
             .init(client: client, subject: subject, scope: scope, audience: audience, user: .object(r.user),
                   context: context, authTime: r.authTime, acr: r.acr, amr: r.amr, dpopThumbprint: r.dpopThumbprint),
-            state: state)
+            state: state, scope: requestScope)
         var response = TokenResponse(accessToken: accessToken, expiresIn: client.config.accessTokenTTL, scope: scope)
         if r.dpopThumbprint != nil { response.tokenType = "DPoP" }
         if r.grantType.issuesIDToken && scope.contains("openid") {
             response.idToken = try await issuer.idToken(
                 .init(client: client, user: r.user, scope: scope, nonce: r.nonce, authTime: r.authTime, acr: r.acr, amr: r.amr,
                       code: r.code, accessToken: accessToken, context: context),
-                signers: signers, state: state)
+                signers: signers, state: state, scope: requestScope)
         }
         return response
     }

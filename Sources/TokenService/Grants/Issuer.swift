@@ -11,7 +11,6 @@ import Pipeline
 struct Issuer: Sendable {
     let engine: PipelineEngine?
     let metrics: ServiceMetrics
-    let logger: Logger
     let now: @Sendable () -> Int64
 
     struct AccessTokenRequest {
@@ -31,7 +30,7 @@ struct Issuer: Sendable {
     }
 
     /// Builds, runs `pre_access_token` on, and signs an RFC 9068 access token.
-    func accessToken(_ r: AccessTokenRequest, state: ServiceState) async throws(OAuthError) -> (token: String, signers: KeyRing.Signers) {
+    func accessToken(_ r: AccessTokenRequest, state: ServiceState, scope: RequestScope) async throws(OAuthError) -> (token: String, signers: KeyRing.Signers) {
         guard let signers = state.keys.signers(for: r.client.config.signingKey) else {
             throw OAuthError.serverError("no active signing key")
         }
@@ -43,9 +42,9 @@ struct Issuer: Sendable {
         claims.confirmation = r.dpopThumbprint.map { ["jkt": .string($0)] }
         claims.actor = r.actor
         var extensions = JSONObject()
-        try await runPipeline(.preAccessToken, state: state, user: r.user, context: r.context, into: &extensions)
+        try await runPipeline(.preAccessToken, state: state, user: r.user, context: r.context, into: &extensions, scope: scope)
         claims.extensions = extensions
-        let token = try sign(claims.payload, with: signers.accessToken, client: r.client, kind: "access_token")
+        let token = try sign(claims.payload, with: signers.accessToken, client: r.client, kind: "access_token", scope: scope)
         return (token, signers)
     }
 
@@ -62,28 +61,33 @@ struct Issuer: Sendable {
         var context: JSONObject
     }
 
-    func idToken(_ r: IDTokenRequest, signers: KeyRing.Signers, state: ServiceState) async throws(OAuthError) -> String {
+    func idToken(_ r: IDTokenRequest, signers: KeyRing.Signers, state: ServiceState, scope: RequestScope) async throws(OAuthError) -> String {
         let iat = now()
         let alg = signers.key.algorithm
         var standard = StandardClaims.claims(for: r.user, scopes: Set(r.scope))
-        try await runPipeline(.preIDToken, state: state, user: .object(r.user), context: r.context, into: &standard)
+        try await runPipeline(.preIDToken, state: state, user: .object(r.user), context: r.context, into: &standard, scope: scope)
         let claims = IDTokenClaims(
             issuer: state.config.issuer, subject: r.user["id"]?.stringValue ?? "", audience: r.client.id,
             authorizedParty: r.client.id, issuedAt: iat, expiresAt: iat + Int64(r.client.config.idTokenTTL),
             authTime: r.authTime, nonce: r.nonce, acr: r.acr, amr: r.amr,
             accessTokenHash: TokenHash.halfHash(of: r.accessToken, algorithm: alg),
             codeHash: r.code.map { TokenHash.halfHash(of: $0, algorithm: alg) }, standard: standard)
-        return try sign(claims.payload, with: signers.idToken, client: r.client, kind: "id_token")
+        return try sign(claims.payload, with: signers.idToken, client: r.client, kind: "id_token", scope: scope)
     }
 
     /// Signs a payload and counts the token; a signing failure is logged (never the key) and is a 500.
-    private func sign(_ payload: JSONObject, with signer: JWSSigner, client: RegisteredClient, kind: String) throws(OAuthError) -> String {
+    private func sign(_ payload: JSONObject, with signer: JWSSigner, client: RegisteredClient, kind: String,
+                      scope: RequestScope) throws(OAuthError) -> String {
         do {
             let token = try signer.sign(claims: payload)
             metrics.tokenIssued(client: client.id, algorithm: signer.key.algorithm.rawValue, kind: kind)
+            scope.note.set { note in
+                note.alg = signer.key.algorithm.rawValue
+                note.kid = signer.key.kid
+            }
             return token
         } catch {
-            logger.error("signing failed", metadata: ["kid": "\(signer.key.kid)", "error": "\(error)"])
+            scope.logger.error("signing failed", metadata: ["kid": "\(signer.key.kid)", "error": "\(error)"])
             throw OAuthError.serverError("token signing failed")
         }
     }
@@ -91,14 +95,16 @@ struct Issuer: Sendable {
     /// Runs a trigger's pipeline and applies what it added to `claims`. A `callback(error)` is 403
     /// access_denied; a function that fails closed is 500 server_error.
     func runPipeline(_ trigger: PipelineTrigger, state: ServiceState, user: JSONValue, context: JSONObject,
-                     into claims: inout JSONObject) async throws(OAuthError) {
+                     into claims: inout JSONObject, scope: RequestScope) async throws(OAuthError) {
+        let logger = scope.logger
         guard let pipeline = state.pipelines[trigger], let engine else { return }
         let report = await engine.run(pipeline, user: user, context: context)
         for f in report.functions {
             metrics.pipelineRun(trigger: trigger.rawValue, function: f.name, outcome: f.outcome.label, duration: f.duration)
         }
+        // What a function logged goes into a field: its text is the user's, never the log's own message.
         for line in report.logs {
-            logger.info("\(line.message)", metadata: ["pipeline": "\(trigger.rawValue)", "function": "\(line.function)"])
+            logger.info("pipeline log", metadata: ["pipeline": "\(trigger.rawValue)", "function": "\(line.function)", "log": "\(line.message)"])
         }
         for call in report.httpCalls {
             logger.info("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))

@@ -7,6 +7,8 @@ struct TokenEndpoint: Sendable {
     let issuer: Issuer
     let shared: any SharedState
     let guardrails: AbuseLimits
+    let dpopKeys: DPoPKeyCache
+    let scope: RequestScope
 
     static let grants: Set<ServiceConfig.GrantType> = [.clientCredentials, .tokenExchange]
 
@@ -23,6 +25,7 @@ struct TokenEndpoint: Sendable {
         guard let grant = ServiceConfig.GrantType(rawValue: grantName), Self.grants.contains(grant) else {
             throw OAuthError.unsupportedGrantType("grant_type \(grantName) is not supported at this endpoint")
         }
+        scope.note.set { $0.grantType = grant.rawValue }
         let client = try await authenticate(r, state: state, audiences: [state.tokenEndpoint, state.config.issuer]).client
         guard client.config.grantTypes.contains(grant) else {
             throw OAuthError.unauthorizedClient("\(grant.rawValue) is not allowed for this client")
@@ -32,10 +35,10 @@ struct TokenEndpoint: Sendable {
         var response: TokenResponse
         switch grant {
         case .tokenExchange:
-            response = try await TokenExchangeGrant(issuer: issuer).issue(client: client, form: r.form, dpopThumbprint: jkt, state: state)
+            response = try await TokenExchangeGrant(issuer: issuer).issue(client: client, form: r.form, dpopThumbprint: jkt, state: state, scope: scope)
         default:
             response = try await ClientCredentialsGrant(issuer: issuer).issue(client: client, form: r.form, info: r.info, dpopThumbprint: jkt,
-                                                                             state: state)
+                                                                             state: state, scope: scope)
         }
         if jkt != nil { response.tokenType = "DPoP" }
         return response
@@ -45,6 +48,7 @@ struct TokenEndpoint: Sendable {
     func authenticate(_ r: Request, state: ServiceState, audiences: Set<String>) async throws(OAuthError) -> ClientAuthenticator.Result {
         let now = issuer.now()
         let claimed = ClientAuthenticator.claimedClientID(authorization: r.authorization, form: r.form)
+        if let claimed { scope.note.set { $0.clientID = claimed } }
         try await guardrails.admit(clientID: claimed, address: r.info.remoteIP, limits: state.config.limits, now: now)
         let authenticator = ClientAuthenticator(clients: state.clients, oneTime: shared, audiences: audiences)
         do {
@@ -64,7 +68,7 @@ struct TokenEndpoint: Sendable {
         }
         guard proofs.count == 1 else { throw OAuthError.invalidDPoPProof("send exactly one DPoP header") }
         let now = issuer.now()
-        let verified = try DPoPProof.verify(proof, method: "POST", url: state.tokenEndpoint, now: now)
+        let verified = try DPoPProof.verify(proof, method: "POST", normalizedURL: state.dpopTokenEndpoint, now: now, keys: dpopKeys)
         let fresh: Bool
         do { fresh = try await shared.claimOnce(verified.oneTimeKey, expiresAt: verified.rememberUntil, now: now) } catch {
             throw OAuthError.temporarilyUnavailable("the one-time check of the DPoP proof is unavailable")

@@ -13,7 +13,8 @@ struct TokenExchangeGrant: Sendable {
     static let jwtType = "urn:ietf:params:oauth:token-type:jwt"
     static let tokenTypes: Set<String> = [accessTokenType, idTokenType, jwtType]
 
-    func issue(client: RegisteredClient, form: FormParameters, dpopThumbprint: String?, state: ServiceState) async throws(OAuthError) -> TokenResponse {
+    func issue(client: RegisteredClient, form: FormParameters, dpopThumbprint: String?, state: ServiceState,
+               scope requestScope: RequestScope) async throws(OAuthError) -> TokenResponse {
         let subject = try token(form, "subject_token", state: state, required: true)!
         let actor = try token(form, "actor_token", state: state, required: false)
 
@@ -48,7 +49,7 @@ struct TokenExchangeGrant: Sendable {
         let (token, _) = try await issuer.accessToken(
             .init(client: client, subject: subject["sub"]?.stringValue ?? "", scope: scope, audience: audience, user: .null, context: context,
                   dpopThumbprint: dpopThumbprint, actor: .object(act)),
-            state: state)
+            state: state, scope: requestScope)
         var response = TokenResponse(accessToken: token, expiresIn: client.config.accessTokenTTL, scope: scope)
         response.issuedTokenType = Self.accessTokenType
         return response

@@ -10,10 +10,12 @@ struct ServiceCore: Sendable {
     let issuer: Issuer
     /// One-time memory and abuse counters (this process, or Redis shared by replicas).
     let shared: any SharedState
+    let dpopKeys = DPoPKeyCache()
     var metrics: ServiceMetrics { issuer.metrics }
     var clientCredentials: ClientCredentialsGrant { ClientCredentialsGrant(issuer: issuer) }
-    var tokenEndpoint: TokenEndpoint {
-        TokenEndpoint(issuer: issuer, shared: shared, guardrails: AbuseLimits(shared: shared, metrics: metrics, logger: issuer.logger))
+    func tokenEndpoint(_ scope: RequestScope) -> TokenEndpoint {
+        TokenEndpoint(issuer: issuer, shared: shared, guardrails: AbuseLimits(shared: shared, metrics: metrics, logger: scope.logger),
+                      dpopKeys: dpopKeys, scope: scope)
     }
     var gatewayMint: GatewayMint { GatewayMint(issuer: issuer) }
 }
@@ -24,12 +26,13 @@ enum Routes {
 
     static func build(core: ServiceCore) -> Router<TokenRequestContext> {
         let router = Router(context: TokenRequestContext.self)
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: MetricsMiddleware(metrics: core.metrics))
         router.add(middleware: MethodNotAllowedMiddleware())
 
         router.post(RouterPath(Endpoint.token.path)) { request, context -> Response in
             let state = core.holder.current
-            let response = try await core.tokenEndpoint.handle(try await tokenRequest(request, context: context), state: state)
+            let response = try await core.tokenEndpoint(context.scope).handle(try await tokenRequest(request, context: context), state: state)
             return json(response.json)
         }
 
@@ -46,13 +49,13 @@ enum Routes {
             if !request.headers[values: .dpop].isEmpty {
                 throw OAuthError.invalidRequest("the gateway checks the DPoP proof and sends dpop_jkt in the body")
             }
-            return json(try await core.gatewayMint.handle(mint, state: state).json)
+            return json(try await core.gatewayMint.handle(mint, state: state, scope: context.scope).json)
         }
 
         router.post(RouterPath(Endpoint.introspect.path)) { request, context -> Response in
             let state = core.holder.current
             let r = try await tokenRequest(request, context: context)
-            let client = try await core.tokenEndpoint.authenticate(
+            let client = try await core.tokenEndpoint(context.scope).authenticate(
                 r, state: state, audiences: [state.tokenEndpoint, state.config.issuer, Endpoint.introspect.url(state.config.issuer)]).client
             guard let token = r.form["token"] else { throw OAuthError.invalidRequest("token is missing") }
             let now = core.issuer.now()

@@ -18,6 +18,8 @@ final class ServiceState: Sendable {
     let canSign: Bool
 
     var tokenEndpoint: String { Endpoint.token.url(config.issuer) }
+    /// The token endpoint as DPoP proofs' `htu` is compared with it.
+    let dpopTokenEndpoint: String?
 
     init(config: ServiceConfig, pipelines: [PipelineTrigger: CompiledPipeline]) throws(ConfigError) {
         var problems: [String] = []
@@ -32,6 +34,7 @@ final class ServiceState: Sendable {
         self.gatewayTokenDigests = config.gateways.map { Digest.hash(.sha256, $0.token) }
         self.pipelines = pipelines
         self.discoveryJSON = JSON.serialize(.object(Discovery.document(config: config, keys: keys)))
+        self.dpopTokenEndpoint = DPoPProof.normalize(Endpoint.token.url(config.issuer))
         self.canSign = keys.signers(for: nil).map { (try? $0.key.sign(Array("self-test".utf8))) != nil } ?? false
     }
 
@@ -39,7 +42,11 @@ final class ServiceState: Sendable {
     static func load(path: String, engine: PipelineEngine?, environment: [String: String] = ProcessInfo.processInfo.environment)
         async throws(ConfigError) -> ServiceState
     {
-        let config = try ConfigLoader.load(path: path, environment: environment)
+        try await load(config: try ConfigLoader.load(path: path, environment: environment), engine: engine)
+    }
+
+    /// Loads keys and compiles pipelines of a parsed config. Every problem is reported.
+    static func load(config: ServiceConfig, engine: PipelineEngine?) async throws(ConfigError) -> ServiceState {
         var problems: [String] = []
         var compiled: [PipelineTrigger: CompiledPipeline] = [:]
         for (trigger, functions) in [(PipelineTrigger.preIDToken, config.preIDToken), (.preAccessToken, config.preAccessToken)] {

@@ -1,0 +1,39 @@
+// A small backend that accepts tokenservice access tokens (docs/backend-guide.md walks through it):
+//   example-backend --issuer http://127.0.0.1:8080 --audience https://api.example.com --port 8090
+// GET /invoices needs a token with scope invoices:read; GET /me answers with the token's subject.
+import Foundation
+import Hummingbird
+import Logging
+import TokenVerifier
+
+struct BackendContext: AccessTokenRequestContext {
+    var coreContext: CoreRequestContextStorage
+    var accessToken: VerifiedAccessToken?
+    init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+}
+
+func option(_ name: String, _ fallback: String) -> String {
+    let args = CommandLine.arguments
+    guard let i = args.firstIndex(of: "--" + name), i + 1 < args.count else { return fallback }
+    return args[i + 1]
+}
+
+let issuer = option("issuer", "http://127.0.0.1:8080")
+let audience = option("audience", "https://api.example.com")
+let port = Int(option("port", "8090")) ?? 8090
+var cacheConfig = JWKSCache.Configuration(url: URL(string: option("jwks", issuer + "/.well-known/jwks.json"))!)
+cacheConfig.refetchInterval = .seconds(Int64(option("refetch-seconds", "30")) ?? 30)
+let verifier = AccessTokenVerifier(issuer: issuer, audiences: [audience], keys: JWKSCache(configuration: cacheConfig))
+
+let router = Router(context: BackendContext.self)
+router.group("invoices").add(middleware: AccessTokenMiddleware(verifier: verifier, requiredScopes: ["invoices:read"]))
+    .get { _, context in
+        #"{"invoices":[],"for":"\#(context.accessToken?.subject ?? "")"}"#
+    }
+router.group("me").add(middleware: AccessTokenMiddleware(verifier: verifier))
+    .get { _, context in
+        #"{"sub":"\#(context.accessToken?.subject ?? "")","client_id":"\#(context.accessToken?.clientID ?? "")","dpop_jkt":"\#(context.accessToken?.dpopThumbprint ?? "")"}"#
+    }
+router.get("healthz") { _, _ in "ok" }
+let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: Logger(label: "example-backend"))
+try await app.runService()

@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import Logging
+import Pipeline
+
+/// What `serve` starts from.
+struct AppConfiguration: Sendable {
+    var configPath: String
+    /// Override the config's `listen`.
+    var host: String?
+    var port: Int?
+    var logger: Logger
+}
+
+/// What the application is built with that a test may provide instead.
+struct AppDependencies: Sendable {
+    /// Nil: workers of this executable, sized by the config's `runtime`.
+    var engine: PipelineEngine?
+    /// Nil: as the config's `shared_state` says.
+    var shared: (any SharedState)?
+    var now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+    var environment: [String: String] = ProcessInfo.processInfo.environment
+}
+
+/// What `buildApplication` built: the application to run, and its parts for tests and offline commands.
+struct BuiltApplication<App: ApplicationProtocol>: Sendable {
+    let app: App
+    let core: ServiceCore
+    let engine: PipelineEngine
+}
+
+/// The one composition root (Hummingbird's pattern): the configuration is read and checked once, and
+/// everything built from it — pipeline engine, keys and clients, shared state, grants, routes and the
+/// long-running services — is wired here and nowhere else.
+func buildApplication(configuration: AppConfiguration, dependencies: AppDependencies = AppDependencies()) async throws(ConfigError)
+    -> BuiltApplication<some ApplicationProtocol>
+{
+    let logger = configuration.logger
+    let config = try ConfigLoader.load(path: configuration.configPath, environment: dependencies.environment)
+    let engine = dependencies.engine ?? PipelineEngine.forThisExecutable(logger: logger, runtime: config.runtime)
+    let state: ServiceState
+    do { state = try await ServiceState.load(config: config, engine: engine) } catch {
+        if dependencies.engine == nil { engine.shutdown() }
+        throw error
+    }
+    let holder = StateHolder(state)
+    let issuer = Issuer(engine: engine, metrics: ServiceMetrics(), now: dependencies.now)
+    // Read at start: a reload keeps the shared store (moving replicas to another Redis is a restart).
+    let core = ServiceCore(holder: holder, issuer: issuer, shared: dependencies.shared ?? config.sharedState.store())
+    let reload = ReloadOnHangup(path: configuration.configPath, holder: holder, engine: engine, logger: logger,
+                                environment: dependencies.environment)
+    let app = Application(
+        router: Routes.build(core: core),
+        configuration: .init(address: .hostname(configuration.host ?? config.listen.host, port: configuration.port ?? config.listen.port),
+                             serverName: nil),
+        // Shut down in reverse order: the server drains first, the pipeline engine stops last (for good).
+        services: [engine, reload],
+        onServerRunning: { channel in
+            logger.info("tokenservice listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")",
+                                                             "issuer": "\(config.issuer)"])
+        },
+        logger: logger)
+    return BuiltApplication(app: app, core: core, engine: engine)
+}
+
+extension ServiceConfig.SharedStateConfig {
+    func store() -> any SharedState {
+        switch self {
+        case .inProcess: return InProcessState()
+        case .redis(let settings): return RedisState(settings: settings)
+        }
+    }
+}
+
+extension PipelineEngine {
+    /// Workers are this executable started as `tokenservice pipeline-worker`.
+    static func forThisExecutable(logger: Logger, runtime: ServiceConfig.Runtime = .init(), executable: String = "/proc/self/exe") -> PipelineEngine {
+        PipelineEngine(
+            configuration: .init(launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker"]),
+                                 workers: runtime.pipelineWorkers > 0 ? runtime.pipelineWorkers : ProcessInfo.processInfo.activeProcessorCount,
+                                 memoryLimitMB: runtime.pipelineMemoryMB),
+            logger: logger)
+    }
+}

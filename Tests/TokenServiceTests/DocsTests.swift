@@ -1,0 +1,101 @@
+import Foundation
+import JSONCore
+import Testing
+import TestSupport
+@testable import TokenService
+
+/// Every code sample in docs/ runs: shell and Python samples against a live service started with the
+/// development config (as `make run` serves it; ports swapped for free ones), config samples through
+/// `config check`, YAML through a parser. A sample that is not meant to run is fenced as `text`.
+@Suite(.serialized) struct DocsTests {
+    struct Sample {
+        var file: String
+        var language: String
+        var code: String
+    }
+
+    static func samples() throws -> [Sample] {
+        let dir = EndToEndTests.repoRoot.appendingPathComponent("docs")
+        var out: [Sample] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() where name.hasSuffix(".md") {
+            let text = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
+            var language: String?, code: [Substring] = []
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if let lang = language {
+                    if trimmed == "```" {
+                        out.append(Sample(file: name, language: lang, code: code.joined(separator: "\n")))
+                        language = nil
+                        code = []
+                    } else {
+                        code.append(line)
+                    }
+                } else if trimmed.hasPrefix("```") {
+                    language = String(trimmed.dropFirst(3))
+                }
+            }
+        }
+        return out
+    }
+
+    @Test func everySampleRuns() async throws {
+        let samples = try Self.samples()
+        #expect(samples.filter { $0.language == "sh" || $0.language == "python" }.count >= 5)
+        #expect(samples.allSatisfy { ["sh", "python", "json", "yaml", "text"].contains($0.language) }, "\(samples.map(\.language))")
+
+        // The development config, as make run serves it, on free ports.
+        let port = unusedLoopbackPort(), backendPort = unusedLoopbackPort()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("docs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        try FileManager.default.createDirectory(at: work.appendingPathComponent("config"), withIntermediateDirectories: true)
+        let repo = EndToEndTests.repoRoot
+        try FileManager.default.copyItem(at: repo.appendingPathComponent("config/pipelines"), to: work.appendingPathComponent("config/pipelines"))
+        let dev = try String(contentsOf: repo.appendingPathComponent("config/dev.json"), encoding: .utf8)
+        try dev.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(port)").replacingOccurrences(of: "\"port\": 8080", with: "\"port\": \(port)")
+            .write(to: work.appendingPathComponent("config/dev.json"), atomically: true, encoding: .utf8)
+        let keys = try EndToEndTests.run(repo.appendingPathComponent("scripts/dev-keys.sh").path, [EndToEndTests.binary, work.appendingPathComponent("keys").path])
+        #expect(keys.status == 0, "\(keys.output)")
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: EndToEndTests.binary)
+        server.arguments = ["serve", "--config", work.appendingPathComponent("config/dev.json").path]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
+        for _ in 0..<200 where (try? await EndToEndTests.get("http://127.0.0.1:\(port)/healthz").status) != 200 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+
+        for (n, sample) in samples.enumerated() {
+            let code = sample.code.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(port)")
+                .replacingOccurrences(of: "config/dev.json", with: work.appendingPathComponent("config/dev.json").path)
+                .replacingOccurrences(of: "127.0.0.1:8090", with: "127.0.0.1:\(backendPort)").replacingOccurrences(of: "--port 8090", with: "--port \(backendPort)")
+            let file = work.appendingPathComponent("sample-\(n)")
+            let result: (status: Int32, output: String)
+            switch sample.language {
+            case "sh":
+                try ("set -euo pipefail\ncd " + repo.path + "\n" + code).write(to: file, atomically: true, encoding: .utf8)
+                result = try EndToEndTests.run("bash", [file.path])
+            case "python":
+                try code.write(to: file, atomically: true, encoding: .utf8)
+                result = try EndToEndTests.run("python3", [file.path])
+            case "yaml":
+                try code.write(to: file, atomically: true, encoding: .utf8)
+                result = try EndToEndTests.run("python3", ["-c", "import sys, yaml; yaml.safe_load(open(sys.argv[1]))", file.path])
+            case "json" where code.contains("\"issuer\""):
+                // A config sample: its key files made, its env set, then `config check`.
+                let dir = work.appendingPathComponent("config-\(n)")
+                try FileManager.default.createDirectory(at: dir.appendingPathComponent("keys"), withIntermediateDirectories: true)
+                try code.write(to: dir.appendingPathComponent("c.json"), atomically: true, encoding: .utf8)
+                for path in code.split(separator: "\"").filter({ $0.hasSuffix(".pem") }) {
+                    _ = try EndToEndTests.run(EndToEndTests.binary, ["keys", "generate", "--alg", "RS256", "--out", dir.appendingPathComponent(String(path)).path])
+                }
+                result = try EndToEndTests.run("env", ["BILLING_SECRET=billing-secret-0123456789abcdef0123", EndToEndTests.binary, "config", "check",
+                                                       dir.appendingPathComponent("c.json").path])
+            default:
+                continue
+            }
+            #expect(result.status == 0, "\(sample.file) sample \(n) (\(sample.language)) failed:\n\(code)\n---\n\(result.output)")
+        }
+    }
+}

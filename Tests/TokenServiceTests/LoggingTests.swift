@@ -1,0 +1,98 @@
+import Foundation
+import JOSE
+import JSONCore
+import Testing
+import TestSupport
+@testable import TokenService
+
+/// The real binary with `--log-format json`: one object per line with ts, level, msg, request_id; one
+/// access line per request; X-Request-Id honoured or made, and returned; and nothing secret in the log.
+@Suite(.serialized) struct LoggingTests {
+    @Test func jsonLogsCarryRequestIDsAndNoSecret() async throws {
+        let port = unusedLoopbackPort()
+        let base = "http://127.0.0.1:\(port)"
+        let pipeline = """
+            function pipe(user, context, callback) {
+              log('user', user ? user.email : 'm2m', 'phone', user ? user.phone : '-');
+              callback(null, user, context);
+            }
+            """
+        let f = try Fixture(issuer: base, pipelines: ["pre_id_token": [(name: "logger", source: pipeline, extra: [:])]]) { config in
+            config["listen"] = ["host": "127.0.0.1", "port": .int(Int64(port))]
+        }
+        defer { f.cleanUp() }
+        let logFile = f.dir.appendingPathComponent("service.log")
+        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logFile)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: EndToEndTests.binary)
+        p.arguments = ["serve", "--config", f.configPath, "--log-format", "json", "--log-level", "debug"]
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        for _ in 0..<200 where (try? await EndToEndTests.get(base + "/healthz").status) != 200 { try await Task.sleep(for: .milliseconds(50)) }
+
+        func curl(_ args: [String]) throws -> String { try EndToEndTests.run("curl", ["-s", "-i", "--max-time", "10"] + args).output }
+        let now = Int64(Date().timeIntervalSince1970)
+        let assertion = try JWSSigner(key: f.batchKey, typ: "JWT").sign(claims: ["iss": "batch", "sub": "batch", "aud": .string(base + "/oauth/token"),
+                                                                                   "exp": .int(now + 60), "jti": "log-jti-1"])
+        // Every endpoint, and the errors a client controls.
+        let withID = try curl(["-H", "X-Request-Id: gateway-req.42:a", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials",
+                               base + "/oauth/token"])
+        #expect(withID.lowercased().contains("x-request-id: gateway-req.42:a"))
+        let accessToken = try #require(withID.split(whereSeparator: \.isNewline).last.flatMap { try? JSON.parse(Array($0.utf8)).objectValue?["access_token"]?.stringValue },
+                                       "\(withID)")
+        let madeUp = try curl(["-H", "X-Request-Id: bad id with spaces", base + "/healthz"])
+        #expect(madeUp.lowercased().contains("x-request-id: ") && !madeUp.contains("bad id"))
+        _ = try curl(["-u", "billing:wrong-secret-value-1234567890", "-d", "grant_type=client_credentials", base + "/oauth/token"])
+        _ = try curl(["-d", "grant_type=client_credentials", "-d", "client_assertion_type=" + ClientAuthenticator.assertionType,
+                      "-d", "client_assertion=" + assertion, base + "/oauth/token"])
+        _ = try curl(["-d", "client_id=hs-client", "-d", "client_secret=" + f.billingSecret, "-d", "grant_type=client_credentials", base + "/oauth/token"])
+        let minted = try curl(["-H", "Authorization: Bearer \(f.gatewayToken)", "-H", "Content-Type: application/json", "-d",
+                               #"{"client_id":"web-app","grant_type":"authorization_code","scope":"openid email phone","user":{"id":"u-9","email":"private@example.com","phone":"+15555550199"}}"#,
+                               base + "/v1/tokens"])
+        let idToken = try #require(minted.split(whereSeparator: \.isNewline).last.flatMap { try? JSON.parse(Array($0.utf8)).objectValue?["id_token"]?.stringValue })
+        _ = try curl(["-H", "Authorization: Bearer wrong-gateway-token-000000", "-d", "{}", base + "/v1/tokens"])
+        _ = try curl(["-u", "billing:\(f.billingSecret)", "-d", "token=" + accessToken, base + "/oauth/introspect"])
+        _ = try curl(["-H", "DPoP: not.a.proof", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials", base + "/oauth/token"])
+        for path in ["/.well-known/openid-configuration", "/.well-known/jwks.json", "/metrics", "/nowhere"] { _ = try curl([base + path]) }
+        _ = try curl(["-X", "DELETE", base + "/oauth/token"])
+        // A reload that fails validation.
+        let good = try Data(contentsOf: URL(fileURLWithPath: f.configPath))
+        try Data(#"{"issuer": 1}"#.utf8).write(to: URL(fileURLWithPath: f.configPath))
+        kill(p.processIdentifier, SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        try good.write(to: URL(fileURLWithPath: f.configPath))
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        try log.close()
+
+        let lines = try String(contentsOf: logFile, encoding: .utf8).split(separator: "\n").map(String.init)
+        let objects = lines.compactMap { try? JSON.parse(Array($0.utf8)).objectValue }
+        #expect(objects.count == lines.count, "every line is one JSON object")
+        for o in objects { #expect(o["ts"] != nil && o["level"] != nil && o["msg"] != nil && o["request_id"] != nil, "\(o)") }
+        let access = objects.filter { $0["msg"] == "access" }
+        #expect(access.count >= 15, "one access line per request: \(access.count)")
+        for a in access {
+            for field in ["request_id", "method", "path", "status", "duration_ms", "remote_ip"] { #expect(a[field] != nil, "\(field) in \(a)") }
+        }
+        let tokenLine = try #require(access.first { $0["request_id"] == "gateway-req.42:a" })
+        #expect(tokenLine["client_id"] == "billing" && tokenLine["grant_type"] == "client_credentials" && tokenLine["alg"] == "RS256"
+                && tokenLine["kid"] == "rs-1", "\(tokenLine)")
+        let pipelineLine = try #require(objects.first { $0["msg"] == "pipeline log" })
+        #expect(pipelineLine["log"]?.stringValue?.contains("private@example.com") == true, "the function's text is a field")
+        let mintID = try #require(access.first { $0["path"] == "/v1/tokens" && $0["status"] == "200" }?["request_id"])
+        #expect(pipelineLine["request_id"] == mintID, "a pipeline's lines carry its request's id")
+        #expect(objects.contains { $0["msg"]?.stringValue?.contains("reload failed") == true })
+
+        let text = lines.joined(separator: "\n")
+        let basic = Data("billing:\(f.billingSecret)".utf8).base64EncodedString()
+        let keyPEM = try String(contentsOf: f.dir.appendingPathComponent("rs.pem"), encoding: .utf8)
+        let keyBody = keyPEM.split(separator: "\n").dropFirst().prefix(3).joined()
+        for secret in [f.billingSecret, "wrong-secret-value-1234567890", f.gatewayToken, "wrong-gateway-token-000000", basic, assertion,
+                       accessToken, idToken, "not.a.proof", keyBody, String(assertion.prefix(40)), String(accessToken.split(separator: ".")[2])] {
+            #expect(!text.contains(secret), "the log holds a secret: \(secret.prefix(12))…")
+        }
+    }
+}

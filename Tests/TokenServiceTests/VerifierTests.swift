@@ -1,0 +1,104 @@
+import Foundation
+import JOSE
+import JSONCore
+import Pipeline
+import Synchronization
+import Testing
+import TestSupport
+import TokenVerifier
+@testable import TokenService
+
+/// The Swift verifier for backends (TokenVerifier) and the example backend that uses it.
+@Suite(.serialized) struct VerifierTests {
+    @Test func jwksCacheHonoursMaxAgeAndRefetchesAnUnknownKidAtMostOncePerInterval() async throws {
+        let key = try JWSKey(evp: try EVPKey.generateEC(curve: "P-256"), algorithm: .ES256, kid: "k1")
+        let fetches = Atomic<Int>(0)
+        let body = Data(JSON.serialize(JWKS(keys: [key.publicJWK!]).json))
+        var config = JWKSCache.Configuration(url: URL(string: "http://issuer.invalid/jwks")!)
+        config.refetchInterval = .milliseconds(200)
+        let cache = JWKSCache(configuration: config) { _ in
+            fetches.wrappingAdd(1, ordering: .relaxed)
+            return (body, "public, max-age=600")
+        }
+        #expect(try await cache.key("k1") != nil)
+        #expect(try await cache.key("k1") != nil)
+        #expect(fetches.load(ordering: .relaxed) == 1, "cached for max-age")
+        for n in 0..<50 { #expect(try await cache.key("made-up-\(n)") == nil) }
+        #expect(fetches.load(ordering: .relaxed) == 1, "no refetch within the interval of the last fetch")
+        try await Task.sleep(for: .milliseconds(250))
+        for n in 0..<50 { #expect(try await cache.key("made-up-\(n)") == nil) }
+        #expect(fetches.load(ordering: .relaxed) == 2, "an unknown kid refetches once per interval, not once per token")
+    }
+
+    static func get(_ url: String, token: String) throws -> (status: Int, body: String) {
+        let out = try EndToEndTests.run("curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10", "-H", "Authorization: Bearer \(token)", url]).output
+        let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    @Test func theExampleBackendAcceptsOurTokensAcrossARotationAndRefusesTheRest() async throws {
+        let server = try await EndToEndTests.start(pipelines: [:])
+        defer { server.process.terminate(); server.process.waitUntilExit(); server.fixture.cleanUp() }
+        let f = server.fixture
+        let port = unusedLoopbackPort()
+        let backend = Process()
+        backend.executableURL = URL(fileURLWithPath: WorkerLaunch.siblingExecutable(named: "example-backend"))
+        backend.arguments = ["--issuer", server.base, "--audience", "https://api.example.com", "--port", String(port), "--refetch-seconds", "1"]
+        backend.standardOutput = FileHandle.nullDevice
+        backend.standardError = FileHandle.nullDevice
+        try backend.run()
+        defer { kill(backend.processIdentifier, SIGKILL); backend.waitUntilExit() }
+        let api = "http://127.0.0.1:\(port)"
+        for _ in 0..<100 where (try? Self.get(api + "/healthz", token: "x").status) != 200 { try await Task.sleep(for: .milliseconds(50)) }
+
+        func token(_ scope: String = "invoices:read") throws -> String {
+            let out = try EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials",
+                                                     "-d", "scope=\(scope)", server.base + "/oauth/token"]).output
+            return try #require(try JSON.parse(Array(out.utf8)).objectValue?["access_token"]?.stringValue)
+        }
+        let good = try token()
+        #expect(try Self.get(api + "/invoices", token: good).status == 200)
+        #expect(try Self.get(api + "/me", token: good).body.contains(#""sub":"billing""#))
+        #expect(try Self.get(api + "/invoices", token: try token("invoices:write")).status == 403, "scope is checked")
+
+        // Refused: tampered, expired, foreign issuer, an ID token, a token of another key.
+        let signer = try #require(try await f.state().keys.signers(for: nil))
+        let now = Int64(Date().timeIntervalSince1970)
+        let base: JSONObject = ["iss": .string(server.base), "sub": "billing", "aud": "https://api.example.com", "scope": "invoices:read"]
+        func signed(_ claims: JSONObject, typ: String = "at+jwt", key: JWSKey? = nil) throws -> String {
+            try JWSSigner(key: key ?? signer.key, typ: typ).sign(claims: claims)
+        }
+        var parts = good.split(separator: ".").map(String.init)
+        parts[1] = Base64URL.encode(Array(#"{"iss":"\#(server.base)","sub":"admin","aud":"https://api.example.com","exp":\#(now + 600),"scope":"invoices:read"}"#.utf8))
+        var expired = base; expired["exp"] = .int(now - 600)
+        var foreign = base; foreign["iss"] = "https://evil.example.com"; foreign["exp"] = .int(now + 600)
+        var fine = base; fine["exp"] = .int(now + 600)
+        let otherKey = try JWSKey(evp: try EVPKey.generateRSA(), algorithm: .RS256, kid: "rs-1")
+        for (name, t) in [("tampered", parts.joined(separator: ".")), ("expired", try signed(expired)), ("foreign issuer", try signed(foreign)),
+                          ("ID token", try signed(fine, typ: "JWT")), ("another key under our kid", try signed(fine, key: otherKey))] {
+            let r = try Self.get(api + "/invoices", token: t)
+            #expect(r.status == 401, "\(name): \(r)")
+        }
+        #expect(try Self.get(api + "/invoices", token: try signed(fine)).status == 200, "the same claims, properly signed")
+
+        // Staged rotation: rs-2 published as next, then signing; the backend keeps accepting every token.
+        try Fixture.write(f.dir, "rs-2.pem", try EVPKey.generateRSA().privateKeyPEM())
+        var config = try JSON.parse(Array(try Data(contentsOf: URL(fileURLWithPath: f.configPath)))).objectValue!
+        let keys = config["keys"]!.arrayValue!
+        config["keys"] = .array(keys + [["kid": "rs-2", "alg": "RS256", "private_key_file": "rs-2.pem", "status": "next"]])
+        try Data(JSON.serializeString(.object(config)).utf8).write(to: URL(fileURLWithPath: f.configPath))
+        kill(server.process.processIdentifier, SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try Self.get(api + "/invoices", token: try token()).status == 200)
+        config["keys"] = .array(keys.map { $0.objectValue?["kid"] == "rs-1" ? ["kid": "rs-1", "alg": "RS256", "private_key_file": "rs.pem", "status": "retiring"] : $0 }
+                                + [["kid": "rs-2", "alg": "RS256", "private_key_file": "rs-2.pem"]])
+        config["signing_key"] = "rs-2"
+        try Data(JSON.serializeString(.object(config)).utf8).write(to: URL(fileURLWithPath: f.configPath))
+        kill(server.process.processIdentifier, SIGHUP)
+        try await Task.sleep(for: .milliseconds(500))
+        let rotated = try token()
+        #expect(try JSON.parse(Array(Base64URL.decode(Array(rotated.split(separator: ".")[0].utf8))!)).objectValue?["kid"] == "rs-2")
+        #expect(try Self.get(api + "/invoices", token: rotated).status == 200, "a token of the new key")
+        #expect(try Self.get(api + "/invoices", token: good).status == 200, "a token of the retiring key")
+    }
+}
