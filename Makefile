@@ -19,9 +19,9 @@ deps:
 	fi
 
 ## The independent libraries the end-to-end tests use (PyJWT + cryptography, joserfc for DPoP proofs, from PyPI).
-PY_PACKAGES := 'PyJWT[crypto]>=2.8' 'joserfc>=1.0' 'PyYAML>=6'
+PY_PACKAGES := 'PyJWT[crypto]>=2.8' 'joserfc>=1.0' 'PyYAML>=6' 'openapi-spec-validator>=0.7' 'schemathesis>=4'
 python-deps: deps
-	@python3 -c 'import jwt, cryptography, joserfc, yaml' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check $(PY_PACKAGES) \
+	@python3 -c 'import jwt, cryptography, joserfc, yaml, openapi_spec_validator, schemathesis' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check $(PY_PACKAGES) \
 	  || python3 -m pip install --quiet --break-system-packages $(PY_PACKAGES)
 
 build: deps

@@ -44,27 +44,9 @@ import TestSupport
         #expect(samples.allSatisfy { ["sh", "python", "json", "yaml", "text"].contains($0.language) }, "\(samples.map(\.language))")
 
         // The development config, as make run serves it, on free ports.
-        let port = unusedLoopbackPort(), backendPort = unusedLoopbackPort()
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("docs-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: work) }
-        try FileManager.default.createDirectory(at: work.appendingPathComponent("config"), withIntermediateDirectories: true)
-        let repo = EndToEndTests.repoRoot
-        try FileManager.default.copyItem(at: repo.appendingPathComponent("config/pipelines"), to: work.appendingPathComponent("config/pipelines"))
-        let dev = try String(contentsOf: repo.appendingPathComponent("config/dev.json"), encoding: .utf8)
-        try dev.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(port)").replacingOccurrences(of: "\"port\": 8080", with: "\"port\": \(port)")
-            .write(to: work.appendingPathComponent("config/dev.json"), atomically: true, encoding: .utf8)
-        let keys = try EndToEndTests.run(repo.appendingPathComponent("scripts/dev-keys.sh").path, [EndToEndTests.binary, work.appendingPathComponent("keys").path])
-        #expect(keys.status == 0, "\(keys.output)")
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: EndToEndTests.binary)
-        server.arguments = ["serve", "--config", work.appendingPathComponent("config/dev.json").path]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-        for _ in 0..<200 where (try? await EndToEndTests.get("http://127.0.0.1:\(port)/healthz").status) != 200 {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        let server = try await DevServer()
+        let (port, work, repo) = (server.port, server.work, EndToEndTests.repoRoot)
+        let backendPort = unusedLoopbackPort()
 
         for (n, sample) in samples.enumerated() {
             let code = sample.code.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(port)")

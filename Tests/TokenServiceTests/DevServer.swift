@@ -1,0 +1,44 @@
+import Foundation
+import JSONCore
+import TestSupport
+
+/// The real binary serving the development config (config/dev.json and its pipelines, keys made by
+/// scripts/dev-keys.sh) as `make run` does, on a free port, in a scratch directory.
+final class DevServer {
+    let port: Int
+    let work: URL
+    private let process = Process()
+
+    var base: String { "http://127.0.0.1:\(port)" }
+    var configPath: String { work.appendingPathComponent("config/dev.json").path }
+
+    /// `edit` may change the config (e.g. limits) before the server starts.
+    init(edit: (inout JSONObject) -> Void = { _ in }) async throws {
+        port = unusedLoopbackPort()
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("dev-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work.appendingPathComponent("config"), withIntermediateDirectories: true)
+        let repo = EndToEndTests.repoRoot
+        try FileManager.default.copyItem(at: repo.appendingPathComponent("config/pipelines"), to: work.appendingPathComponent("config/pipelines"))
+        var config = try JSON.parse(Array(try Data(contentsOf: repo.appendingPathComponent("config/dev.json")))).objectValue ?? [:]
+        config["issuer"] = .string("http://127.0.0.1:\(port)")
+        config["listen"] = ["host": "127.0.0.1", "port": .int(Int64(port))]
+        edit(&config)
+        try Data(JSON.serializeString(.object(config)).utf8).write(to: URL(fileURLWithPath: configPath))
+        let keys = try EndToEndTests.run(repo.appendingPathComponent("scripts/dev-keys.sh").path, [EndToEndTests.binary, work.appendingPathComponent("keys").path])
+        guard keys.status == 0 else { throw CocoaError(.fileWriteUnknown) }
+        process.executableURL = URL(fileURLWithPath: EndToEndTests.binary)
+        process.arguments = ["serve", "--config", configPath]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 where (try? await EndToEndTests.get(base + "/healthz").status) != 200 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: work)
+    }
+}
