@@ -96,6 +96,8 @@ public final class PipelineEngine: Service, Sendable {
     private let pool: WorkerPool
     private let generationCounter = Atomic<Int>(0)
     private let backgroundRuns = Atomic<Int>(0)
+    /// Async functions that did not succeed (or runs dropped) are logged as one warning per second with a count.
+    private let backgroundTrouble = BackgroundTrouble()
     /// The newest pipeline of each trigger: what a fresh worker loads before it takes work.
     private let current = Mutex<[PipelineTrigger: CompiledPipeline]>([:])
 
@@ -148,23 +150,24 @@ public final class PipelineEngine: Service, Sendable {
     /// Runs the synchronous functions in order, then (unless `background` is false) starts the
     /// `async: true` ones fire-and-forget.
     public func run(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject, background: Bool = true) async -> PipelineReport {
-        let report = await runFunctions(pipeline, plan: pipeline.foreground, user: user, context: context)
+        let input = RunInput(user: user, context: context)
+        let report = await runFunctions(pipeline, plan: pipeline.foreground, input: input)
         guard background, !pipeline.background.indices.isEmpty, report.outcome == .proceed else { return report }
         guard backgroundRuns.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxBackgroundRuns else {
             backgroundRuns.wrappingSubtract(1, ordering: .relaxed)
-            logger.warning("too many async pipeline runs in progress; this one is dropped", metadata: ["trigger": "\(pipeline.trigger.rawValue)"])
+            backgroundTrouble.note(function: "(dropped: too many async runs in progress)", outcome: "dropped", logger: logger)
             return report
         }
         let logger = self.logger
         Task.detached { [self] in
             defer { backgroundRuns.wrappingSubtract(1, ordering: .relaxed) }
-            let r = await runBackground(pipeline, user: user, context: context)
+            let r = await runFunctions(pipeline, plan: pipeline.background, input: input)
             for line in r.logs { logger.info("pipeline log", metadata: ["function": "\(line.function)", "async": "true", "log": "\(line.message)"]) }
             for call in r.httpCalls {
-                logger.info("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))
+                logger.debug("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))
             }
             for f in r.functions where f.outcome != .ok {
-                logger.warning("async pipeline function did not succeed; ignored", metadata: ["function": "\(f.name)", "outcome": "\(f.outcome)"])
+                backgroundTrouble.note(function: f.name, outcome: "\(f.outcome)", logger: logger)
             }
         }
         return report
@@ -172,15 +175,25 @@ public final class PipelineEngine: Service, Sendable {
 
     /// Runs only the `async: true` functions and waits for them (`pipeline test` shows what they do).
     public func runBackground(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject) async -> PipelineReport {
-        await runFunctions(pipeline, plan: pipeline.background, user: user, context: context)
+        await runFunctions(pipeline, plan: pipeline.background, input: RunInput(user: user, context: context))
     }
 
-    func runFunctions(_ pipeline: CompiledPipeline, plan: RunPlan, user: JSONValue, context: JSONObject) async -> PipelineReport {
+    /// A run's user and context as the worker reads them, serialised once for the synchronous and the async functions.
+    struct RunInput: Sendable {
+        let user: [UInt8]
+        let context: [UInt8]
+        init(user: JSONValue, context: JSONObject) {
+            self.user = user == .null ? Array("null".utf8) : JSON.serialize(user)
+            self.context = JSON.serialize(.object(context))
+        }
+    }
+
+    func runFunctions(_ pipeline: CompiledPipeline, plan: RunPlan, input: RunInput) async -> PipelineReport {
         var report = PipelineReport()
         var plan = plan
         guard !plan.indices.isEmpty else { return report }
         var killedOutcomes: [Int: (FunctionOutcome, Duration)] = [:]
-        let userJSON = user == .null ? Array("null".utf8) : JSON.serialize(user), contextJSON = JSON.serialize(.object(context))
+        let (userJSON, contextJSON) = (input.user, input.context)
         while true {
             switch await execute(pipeline, plan: plan, tail: Wire.runTail(header: plan.header, user: userJSON, context: contextJSON)) {
             case .reply(let frame, let calls, let duration):
@@ -301,4 +314,28 @@ public final class PipelineEngine: Service, Sendable {
 
     /// Stops every worker, for good: nothing runs or starts after it.
     public func shutdown() { pool.shutdown() }
+}
+
+/// Counts async-function trouble and logs it at most once per second (a notifier failing for every token
+/// must not write a warning per token).
+private final class BackgroundTrouble: Sendable {
+    private struct State {
+        var count = 0
+        var since = ContinuousClock.now
+        var last = ""
+    }
+    private let state = Mutex(State())
+
+    func note(function: String, outcome: String, logger: Logger) {
+        let report: (Int, String)? = state.withLock { s in
+            s.count += 1
+            s.last = "\(function): \(outcome)"
+            guard ContinuousClock.now - s.since >= .seconds(1) else { return nil }
+            defer { s = State() }
+            return (s.count, s.last)
+        }
+        if let (count, last) = report {
+            logger.warning("async pipeline functions did not succeed; ignored", metadata: ["count": "\(count)", "last": "\(last)"])
+        }
+    }
 }

@@ -35,8 +35,14 @@ final class OutboundHTTP: Sendable {
         let waiting = Mutex<(next: Int64, completions: [Int64: Completion])>((1, [:]))
     }
     private let pending = Pending()
+    /// Requests started and not completed: past `capacity`, a call is refused before any curl handle is made.
+    /// Boxed: the completions capture it, and must not capture the client itself (it owns them).
+    private final class Counter: Sendable { let value = Atomic<Int>(0) }
+    private let inFlight = Counter()
+    private let capacity: Int
 
     init(maxActive: Int = 256, maxQueued: Int = 1024) {
+        capacity = maxActive + maxQueued
         let context = Unmanaged.passUnretained(pending).toOpaque()
         handle = ts_http_client_new({ context, result in
             guard let context, let result else { return }
@@ -58,6 +64,14 @@ final class OutboundHTTP: Sendable {
     func perform(_ request: Request, completion: @escaping Completion) {
         guard let handle else { return completion(.failure(code: "ERR_NETWORK", message: "outbound HTTP is not available")) }
         guard request.timeoutMS > 0 else { return completion(.failure(code: "ECONNABORTED", message: "timeout of 0ms exceeded")) }
+        guard inFlight.value.wrappingAdd(1, ordering: .relaxed).newValue <= capacity else {
+            inFlight.value.wrappingSubtract(1, ordering: .relaxed)
+            return completion(Self.overloaded)
+        }
+        let completion: Completion = { [inFlight] outcome in
+            inFlight.value.wrappingSubtract(1, ordering: .relaxed)
+            completion(outcome)
+        }
         let tag = pending.waiting.withLock { state in
             defer { state.next += 1 }
             state.completions[state.next] = completion
@@ -84,10 +98,10 @@ final class OutboundHTTP: Sendable {
         }
         guard rc != 0 else { return }
         pending.waiting.withLock { _ = $0.completions.removeValue(forKey: tag) }
-        completion(rc == Int32(TS_HTTP_OVERLOADED)
-                   ? .failure(code: "ERR_OVERLOADED", message: "too many outbound requests are waiting; try again later")
-                   : .failure(code: "ERR_NETWORK", message: "the request could not be started"))
+        completion(rc == Int32(TS_HTTP_OVERLOADED) ? Self.overloaded : .failure(code: "ERR_NETWORK", message: "the request could not be started"))
     }
+
+    static let overloaded = Outcome.failure(code: "ERR_OVERLOADED", message: "too many outbound requests are waiting; try again later")
 
     private static func outcome(_ r: ts_http_result) -> Outcome {
         let message = withUnsafeBytes(of: r.message) { raw in
