@@ -1,6 +1,7 @@
 import Foundation
 import JOSE
 import JSONCore
+import Logging
 import Testing
 import TestSupport
 @testable import TokenService
@@ -94,5 +95,21 @@ import TestSupport
                        accessToken, idToken, "not.a.proof", keyBody, String(assertion.prefix(40)), String(accessToken.split(separator: ".")[2])] {
             #expect(!text.contains(secret), "the log holds a secret: \(secret.prefix(12))…")
         }
+    }
+}
+
+@Suite struct LogHandlerTests {
+    @Test func jsonLinesEscapeEverythingAndDropCredentialFields() throws {
+        let handler = ServiceLogHandler(label: "t", format: .json, level: .info)
+        let line = handler.line(level: .info, message: "a \"quoted\"\n\tline \u{1}", metadata: ["request_id": "r-1", "x": "y"])
+        let o = try #require(try JSON.parse(Array(line.utf8)).objectValue)
+        #expect(o["msg"] == "a \"quoted\"\n\tline \u{1}" && o["request_id"] == "r-1" && o["x"] == "y")
+        let ts = try #require(o["ts"]?.stringValue)
+        #expect(ts.count == 24 && ts.hasSuffix("Z") && ts.dropFirst(10).first == "T", "\(ts)")
+        let sink = LogSink.capturing()
+        var logger = Logger(label: "t") { ServiceLogHandler(label: $0, format: .json, level: .info, sink: sink) }
+        logger[metadataKey: "request_id"] = "r-2"
+        logger.info("call", metadata: ["authorization": "Basic c2VjcmV0", "client_secret": "s3cret", "client_id": "billing"])
+        #expect(sink.lines.count == 1 && !sink.lines[0].contains("c2VjcmV0") && !sink.lines[0].contains("s3cret") && sink.lines[0].contains("billing"))
     }
 }
