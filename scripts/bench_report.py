@@ -156,6 +156,10 @@ if "pipeline_run_us" in micro:
     lines.append(f"| one pipeline run, {micro.get('pipeline_functions')} functions (worker round trip included) | {s['p50']} | {s['p99']} |")
 lines.append("")
 lines.append("Raw outputs of the last run are in `bench-out/raw/` (not committed).\n")
+soak = os.path.join(os.path.dirname(os.path.abspath(out)), "soak-out", "report.md")
+if os.path.exists(soak):
+    ran = datetime.fromtimestamp(os.path.getmtime(soak), timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+    lines.append(open(soak).read().strip().replace("## Soak", f"## Soak (last `make soak`, {ran})", 1) + "\n")
 lines.append("""## Where the time goes (profiled 2026-11-23 with `perf record -g`, per-process CPU ticks from /proc, A/B builds)
 
 - **The HTTP floor is Hummingbird's.** A bare Hummingbird 2.28 `GET` returning the same JSON, built from the same

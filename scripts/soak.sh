@@ -77,8 +77,10 @@ cc() { lua "$OUT/$1.lua" application/x-www-form-urlencoded "Basic $(printf '%s:%
 cc soak-rs; cc soak-hs
 lua "$OUT/mint.lua" application/json "Bearer $GATEWAY" '{"client_id":"web","grant_type":"authorization_code","scope":"openid profile","user":{"id":"u-1","username":"ada","customData":{"roles":["admin"]}}}'
 U="http://127.0.0.1:$LB"
+WRK_PIDS=()
 for run in soak-rs soak-hs mint; do
   wrk -t1 -c8 -d"${SECS}s" --latency -s "$OUT/$run.lua" "$U/$([ $run = mint ] && echo v1/tokens || echo oauth/token)" > "$OUT/raw/$run.txt" &
+  WRK_PIDS+=($!)
 done
 
 events() {
@@ -96,7 +98,7 @@ events() {
   echo "$(date +%T) Redis back" >> "$OUT/raw/events.txt"
 }
 events
-wait %1 %2 %3 2>/dev/null || wait
+wait "${WRK_PIDS[@]}"
 echo "rss_end $(rss_kb "${PIDS[$A]}") $(rss_kb "${PIDS[$B]}")" >> "$OUT/raw/rss.txt"
 python3 - "$OUT" "$SECS" <<'PY' | tee "$OUT/report.md"
 import os, re, sys

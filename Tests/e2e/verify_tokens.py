@@ -109,4 +109,25 @@ try:
 except jwt.InvalidSignatureError:
     pass
 
+# 6. Signed introspection (RFC 9701): a JWT of typ token-introspection+jwt, verified through the JWKS,
+#    for the calling client (aud), holding the same answer as the JSON one.
+cred = "billing:" + urllib.parse.quote(billing_secret, safe="")
+req = urllib.request.Request(base + "/oauth/introspect", data=urllib.parse.urlencode({"token": at}).encode(), method="POST",
+                             headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/token-introspection+jwt",
+                                      "Authorization": "Basic " + base64.b64encode(cred.encode()).decode()})
+with urllib.request.urlopen(req, timeout=10) as r:
+    check(r.headers["Content-Type"] == "application/token-introspection+jwt", "introspection content type")
+    signed = r.read().decode()
+check(jwt.get_unverified_header(signed).get("typ") == "token-introspection+jwt", "introspection typ")
+signing_key = jwks.get_signing_key_from_jwt(signed)
+answer = jwt.decode(signed, signing_key.key, algorithms=[signing_key.algorithm_name], audience="billing", issuer=base,
+                    options={"require": ["iat", "aud", "iss"]})
+check(answer["token_introspection"]["active"] is True and answer["token_introspection"]["sub"] == "billing", "introspection answer")
+try:
+    jwt.decode(signed, signing_key.key, algorithms=[signing_key.algorithm_name], audience="someone-else", issuer=base)
+    check(False, "introspection answer accepted for another audience")
+except jwt.InvalidAudienceError:
+    pass
+summary["signed_introspection"] = answer["token_introspection"]["active"]
+
 print(json.dumps({"ok": True, **summary}))
