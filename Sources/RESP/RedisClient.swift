@@ -74,23 +74,28 @@ public final class RedisClient: Sendable {
     }
 
     private func connection() async throws(RESPError) -> any Channel {
-        enum Next { case ready(any Channel), wait(EventLoopFuture<any Channel>), fail(String) }
+        enum Next { case ready(any Channel), wait(EventLoopFuture<any Channel>), start(EventLoopPromise<any Channel>), fail(String) }
         let next: Next = state.withLock { s in
             if s.closed { return .fail("the client is closed") }
             if let c = s.channel, c.isActive { return .ready(c) }
             s.channel = nil
             if let f = s.connecting { return .wait(f) }
             if NIODeadline.now() < s.failedUntil { return .fail(s.lastError ?? "connect failed") }
-            let f = connect()
-            s.connecting = f
-            return .wait(f)
+            let promise = group.next().makePromise(of: (any Channel).self)
+            s.connecting = promise.futureResult
+            return .start(promise)
         }
+        let future: EventLoopFuture<any Channel>
         switch next {
         case .ready(let c): return c
         case .fail(let why): throw .unavailable(why)
-        case .wait(let future):
-            do { return try await future.get() } catch { throw (error as? RESPError) ?? .unavailable("\(error)") }
+        case .wait(let f): future = f
+        case .start(let promise):
+            // Outside the lock: the connect's completion takes it, and may run at once.
+            connect().cascade(to: promise)
+            future = promise.futureResult
         }
+        do { return try await future.get() } catch { throw (error as? RESPError) ?? .unavailable("\(error)") }
     }
 
     /// Connects, authenticates and selects the database before anyone else may use the channel.
