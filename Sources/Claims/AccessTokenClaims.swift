@@ -2,6 +2,16 @@ public import JSONCore
 
 /// RFC 9068 JWT access token claims (§2.2), plus extension claims from the pre-access-token hook.
 public struct AccessTokenClaims: Sendable, Equatable {
+    /// The JWS `typ` of an access token (RFC 9068 §2.1).
+    public static let type = "at+jwt"
+
+    /// Whether a JWS header's `typ` says access token: `at+jwt` or `application/at+jwt`, case-insensitively
+    /// (RFC 9068 §4; RFC 8725 §3.11: how an access token is told from an ID token signed by the same keys).
+    public static func isAccessTokenType(_ typ: JSONValue?) -> Bool {
+        guard let t = typ?.stringValue?.lowercased() else { return false }
+        return t == type || t == "application/" + type
+    }
+
     public var issuer: String
     public var subject: String
     public var audience: [String]

@@ -54,8 +54,7 @@ public struct AccessTokenVerifier: Sendable {
         guard token.utf8.count <= 16 * 1024, parts.count == 3, let headerBytes = Base64URL.decode(parts[0]),
               let header = (try? JSON.parse(headerBytes))?.objectValue else { throw .malformed("not a compact JWS") }
         guard let kid = header["kid"]?.stringValue else { throw .malformed("no kid") }
-        let typ = header["typ"]?.stringValue?.lowercased()
-        guard typ == "at+jwt" || typ == "application/at+jwt" else { throw .notAnAccessToken }
+        guard AccessTokenClaims.isAccessTokenType(header["typ"]) else { throw .notAnAccessToken }
         let key: JWSKey?
         do { key = try await keys.key(kid) } catch { throw .jwksUnavailable }
         guard let key else { throw .unknownKey }

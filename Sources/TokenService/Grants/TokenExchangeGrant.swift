@@ -69,7 +69,7 @@ struct TokenExchangeGrant: Sendable {
               (try? ClaimValidator.token(issuer: state.config.issuer).validate(verified.claims, now: issuer.now())) != nil,
               verified.claims["sub"]?.stringValue?.isEmpty == false
         else { throw OAuthError.invalidGrant("the \(name) is not a valid token of this issuer") }
-        let isAccessToken = verified.header["typ"]?.stringValue?.lowercased() == "at+jwt"
+        let isAccessToken = AccessTokenClaims.isAccessTokenType(verified.header["typ"])
         if type == Self.accessTokenType && !isAccessToken || type == Self.idTokenType && isAccessToken {
             throw OAuthError.invalidGrant("the \(name) is not of type \(type)")
         }

@@ -14,7 +14,7 @@ enum Introspection {
         else { return inactive }
         var out: JSONObject = ["active": true]
         for (k, v) in verified.claims where k != "active" { out.appendNew(k, v) }
-        if out["token_type"] == nil, verified.header["typ"] == "at+jwt" {
+        if out["token_type"] == nil, AccessTokenClaims.isAccessTokenType(verified.header["typ"]) {
             out.appendNew("token_type", out["cnf"]?.objectValue?["jkt"] != nil ? "DPoP" : "Bearer")
         }
         return out

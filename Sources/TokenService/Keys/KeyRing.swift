@@ -1,3 +1,4 @@
+import Claims
 import Foundation
 import JOSE
 import JSONCore
@@ -29,7 +30,7 @@ struct KeyRing: Sendable {
                 let jwsKey = try Self.load(key)
                 loaded.append(jwsKey)
                 if key.status == .active {
-                    signers[key.kid] = Signers(accessToken: JWSSigner(key: jwsKey, typ: "at+jwt"), idToken: JWSSigner(key: jwsKey, typ: "JWT"))
+                    signers[key.kid] = Signers(accessToken: JWSSigner(key: jwsKey, typ: AccessTokenClaims.type), idToken: JWSSigner(key: jwsKey, typ: "JWT"))
                 }
             } catch {
                 problems.append("key \(key.kid): \(error)")
