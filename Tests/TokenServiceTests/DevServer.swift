@@ -31,9 +31,7 @@ final class DevServer {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        for _ in 0..<200 where (try? await EndToEndTests.get(base + "/healthz").status) != 200 {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await EndToEndTests.waitUntilUp(base + "/healthz")
     }
 
     deinit {

@@ -32,12 +32,19 @@ import TestSupport
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        for _ in 0..<200 {
-            if (try? await get(base + "/healthz").status) == 200 { return Server(process: p, base: base, fixture: fixture) }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        if try await waitUntilUp(base + "/healthz") { return Server(process: p, base: base, fixture: fixture) }
         p.terminate()
         throw CancellationError()
+    }
+
+    /// Waits up to 10 s for `url` to answer 200 (a server just started); whether it did.
+    @discardableResult
+    static func waitUntilUp(_ url: String) async throws -> Bool {
+        for _ in 0..<200 {
+            if (try? await get(url).status) == 200 { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
     }
 
     static func get(_ url: String) async throws -> (status: Int, body: Data) {

@@ -32,7 +32,7 @@ import TestSupport
         p.standardError = log
         try p.run()
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
-        for _ in 0..<200 where (try? await EndToEndTests.get(base + "/healthz").status) != 200 { try await Task.sleep(for: .milliseconds(50)) }
+        try await EndToEndTests.waitUntilUp(base + "/healthz")
 
         func curl(_ args: [String]) throws -> String { try EndToEndTests.run("curl", ["-s", "-i", "--max-time", "10"] + args).output }
         let now = Int64(Date().timeIntervalSince1970)

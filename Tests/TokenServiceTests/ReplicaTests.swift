@@ -35,13 +35,9 @@ import TestSupport
             processes.append(p)
         }
         let r = Replicas(fixture: f, a: "http://127.0.0.1:\(portA)", b: "http://127.0.0.1:\(portB)", processes: processes)
-        for base in [r.a, r.b] {
-            var up = false
-            for _ in 0..<200 where !up {
-                up = (try? await EndToEndTests.get(base + "/healthz").status) == 200
-                if !up { try await Task.sleep(for: .milliseconds(50)) }
-            }
-            guard up else { r.stop(); throw CancellationError() }
+        for base in [r.a, r.b] where !(try await EndToEndTests.waitUntilUp(base + "/healthz")) {
+            r.stop()
+            throw CancellationError()
         }
         return r
     }

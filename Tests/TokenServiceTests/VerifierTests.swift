@@ -49,7 +49,7 @@ import TokenVerifier
         try backend.run()
         defer { kill(backend.processIdentifier, SIGKILL); backend.waitUntilExit() }
         let api = "http://127.0.0.1:\(port)"
-        for _ in 0..<100 where (try? Self.get(api + "/healthz", token: "x").status) != 200 { try await Task.sleep(for: .milliseconds(50)) }
+        try await EndToEndTests.waitUntilUp(api + "/healthz")
 
         func token(_ scope: String = "invoices:read") throws -> String {
             let out = try EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials",
