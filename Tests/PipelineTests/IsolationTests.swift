@@ -92,4 +92,30 @@ import Testing
         #expect(poisoned.samples.max()! < 300, "\(name): slowest request \(poisoned.samples.max()!) ms (baseline p99 \(base) ms)")
         #expect(p99 <= max(3 * base, base + 30), "\(name): p99 \(p99) ms against \(base) ms unpoisoned")
     }
+
+    /// A stuck core worker brings up a spare that serves meanwhile; once the core worker is healthy again and
+    /// the spare has been idle for `spareIdle`, the spare is stopped (memory goes back to the core pool).
+    @Test func aSpareServesWhileTheCoreWorkerIsStuckThenRetires() async throws {
+        let engine = TestWorker.engine(workers: 1, spareIdle: .milliseconds(600))
+        defer { engine.shutdown() }
+        let ok = try await engine.prepare([MultiplexingTests.echo.spec], trigger: .preAccessToken)
+        let hang = try await engine.prepare([Fn(name: "spin", source: "function pipe(u, c, cb) { while (true) {} }", timeoutMS: 800).spec],
+                                            trigger: .preAccessToken)
+        _ = await engine.run(ok, user: .null, context: ["n": 0])
+        async let stuck = engine.run(hang, user: .null, context: [:])
+        try await Task.sleep(for: .milliseconds(100))
+        let start = ContinuousClock.now
+        for n in 1...20 { #expect(await engine.run(ok, user: .null, context: ["n": .int(Int64(n))]).claims == ["n": .int(Int64(n))]) }
+        #expect(ContinuousClock.now - start < .milliseconds(700), "served by the spare while the core worker spins")
+        #expect(engine.workerProcessIDs().count >= 2, "core + spare")
+        #expect(await stuck.outcome != .proceed)
+        var pids = engine.workerProcessIDs()
+        for _ in 0..<40 where pids.count > 1 {
+            try await Task.sleep(for: .milliseconds(100))
+            pids = engine.workerProcessIDs()
+        }
+        #expect(pids.count == 1, "the idle spare was stopped")
+        #expect(await engine.run(ok, user: .null, context: ["n": 99]).claims == ["n": 99])
+    }
+
 }

@@ -10,11 +10,12 @@ import Testing
 enum TestWorker {
     static var executable: String { WorkerLaunch.siblingExecutable(named: "tokenservice") }
 
-    static func engine(workers: Int = 2, memoryMB: Int = 256) -> PipelineEngine {
+    static func engine(workers: Int = 2, memoryMB: Int = 256, spareIdle: Duration = .seconds(30)) -> PipelineEngine {
         var config = PipelineEngine.Configuration(
             launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker"]),
             workers: workers, memoryLimitMB: memoryMB)
         config.killGraceMS = 100
+        config.spareIdle = spareIdle
         return PipelineEngine(configuration: config, logger: Logger(label: "pipeline-tests"))
     }
 }

@@ -82,6 +82,8 @@ public final class PipelineEngine: Service, Sendable {
         /// Outbound HTTP: transfers at once, and waiting beyond those.
         public var maxOutboundActive = 256
         public var maxOutboundQueued = 1024
+        /// A spare worker idle this long, while every core worker is healthy, is stopped.
+        public var spareIdle: Duration = .seconds(30)
         /// The loops that read the workers' replies (worker i on loop i).
         public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
         public init(launch: WorkerLaunch, workers: Int, memoryLimitMB: Int = 512) {
@@ -108,7 +110,7 @@ public final class PipelineEngine: Service, Sendable {
         self.logger = logger
         let outbound = LazyOutbound(maxActive: configuration.maxOutboundActive, maxQueued: configuration.maxOutboundQueued)
         self.pool = WorkerPool(size: configuration.workers, launch: configuration.launch, group: configuration.eventLoopGroup,
-                               outbound: outbound.client)
+                               spareIdle: configuration.spareIdle, outbound: outbound.client)
         pool.setWarmer { [weak self] worker in await self?.warm(worker) }
     }
 

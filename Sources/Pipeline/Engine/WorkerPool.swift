@@ -3,7 +3,8 @@ import NIOPosix
 import Synchronization
 
 /// The workers: `core` of them (one per core) kept running, plus as many spares, started only while
-/// core workers are stuck in a function or being replaced, so healthy work always has somewhere to go.
+/// core workers are stuck in a function, so healthy work always has somewhere to go; a spare idle for
+/// `spareIdle` while every core worker is healthy is stopped again.
 /// A request goes to a healthy worker with room — the one of the loop it runs on (no thread hop)
 /// unless that one is clearly busier, else the least loaded. The runs and bytes waiting per worker
 /// are bounded (about a pipe's capacity); a run parked on the network no longer counts. Callers wait
@@ -35,6 +36,10 @@ final class WorkerPool: Sendable {
     }
     private struct State {
         var load: [Load]
+        /// When each worker last had work (monotonic ns): spares idle long enough are stopped.
+        var lastBusyNS: [Int64]
+        var retirementScheduled = false
+        var watchdogArmed = false
         var warming: Set<Int> = []
         var closed = false
         var waiters: [(bytes: Int, continuation: CheckedContinuation<Reservation?, Never>)] = []
@@ -42,17 +47,20 @@ final class WorkerPool: Sendable {
     private let state: Mutex<State>
     let workers: [WorkerProcess]
     let core: Int
+    let spareIdle: Duration
     /// Starts a worker and loads the current pipelines into it (set by the engine).
     private let warmer = Mutex<(@Sendable (WorkerProcess) async -> Void)?>(nil)
 
-    init(size: Int, launch: WorkerLaunch, group: any EventLoopGroup, outbound: @escaping @Sendable () -> OutboundHTTP) {
+    init(size: Int, launch: WorkerLaunch, group: any EventLoopGroup, spareIdle: Duration = .seconds(30),
+         outbound: @escaping @Sendable () -> OutboundHTTP) {
         let loops = Array(group.makeIterator())
         core = max(1, size)
+        self.spareIdle = spareIdle
         let events = WorkerEvents()
         workers = (0..<(2 * core)).map { i in
             WorkerProcess(launch: launch, eventLoop: loops[i % loops.count], events: events, outbound: outbound)
         }
-        state = Mutex(State(load: Array(repeating: Load(), count: workers.count)))
+        state = Mutex(State(load: Array(repeating: Load(), count: workers.count), lastBusyNS: Array(repeating: 0, count: workers.count)))
         events.connect { [weak self] event, worker in self?.handle(event, from: worker) }
     }
 
@@ -78,7 +86,22 @@ final class WorkerPool: Sendable {
                 s.waiters.append((bytes, c))
                 return .none
             }
-            if let got { c.resume(returning: got) }
+            if let got { c.resume(returning: got) } else { armWatchdog() }
+        }
+    }
+
+    /// While callers wait, look again every 5 ms: a worker's health is read from its progress page, and one
+    /// that leaves a long entry without ever being marked stuck posts no event that would wake them.
+    private func armWatchdog() {
+        let arm = state.withLock { s in
+            defer { s.watchdogArmed = true }
+            return !s.watchdogArmed && !s.waiters.isEmpty && !s.closed
+        }
+        guard arm else { return }
+        workers[0].eventLoop.scheduleTask(in: WorkerSupervision.interval) { [self] in
+            state.withLock { $0.watchdogArmed = false }
+            wake()
+            armWatchdog()
         }
     }
 
@@ -86,6 +109,7 @@ final class WorkerPool: Sendable {
         state.withLock { s in
             s.load[index].requests -= 1
             s.load[index].bytes -= bytes
+            s.lastBusyNS[index] = ProgressBoard.nowNS()
         }
         wake()
     }
@@ -131,6 +155,7 @@ final class WorkerPool: Sendable {
         guard let best else { return nil }
         s.load[best].requests += 1
         s.load[best].bytes += bytes
+        s.lastBusyNS[best] = ProgressBoard.nowNS()
         return Reservation(pool: self, index: best, bytes: bytes)
     }
 
@@ -170,10 +195,45 @@ final class WorkerPool: Sendable {
         for i in toWarm {
             Task { [self] in
                 await warm(workers[i])
-                state.withLock { _ = $0.warming.remove(i) }
+                state.withLock { s in
+                    s.warming.remove(i)
+                    s.lastBusyNS[i] = ProgressBoard.nowNS()
+                }
                 wake()
+                if i >= core { scheduleRetirement() }
             }
         }
+    }
+
+    /// Checks the spares every half `spareIdle` while any runs.
+    private func scheduleRetirement() {
+        let start = state.withLock { s in
+            defer { s.retirementScheduled = true }
+            return !s.retirementScheduled && !s.closed
+        }
+        guard start else { return }
+        let half = spareIdle / 2
+        workers[0].eventLoop.scheduleTask(in: .nanoseconds(Int64(half.components.seconds) * 1_000_000_000 + half.components.attoseconds / 1_000_000_000)) {
+            [self] in retireIdleSpares()
+        }
+    }
+
+    /// Stops spares that had nothing to do for `spareIdle`, unless a core worker is unhealthy (then the
+    /// spare is still the capacity that healthy work relies on).
+    private func retireIdleSpares() {
+        let now = ProgressBoard.nowNS()
+        let idleNS = Int64(spareIdle.components.seconds) * 1_000_000_000 + spareIdle.components.attoseconds / 1_000_000_000
+        let coresHealthy = workers.prefix(core).allSatisfy { $0.isHealthy(now: now) }
+        let alive = workers.map(\.isAlive), idle = workers.map(\.isIdle)
+        let retire: [Int] = state.withLock { s in
+            s.retirementScheduled = false
+            guard coresHealthy, !s.closed else { return [] }
+            return (core..<workers.count).filter { i in
+                idle[i] && s.load[i].requests == 0 && !s.warming.contains(i) && now - s.lastBusyNS[i] >= idleNS
+            }
+        }
+        for i in retire { workers[i].terminate(reason: "idle spare stopped") }
+        if (core..<workers.count).contains(where: { alive[$0] && !retire.contains($0) }) { scheduleRetirement() }
     }
 
     func processIDs() -> [Int32] { workers.compactMap(\.processID) }

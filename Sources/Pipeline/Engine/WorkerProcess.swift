@@ -79,6 +79,8 @@ final class WorkerProcess: Sendable {
 
     var processID: Int32? { state.withLock { $0.alive ? $0.pid : nil } }
     var isAlive: Bool { state.withLock { $0.alive } }
+    /// Alive with nothing in flight (no run waiting, parked or being answered).
+    var isIdle: Bool { state.withLock { $0.alive && $0.waiters.isEmpty } }
 
     /// Alive, and not inside one VM entry for longer than `WorkerSupervision.stuckAfterNS`.
     func isHealthy(now: Int64) -> Bool {
