@@ -79,7 +79,7 @@ struct Fixture {
     }
 
     func engine() -> PipelineEngine {
-        PipelineEngine.forThisExecutable(logger: Logger(label: "test"), executable: WorkerLaunch.siblingExecutable(named: "tokenservice"))
+        PipelineEngine.forThisExecutable(logger: Logger(label: "test"), runtime: .init(), executable: WorkerLaunch.siblingExecutable(named: "tokenservice"))
     }
 
     func state(engine: PipelineEngine? = nil) async throws -> ServiceState {

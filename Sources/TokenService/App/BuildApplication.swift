@@ -36,13 +36,8 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
     -> BuiltApplication<some ApplicationProtocol>
 {
     let logger = configuration.logger
-    let config = try ConfigLoader.load(path: configuration.configPath, environment: dependencies.environment)
-    let engine = dependencies.engine ?? PipelineEngine.forThisExecutable(logger: logger, runtime: config.runtime)
-    let state: ServiceState
-    do { state = try await ServiceState.load(config: config, engine: engine) } catch {
-        if dependencies.engine == nil { engine.shutdown() }
-        throw error
-    }
+    let (config, engine, state) = try await ServiceState.start(path: configuration.configPath, environment: dependencies.environment,
+                                                              engine: dependencies.engine, logger: logger)
     let holder = StateHolder(state)
     let issuer = Issuer(engine: engine, metrics: ServiceMetrics(), now: dependencies.now)
     // Read at start: a reload keeps the shared store (moving replicas to another Redis is a restart).
@@ -63,6 +58,21 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
     return BuiltApplication(app: app, core: core, engine: engine)
 }
 
+extension ServiceState {
+    /// Reads and checks the config, starts the pipeline engine its `runtime` asks for (unless one is
+    /// given) and loads keys, clients and pipelines. `serve` and the offline commands start the same way.
+    static func start(path: String, environment: [String: String], engine given: PipelineEngine?, logger: Logger)
+        async throws(ConfigError) -> (ServiceConfig, PipelineEngine, ServiceState)
+    {
+        let config = try ConfigLoader.load(path: path, environment: environment)
+        let engine = given ?? PipelineEngine.forThisExecutable(logger: logger, runtime: config.runtime)
+        do { return (config, engine, try await ServiceState.load(config: config, engine: engine)) } catch {
+            if given == nil { engine.shutdown() }
+            throw error
+        }
+    }
+}
+
 extension ServiceConfig.SharedStateConfig {
     func store() -> any SharedState {
         switch self {
@@ -74,7 +84,7 @@ extension ServiceConfig.SharedStateConfig {
 
 extension PipelineEngine {
     /// Workers are this executable started as `tokenservice pipeline-worker`.
-    static func forThisExecutable(logger: Logger, runtime: ServiceConfig.Runtime = .init(), executable: String = "/proc/self/exe") -> PipelineEngine {
+    static func forThisExecutable(logger: Logger, runtime: ServiceConfig.Runtime, executable: String = "/proc/self/exe") -> PipelineEngine {
         PipelineEngine(
             configuration: .init(launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker"]),
                                  workers: runtime.pipelineWorkers > 0 ? runtime.pipelineWorkers : ProcessInfo.processInfo.activeProcessorCount,

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Pipeline
 
@@ -12,12 +13,14 @@ struct OfflineSession {
                         _ body: (OfflineSession) async throws -> T) async throws -> T {
         var logger = Logger(label: "tokenservice")
         logger.logLevel = logLevel
-        let engine = PipelineEngine.forThisExecutable(logger: logger)
-        defer { engine.shutdown() }
-        let state: ServiceState
-        do { state = try await ServiceState.load(path: path, engine: engine) } catch {
+        let engine: PipelineEngine, state: ServiceState
+        do {
+            (_, engine, state) = try await ServiceState.start(path: path, environment: ProcessInfo.processInfo.environment, engine: nil,
+                                                              logger: logger)
+        } catch {
             throw CommandFailure("\(path): \(error.problems.count) problem(s)\n" + error.problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
+        defer { engine.shutdown() }
         return try await body(OfflineSession(logger: logger, engine: engine, state: state))
     }
 }
