@@ -30,6 +30,7 @@ struct ts_http_client {
     int max_active, max_queued;
     int active, queued;
     bool stopping;
+    bool wake_pending;                     /* a wake-up is on its way: submitters need not send another */
     ts_request *queue_head, *queue_tail;   /* submitted, not yet on the multi handle */
     ts_request *running;                   /* on the multi handle (singly linked) */
 };
@@ -143,6 +144,7 @@ static void *run(void *arg) {
     for (;;) {
         pthread_mutex_lock(&c->lock);
         bool stopping = c->stopping;
+        c->wake_pending = false;
         pthread_mutex_unlock(&c->lock);
         if (stopping) break;
         start_queued(c);
@@ -178,9 +180,15 @@ ts_http_client *ts_http_client_new(ts_http_done done, void *context, int max_act
     if (!c) return NULL;
     c->multi = curl_multi_init();
     if (!c->multi) { free(c); return NULL; }
+    c->max_active = max_active > 0 ? max_active : 1;
+    // Keep as many idle connections as transfers may run, so a steady stream of calls reuses them.
+    if (curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_active) != CURLM_OK) {
+        curl_multi_cleanup(c->multi);
+        free(c);
+        return NULL;
+    }
     c->done = done;
     c->context = context;
-    c->max_active = max_active > 0 ? max_active : 1;
     c->max_queued = max_queued >= 0 ? max_queued : 0;
     pthread_mutex_init(&c->lock, NULL);
     if (pthread_create(&c->thread, NULL, run, c) != 0) {
@@ -251,9 +259,12 @@ int ts_http_submit(ts_http_client *c, int64_t tag, const char *method, const cha
         c->queue_tail = r;
         c->queued++;
     }
+    /* Every transfer is polled on each turn of the client's loop: a burst of submissions wakes it once. */
+    bool wake = rc == 0 && !c->wake_pending;
+    if (wake) c->wake_pending = true;
     pthread_mutex_unlock(&c->lock);
     if (rc != 0) { ts_http_result_free(r->result); r->result = NULL; free_request(r); return rc; }
-    curl_multi_wakeup(c->multi);
+    if (wake) curl_multi_wakeup(c->multi);
     return 0;
 }
 
