@@ -26,6 +26,25 @@ import Testing
         return reason
     }
 
+    /// An `async: true` function that loops runs after its run was answered: it costs no request, its
+    /// worker is replaced at its timeout, and the requests sent meanwhile are served elsewhere.
+    @Test func aLoopingAsyncFunctionCostsNoRequest() async throws {
+        let engine = TestWorker.engine(workers: 1)
+        defer { engine.shutdown() }
+        let pipeline = try await engine.prepare([
+            Self.ok.spec,
+            Fn(name: "spin", source: "async function pipe(u, c, cb) { while (true) {} }", timeoutMS: 200, async: true).spec,
+        ], trigger: .preAccessToken)
+        let before = Set(engine.workerProcessIDs())
+        // (Latency beside a stuck worker is IsolationTests' concern: this suite runs beside the others.)
+        for n in 0..<3 {
+            let r = await engine.run(pipeline, user: .null, context: ["clientId": "billing"])
+            #expect(r.outcome == .proceed && r.claims == ["ok": true], "run \(n): \(r.outcome)")
+        }
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(!before.isSubset(of: Set(engine.workerProcessIDs())), "the looping worker was replaced")
+    }
+
     @Test func busyLoopIsStoppedByReplacingTheWorker() async throws {
         let engine = TestWorker.engine()
         defer { engine.shutdown() }

@@ -198,6 +198,114 @@ import Testing
         #expect(results.count == 150 && results.allSatisfy { $0 })
     }
 
+    /// `async: true` functions ride in the run's own frame: the token's reply does not wait for them,
+    /// what they add never reaches it, and they still deliver afterwards.
+    @Test func asyncNotifiersRunAfterTheReply() async throws {
+        let sink = try WebhookSink()
+        let engine = TestWorker.engine(workers: 1)
+        defer { engine.shutdown() }
+        let pipeline = try await engine.prepare([
+            Fn(name: "notify", source: """
+               async function pipe(user, context, callback) {
+                 await axios.get(env.B + '/slow?ms=400');
+                 await axios.post(env.B + '/hooks/audit', { client: context.clientId, tier: context.tier });
+                 context.addAccessToken('late', true);
+                 callback(null, user, context);
+               }
+               """, async: true),
+            Fn(name: "tier", source: "function pipe(u, c, cb) { c.tier = 'gold'; c.addAccessToken('tier', 'gold'); cb(null, u, c); }"),
+        ].map(\.spec), trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let r = await engine.run(pipeline, user: .null, context: ["clientId": "billing"])
+        #expect(clock.now - start < .milliseconds(300), "the reply waited for the notifier")
+        #expect(r.outcome == .proceed, "\(r.outcome)")
+        #expect(r.claims == ["tier": "gold"])
+        #expect(r.functions.map(\.name) == ["tier"])
+        var hit: JSONObject?
+        for _ in 0..<60 where hit == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            hit = try sink.received().first { $0["path"]?.stringValue == "/hooks/audit" }
+        }
+        #expect(hit?["body"]?.stringValue == #"{"client":"billing","tier":"gold"}"#, "\(String(describing: hit))")
+        // A run denied by a synchronous function starts no async function.
+        let denied = try await engine.prepare([
+            Fn(name: "notify", source: "async function pipe(u, c, cb) { await axios.post(env.B + '/hooks/denied', {}); cb(null, u, c); }",
+               async: true),
+            Fn(name: "deny", source: "function pipe(u, c, cb) { cb(new Error('no')); }"),
+        ].map(\.spec), trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
+        #expect(await engine.run(denied, user: .null, context: [:]).outcome == .denied(function: "deny", message: "no"))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try sink.received().allSatisfy { $0["path"]?.stringValue != "/hooks/denied" })
+    }
+
+    /// Past its transfers and waiting places a call fails at once with `ERR_OVERLOADED`; while outbound
+    /// HTTP is saturated the worker refuses calls itself (no round trip: no call record), and once room
+    /// is free again calls go out.
+    @Test func callsPastTheOutboundCapacityAreRefusedAtOnce() async throws {
+        let sink = try WebhookSink()
+        let engine = TestWorker.engine(workers: 1) { config in
+            config.maxOutboundActive = 1
+            config.maxOutboundQueued = 0
+        }
+        defer { engine.shutdown() }
+        let pipeline = try await engine.prepare([Fn(name: "call", source: """
+            async function pipe(user, context, callback) {
+              try { const r = await axios.get(env.B + '/slow?ms=' + context.ms); context.addAccessToken('status', r.status); }
+              catch (e) { context.addAccessToken('error', e.code); }
+              callback(null, user, context);
+            }
+            """).spec], trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
+        let holding = Task { await engine.run(pipeline, user: .null, context: ["ms": 1500]) }
+        try await Task.sleep(for: .milliseconds(300))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let refused = await engine.run(pipeline, user: .null, context: ["ms": 0])
+        #expect(clock.now - start < .milliseconds(250))
+        #expect(refused.claims == ["error": "ERR_OVERLOADED"])
+        #expect(refused.httpCalls.isEmpty, "refused in the worker: \(refused.httpCalls)")
+        let held = await holding.value
+        #expect(held.claims == ["status": 200])
+        let after = await engine.run(pipeline, user: .null, context: ["ms": 0])
+        #expect(after.claims == ["status": 200])
+        #expect(after.httpCalls.map(\.status) == [200])
+    }
+
+    /// A notification never queues behind the transfer limit: with every transfer slot taken, an
+    /// `async: true` function's call is refused at once while a synchronous function's call waits for a slot.
+    @Test func asyncCallsNeverQueue() async throws {
+        let sink = try WebhookSink()
+        let engine = TestWorker.engine(workers: 1) { config in
+            config.maxOutboundActive = 1
+            config.maxOutboundQueued = 4
+        }
+        defer { engine.shutdown() }
+        let sync = try await engine.prepare([Fn(name: "call", source: """
+            async function pipe(user, context, callback) {
+              try { const r = await axios.get(env.B + '/slow?ms=' + context.ms); context.addAccessToken('status', r.status); }
+              catch (e) { context.addAccessToken('error', e.code); }
+              callback(null, user, context);
+            }
+            """).spec], trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
+        let notifying = try await engine.prepare([Fn(name: "notify", source: """
+            async function pipe(user, context, callback) { await axios.post(env.B + '/hooks/' + context.n, {}); callback(null, user, context); }
+            """, async: true).spec], trigger: .preIDToken, env: ["B": .string(sink.base)], outbound: policy(sink))
+        let holding = Task { await engine.run(sync, user: .null, context: ["ms": 1000]) }
+        try await Task.sleep(for: .milliseconds(300))
+        let waiting = Task { await engine.run(sync, user: .null, context: ["ms": 0]) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await engine.run(notifying, user: .null, context: ["n": "refused"]).outcome == .proceed)
+        #expect(await holding.value.claims == ["status": 200])
+        #expect(await waiting.value.claims == ["status": 200], "the synchronous call waited for the slot")
+        #expect(await engine.run(notifying, user: .null, context: ["n": "delivered"]).outcome == .proceed)
+        var paths: [String] = []
+        for _ in 0..<60 where !paths.contains("/hooks/delivered") {
+            try await Task.sleep(for: .milliseconds(50))
+            paths = try sink.received().compactMap { $0["path"]?.stringValue }
+        }
+        #expect(paths == ["/hooks/delivered"], "the notifier's call was refused while the slot was taken, made once it was free")
+    }
+
     @Test func addCustomDataReachesTheFunctionsThatFollow() async throws {
         let engine = TestWorker.engine()
         defer { engine.shutdown() }

@@ -10,12 +10,14 @@ import Testing
 enum TestWorker {
     static var executable: String { WorkerLaunch.siblingExecutable(named: "tokenservice") }
 
-    static func engine(workers: Int = 2, memoryMB: Int = 256, spareIdle: Duration = .seconds(30)) -> PipelineEngine {
+    static func engine(workers: Int = 2, memoryMB: Int = 256, spareIdle: Duration = .seconds(30),
+                       configure: (inout PipelineEngine.Configuration) -> Void = { _ in }) -> PipelineEngine {
         var config = PipelineEngine.Configuration(
             launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker"]),
             workers: workers, memoryLimitMB: memoryMB)
         config.killGraceMS = 100
         config.spareIdle = spareIdle
+        configure(&config)
         return PipelineEngine(configuration: config, logger: Logger(label: "pipeline-tests"))
     }
 }

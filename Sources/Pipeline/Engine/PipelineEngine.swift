@@ -23,9 +23,11 @@ public struct CompiledPipeline: Sendable {
     public let functions: [PipelineFunctionSpec]
     public let outbound: OutboundPolicy
     let loadTail: [UInt8]
-    /// The enabled synchronous functions (run per request) and the enabled `async: true` ones.
+    /// The enabled synchronous functions (run per request) and the enabled `async: true` ones, alone,
+    /// and both in one frame: the worker answers after the synchronous ones and goes on with the others.
     let foreground: RunPlan
     let background: RunPlan
+    let combined: RunPlan
     public var isEmpty: Bool { !functions.contains(where: \.enabled) }
 }
 
@@ -35,32 +37,23 @@ struct RunPlan: Sendable {
     let indices: [Int]
     let header: [UInt8]
     let limits: WorkerProcess.Limits
+    /// Its `async: true` functions run detached, after the run was answered.
+    let detaches: Bool
 
-    init(_ functions: [PipelineFunctionSpec], generation: Int, indices: [Int], graceMS: Int, memoryLimitBytes: Int64) {
+    /// With `detach`, the `async: true` functions among `indices` (they come last) run detached.
+    init(_ functions: [PipelineFunctionSpec], generation: Int, indices: [Int], detach: Bool, graceMS: Int, memoryLimitBytes: Int64) {
         self.indices = indices
+        detaches = detach && indices.contains { functions[$0].async }
         header = Wire.RunHeader(generation: generation, functions: indices.map { i in
-            Wire.RunHeader.Function(index: i, timeoutMS: max(1, functions[i].timeoutMS), skip: !functions[i].terminateOnTimeout)
+            Wire.RunHeader.Function(index: i, timeoutMS: max(1, functions[i].timeoutMS), skip: !functions[i].terminateOnTimeout,
+                                    detached: detach && functions[i].async)
         }).encodedWords()
         var timeouts: [Int: Int] = [:]
         for i in indices { timeouts[i] = functions[i].timeoutMS }
         let total = indices.reduce(0) { $0 + functions[$1].timeoutMS }
-        limits = WorkerProcess.Limits(timeoutsMS: timeouts, graceMS: graceMS, budgetNS: Int64(total + 10 * graceMS) * 1_000_000,
+        limits = WorkerProcess.Limits(timeoutsMS: timeouts, detached: Set(indices.filter { detach && functions[$0].async }), graceMS: graceMS,
+                                      budgetNS: Int64(total + 10 * graceMS) * 1_000_000,
                                       memoryLimitBytes: memoryLimitBytes)
-    }
-}
-
-/// One outbound HTTP client for every worker, started on first use (most pipelines never call out).
-private final class LazyOutbound: Sendable {
-    private let slot = Mutex<OutboundHTTP?>(nil)
-    private let maxActive: Int, maxQueued: Int
-    init(maxActive: Int, maxQueued: Int) { (self.maxActive, self.maxQueued) = (maxActive, maxQueued) }
-    @Sendable func client() -> OutboundHTTP {
-        slot.withLock { slot in
-            if let client = slot { return client }
-            let client = OutboundHTTP(maxActive: maxActive, maxQueued: maxQueued)
-            slot = client
-            return client
-        }
     }
 }
 
@@ -110,7 +103,7 @@ public final class PipelineEngine: Service, Sendable {
         self.logger = logger
         let outbound = LazyOutbound(maxActive: configuration.maxOutboundActive, maxQueued: configuration.maxOutboundQueued)
         self.pool = WorkerPool(size: configuration.workers, launch: configuration.launch, group: configuration.eventLoopGroup,
-                               spareIdle: configuration.spareIdle, outbound: outbound.client)
+                               spareIdle: configuration.spareIdle, outbound: outbound)
         pool.setWarmer { [weak self] worker in await self?.warm(worker) }
     }
 
@@ -129,12 +122,14 @@ public final class PipelineEngine: Service, Sendable {
                                     "registered": .array(RegisteredClaims.names.sorted().map { .string($0) }),
                                     "maxClaimBytes": .int(Int64(ClaimExtensions.maxBytes))]
         let body = JSON.serialize(.object(["gen": .int(Int64(gen)), "settings": .object(settings), "fns": .array(fns)]))
-        let plan = { (background: Bool) in
-            RunPlan(specs, generation: gen, indices: specs.indices.filter { specs[$0].enabled && specs[$0].async == background },
-                    graceMS: self.configuration.killGraceMS, memoryLimitBytes: self.configuration.memoryLimitBytes)
+        let enabled = specs.indices.filter { specs[$0].enabled }
+        let plan = { (indices: [Int], detach: Bool) in
+            RunPlan(specs, generation: gen, indices: indices, detach: detach, graceMS: self.configuration.killGraceMS,
+                    memoryLimitBytes: self.configuration.memoryLimitBytes)
         }
+        let sync = enabled.filter { !specs[$0].async }, async = enabled.filter { specs[$0].async }
         let pipeline = CompiledPipeline(trigger: trigger, generation: gen, functions: specs, outbound: outbound, loadTail: [0x0A] + body,
-                                        foreground: plan(false), background: plan(true))
+                                        foreground: plan(sync, false), background: plan(async, false), combined: plan(sync + async, true))
         for _ in 0..<3 {
             guard let reservation = await pool.acquire(bytes: body.count) else { break }
             defer { reservation.release() }
@@ -149,30 +144,75 @@ public final class PipelineEngine: Service, Sendable {
         throw PipelineLoadError(["pipeline \(trigger.rawValue): the pipeline worker could not be reached"])
     }
 
-    /// Runs the synchronous functions in order, then (unless `background` is false) starts the
-    /// `async: true` ones fire-and-forget.
+    /// Runs the synchronous functions in order, then (unless `background` is false) the `async: true`
+    /// ones fire-and-forget: in the same frame, so that the worker answers once the synchronous ones are
+    /// done and goes on with the others (one message, one parse of the context, no second run).
     public func run(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject, background: Bool = true) async -> PipelineReport {
         let input = RunInput(user: user, context: context)
-        let report = await runFunctions(pipeline, plan: pipeline.foreground, input: input)
-        guard background, !pipeline.background.indices.isEmpty, report.outcome == .proceed else { return report }
+        guard background, pipeline.combined.detaches else { return await runFunctions(pipeline, plan: pipeline.foreground, input: input) }
         guard backgroundRuns.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxBackgroundRuns else {
             backgroundRuns.wrappingSubtract(1, ordering: .relaxed)
-            backgroundTrouble.note(function: "(dropped: too many async runs in progress)", outcome: "dropped", logger: logger)
-            return report
+            backgroundTrouble.note(function: "(dropped: too many async runs in progress)", outcome: .skipped("dropped"), logger: logger)
+            return await runFunctions(pipeline, plan: pipeline.foreground, input: input)
         }
-        let logger = self.logger
-        Task.detached { [self] in
+        let sent = ContinuousClock.now
+        let detached = Detached { [self] reply in
+            // The worker went away before the detached functions were done, without one of them being
+            // the cause: they run again on another worker.
+            if case .unavailable = reply {
+                // (At shutdown there is no other worker: they are dropped.)
+                guard !pool.isClosed else {
+                    backgroundRuns.wrappingSubtract(1, ordering: .relaxed)
+                    return
+                }
+                Task { [self] in
+                    defer { backgroundRuns.wrappingSubtract(1, ordering: .relaxed) }
+                    noteBackground(await runFunctions(pipeline, plan: pipeline.background, input: input), pipeline)
+                }
+                return
+            }
             defer { backgroundRuns.wrappingSubtract(1, ordering: .relaxed) }
-            let r = await runFunctions(pipeline, plan: pipeline.background, input: input)
-            for line in r.logs { logger.info("pipeline log", metadata: ["function": "\(line.function)", "async": "true", "log": "\(line.message)"]) }
-            for call in r.httpCalls {
-                logger.debug("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))
-            }
-            for f in r.functions where f.outcome != .ok {
-                backgroundTrouble.note(function: f.name, outcome: "\(f.outcome)", logger: logger)
-            }
+            noteBackground(backgroundReport(reply, pipeline, total: ContinuousClock.now - sent), pipeline)
         }
+        let report = await runFunctions(pipeline, plan: pipeline.combined, input: input, detached: detached)
+        // Answered without an `A` (the run stopped before its detached functions): nothing is left to come.
+        if !detached.started.load(ordering: .relaxed) { backgroundRuns.wrappingSubtract(1, ordering: .relaxed) }
         return report
+    }
+
+    /// The outcome of a run's detached functions, once the run was answered.
+    final class Detached: Sendable {
+        let handle: @Sendable (WorkerProcess.Reply) -> Void
+        /// Set when the run was answered with its detached functions still to run (`handle` will be called).
+        let started = Atomic<Bool>(false)
+        init(_ handle: @escaping @Sendable (WorkerProcess.Reply) -> Void) { self.handle = handle }
+    }
+
+    private func backgroundReport(_ reply: WorkerProcess.Reply, _ pipeline: CompiledPipeline, total: Duration) -> PipelineReport {
+        switch reply {
+        case .frame(let frame, let calls), .answered(let frame, let calls):
+            var report = PipelineReply.decode(frame, pipeline: pipeline, total: total)
+            report.httpCalls = calls
+            return report
+        case .lost(let index, let reason):
+            var report = PipelineReport()
+            let name = index.map { pipeline.functions[$0].name } ?? "(async)"
+            report.functions.append((name, .failed(reason), total))
+            return report
+        case .unavailable:
+            return PipelineReport()
+        }
+    }
+
+    /// Logs what async functions printed and called, and counts the ones that did not succeed.
+    private func noteBackground(_ r: PipelineReport, _ pipeline: CompiledPipeline) {
+        for line in r.logs { logger.info("pipeline log", metadata: ["function": "\(line.function)", "async": "true", "log": "\(line.message)"]) }
+        for call in r.httpCalls {
+            logger.debug("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))
+        }
+        for f in r.functions where f.outcome != .ok {
+            backgroundTrouble.note(function: f.name, outcome: f.outcome, logger: logger)
+        }
     }
 
     /// Runs only the `async: true` functions and waits for them (`pipeline test` shows what they do).
@@ -190,14 +230,15 @@ public final class PipelineEngine: Service, Sendable {
         }
     }
 
-    func runFunctions(_ pipeline: CompiledPipeline, plan: RunPlan, input: RunInput) async -> PipelineReport {
+    func runFunctions(_ pipeline: CompiledPipeline, plan: RunPlan, input: RunInput, detached: Detached? = nil) async -> PipelineReport {
         var report = PipelineReport()
         var plan = plan
         guard !plan.indices.isEmpty else { return report }
         var killedOutcomes: [Int: (FunctionOutcome, Duration)] = [:]
         let (userJSON, contextJSON) = (input.user, input.context)
         while true {
-            switch await execute(pipeline, plan: plan, tail: Wire.runTail(header: plan.header, user: userJSON, context: contextJSON)) {
+            switch await execute(pipeline, plan: plan, tail: Wire.runTail(header: plan.header, user: userJSON, context: contextJSON),
+                                 detached: detached) {
             case .reply(let frame, let calls, let duration):
                 report = PipelineReply.decode(frame, pipeline: pipeline, total: duration)
                 report.httpCalls = calls
@@ -218,7 +259,7 @@ public final class PipelineEngine: Service, Sendable {
                 // GenAuth semantics for terminate_on_timeout: false — skip the function and go on.
                 killedOutcomes[index] = (.skipped(reason), duration)
                 plan = RunPlan(pipeline.functions, generation: pipeline.generation, indices: plan.indices.filter { $0 != index },
-                               graceMS: configuration.killGraceMS, memoryLimitBytes: configuration.memoryLimitBytes)
+                               detach: plan.detaches, graceMS: configuration.killGraceMS, memoryLimitBytes: configuration.memoryLimitBytes)
                 if plan.indices.isEmpty {
                     // Every function left was skipped: issuance goes on without their changes.
                     report.functions = killedOutcomes.sorted { $0.key < $1.key }.map { (pipeline.functions[$0.key].name, $0.value.0, $0.value.1) }
@@ -241,7 +282,7 @@ public final class PipelineEngine: Service, Sendable {
     /// Sends the run to the worker the pool picks. A request that never began (its worker died or got
     /// stuck while it was queued, or before it was sent) or was parked on a worker that was lost is sent
     /// again to another.
-    private func execute(_ pipeline: CompiledPipeline, plan: RunPlan, tail: [UInt8]) async -> Execution {
+    private func execute(_ pipeline: CompiledPipeline, plan: RunPlan, tail: [UInt8], detached: Detached?) async -> Execution {
         let indices = plan.indices
         let start = ContinuousClock.now
         for _ in 0..<8 {
@@ -253,8 +294,12 @@ public final class PipelineEngine: Service, Sendable {
             case .retry: continue
             case .failed(let problems): return .notLoaded(problems)
             }
-            switch await worker.run(tail, limits: plan.limits, outbound: pipeline.outbound, reservation: reservation) {
+            switch await worker.run(tail, limits: plan.limits, outbound: pipeline.outbound, reservation: reservation,
+                                    detached: detached.map { d in d.handle }) {
             case .frame(let reply, let calls):
+                return .reply(reply, calls, ContinuousClock.now - start)
+            case .answered(let reply, let calls):
+                detached?.started.store(true, ordering: .relaxed)
                 return .reply(reply, calls, ContinuousClock.now - start)
             case .lost(let index, let reason):
                 return .lost(index: index.flatMap { indices.contains($0) ? $0 : nil } ?? indices[0], reason: reason, ContinuousClock.now - start)
@@ -281,7 +326,7 @@ public final class PipelineEngine: Service, Sendable {
         switch await worker.load(pipeline.loadTail, generation: pipeline.generation, limits: limits) {
         case nil:
             return .ready
-        case .frame(let reply, _)?:
+        case .frame(let reply, _)?, .answered(let reply, _)?:
             guard let o = try? JSON.parse(reply).objectValue else {
                 worker.forgetLoaded(pipeline.generation)
                 return .failed(["unreadable reply from the pipeline worker"])
@@ -324,20 +369,19 @@ private final class BackgroundTrouble: Sendable {
     private struct State {
         var count = 0
         var since = ContinuousClock.now
-        var last = ""
     }
     private let state = Mutex(State())
 
-    func note(function: String, outcome: String, logger: Logger) {
-        let report: (Int, String)? = state.withLock { s in
+    /// Cheap per call (a notifier may fail for every token): the text is made once a second.
+    func note(function: String, outcome: FunctionOutcome, logger: Logger) {
+        let report: (Int, String, FunctionOutcome)? = state.withLock { s in
             s.count += 1
-            s.last = "\(function): \(outcome)"
             guard ContinuousClock.now - s.since >= .seconds(1) else { return nil }
             defer { s = State() }
-            return (s.count, s.last)
+            return (s.count, function, outcome)
         }
-        if let (count, last) = report {
-            logger.warning("async pipeline functions did not succeed; ignored", metadata: ["count": "\(count)", "last": "\(last)"])
+        if let (count, function, outcome) = report {
+            logger.warning("async pipeline functions did not succeed; ignored", metadata: ["count": "\(count)", "last": "\(function): \(outcome)"])
         }
     }
 }

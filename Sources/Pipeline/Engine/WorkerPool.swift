@@ -52,7 +52,7 @@ final class WorkerPool: Sendable {
     private let warmer = Mutex<(@Sendable (WorkerProcess) async -> Void)?>(nil)
 
     init(size: Int, launch: WorkerLaunch, group: any EventLoopGroup, spareIdle: Duration = .seconds(30),
-         outbound: @escaping @Sendable () -> OutboundHTTP) {
+         outbound: LazyOutbound) {
         let loops = Array(group.makeIterator())
         core = max(1, size)
         self.spareIdle = spareIdle

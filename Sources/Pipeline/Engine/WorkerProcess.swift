@@ -14,6 +14,9 @@ import Glibc
 final class WorkerProcess: Sendable {
     enum Reply: Sendable {
         case frame([UInt8], calls: [PipelineHTTPCall])
+        /// The run's functions before its detached ones are done; the detached ones go on and their
+        /// outcome goes to the run's `detached` handler.
+        case answered([UInt8], calls: [PipelineHTTPCall])
         /// The worker was killed (or died) while running function `index` of this request.
         case lost(index: Int?, reason: String)
         /// The request never began on a worker (or its worker went away while it was parked): send it again.
@@ -24,6 +27,8 @@ final class WorkerProcess: Sendable {
     struct Limits: Sendable {
         /// Per function index: its timeout in ms.
         var timeoutsMS: [Int: Int]
+        /// The functions that run after the run was answered: their outbound calls never queue.
+        var detached: Set<Int> = []
         var graceMS: Int
         /// The reply is due this long after the frame was sent, whatever it awaits.
         var budgetNS: Int64
@@ -31,7 +36,10 @@ final class WorkerProcess: Sendable {
     }
 
     struct Waiter {
-        var continuation: CheckedContinuation<Reply?, Never>
+        /// The caller awaiting the run; nil once the run was answered and only its detached functions are left.
+        var continuation: CheckedContinuation<Reply?, Never>?
+        /// Gets the outcome of the detached functions of a run that was answered.
+        var detached: (@Sendable (Reply) -> Void)?
         var limits: Limits
         var sentNS: Int64
         var reservation: WorkerPool.Reservation?
@@ -39,6 +47,10 @@ final class WorkerProcess: Sendable {
         /// Outbound calls made so far, per function index (bounded by `maxRequestsPerCall`).
         var callsPerFunction: [Int: Int] = [:]
         var calls: [PipelineHTTPCall] = []
+
+        func deliver(_ reply: Reply) {
+            if let continuation { continuation.resume(returning: reply) } else { detached?(reply) }
+        }
     }
 
     struct State {
@@ -57,6 +69,7 @@ final class WorkerProcess: Sendable {
         var stuckEntry: Int64?
         var supervising = false
         var lastMemoryCheckNS: Int64 = 0
+        var lastOverdueCheckNS: Int64 = 0
         /// Frames not yet written: everything enqueued in one turn of the event loop goes out in one
         /// write (one wake-up of the worker).
         var outbox: [UInt8] = []
@@ -68,9 +81,9 @@ final class WorkerProcess: Sendable {
     /// The loop that reads this worker's replies and supervises it.
     let eventLoop: any EventLoop
     let events: WorkerEvents
-    let outbound: @Sendable () -> OutboundHTTP
+    let outbound: LazyOutbound
 
-    init(launch: WorkerLaunch, eventLoop: any EventLoop, events: WorkerEvents, outbound: @escaping @Sendable () -> OutboundHTTP) {
+    init(launch: WorkerLaunch, eventLoop: any EventLoop, events: WorkerEvents, outbound: LazyOutbound) {
         self.launch = launch
         self.eventLoop = eventLoop
         self.events = events
@@ -117,22 +130,25 @@ final class WorkerProcess: Sendable {
         }
     }
 
-    /// Sends a run and waits for its reply (or for the worker to be lost).
-    func run(_ tail: [UInt8], limits: Limits, outbound: OutboundPolicy, reservation: WorkerPool.Reservation?) async -> Reply {
-        await enqueue(.run, tail, limits: limits, outbound: outbound, reservation: reservation) { _ in false } ?? .unavailable
+    /// Sends a run and waits for its reply (or for the worker to be lost). When the reply is
+    /// `.answered`, `detached` later gets the outcome of the run's detached functions, exactly once.
+    func run(_ tail: [UInt8], limits: Limits, outbound: OutboundPolicy, reservation: WorkerPool.Reservation?,
+             detached: (@Sendable (Reply) -> Void)? = nil) async -> Reply {
+        await enqueue(.run, tail, limits: limits, outbound: outbound, reservation: reservation, detached: detached) { _ in false }
+            ?? .unavailable
     }
 
     /// Sends the load frame of `generation` unless this process already got it; runs sent after it
     /// are answered after it. Nil when there was nothing to send.
     func load(_ tail: [UInt8], generation: Int, limits: Limits) async -> Reply? {
-        await enqueue(.load, tail, limits: limits, outbound: .none, reservation: nil) { !$0.loaded.insert(generation).inserted }
+        await enqueue(.load, tail, limits: limits, outbound: .none, reservation: nil, detached: nil) { !$0.loaded.insert(generation).inserted }
     }
 
     /// The load of `generation` failed or never happened: the next request sends it again.
     func forgetLoaded(_ generation: Int) { state.withLock { _ = $0.loaded.remove(generation) } }
 
     private func enqueue(_ tag: Wire.Tag, _ tail: [UInt8], limits: Limits, outbound: OutboundPolicy, reservation: WorkerPool.Reservation?,
-                         skipIf skip: @escaping (inout State) -> Bool) async -> Reply? {
+                         detached: (@Sendable (Reply) -> Void)?, skipIf skip: @escaping (inout State) -> Bool) async -> Reply? {
         await withCheckedContinuation { (c: CheckedContinuation<Reply?, Never>) in
             enum Outcome { case queued(pid: pid_t, flush: Bool, supervise: Bool), skipped, unavailable }
             let outcome: Outcome = state.withLock { s in
@@ -140,8 +156,9 @@ final class WorkerProcess: Sendable {
                 if skip(&s) { return .skipped }
                 s.sent += 1
                 Wire.append(tag, id: s.sent, tail: tail, to: &s.outbox)
-                s.waiters[s.sent] = Waiter(continuation: c, limits: limits, sentNS: ProgressBoard.nowNS(), reservation: reservation,
-                                           outbound: outbound)
+                s.waiters[s.sent] = Waiter(continuation: c, detached: detached, limits: limits, sentNS: ProgressBoard.nowNS(),
+                                           reservation: reservation, outbound: outbound)
+                s.board?.setOutbound(self.outbound.saturation)
                 defer { s.flushScheduled = true; s.supervising = true }
                 return .queued(pid: s.pid, flush: !s.flushScheduled, supervise: !s.supervising)
             }
@@ -188,7 +205,7 @@ final class WorkerProcess: Sendable {
 
     /// Frames read by the event loop.
     func received(_ payloads: [[UInt8]], pid: pid_t) {
-        var answered: [(CheckedContinuation<Reply?, Never>, Reply, WorkerPool.Reservation?)] = []
+        var answered: [(Waiter, Reply)] = []
         var calls: [(Wire.Message, Waiter?)] = []
         // Released after the lock: the pool's wake-up reads every worker's health (this one's lock too).
         var parked: [WorkerPool.Reservation] = []
@@ -198,11 +215,17 @@ final class WorkerProcess: Sendable {
                 guard let message = Wire.Message(payload[...]) else { continue }
                 switch message.tag {
                 case .done:
-                    if let w = s.waiters.removeValue(forKey: message.id) {
-                        answered.append((w.continuation, .frame(Array(message.body), calls: w.calls), w.reservation))
-                    }
+                    if let w = s.waiters.removeValue(forKey: message.id) { answered.append((w, .frame(Array(message.body), calls: w.calls))) }
+                case .answered:
+                    // The caller has its reply; the run stays (without its reservation) for its detached functions.
+                    guard var w = s.waiters[message.id], w.continuation != nil, w.detached != nil else { continue }
+                    answered.append((w, .answered(Array(message.body), calls: w.calls)))
+                    w.continuation = nil
+                    w.reservation = nil
+                    w.calls = []
+                    s.waiters[message.id] = w
                 case .cancelled:
-                    if let w = s.waiters.removeValue(forKey: message.id) { answered.append((w.continuation, .unavailable, w.reservation)) }
+                    if let w = s.waiters.removeValue(forKey: message.id) { answered.append((w, .unavailable)) }
                 case .httpCall:
                     // The run parks in the worker: it no longer takes room in the pool.
                     if let reservation = s.waiters[message.id]?.reservation { parked.append(reservation) }
@@ -217,9 +240,9 @@ final class WorkerProcess: Sendable {
             }
         }
         for reservation in parked { reservation.release() }
-        for (c, reply, reservation) in answered {
-            reservation?.release()
-            c.resume(returning: reply)
+        for (w, reply) in answered {
+            w.reservation?.release()
+            w.deliver(reply)
         }
         for (message, waiter) in calls { outboundCall(message, waiter: waiter, pid: pid) }
     }
@@ -238,7 +261,8 @@ final class WorkerProcess: Sendable {
         guard let waiter else { return reply(.refused(code: "ERR_CANCELED", message: "the request has ended"), nil) }
         let deadlineNS = functionStart + Int64(waiter.limits.timeoutsMS[function] ?? 0) * 1_000_000
         OutboundCall.perform(message.body, function: function, policy: waiter.outbound,
-                             callNumber: waiter.callsPerFunction[function] ?? 0, deadlineNS: deadlineNS, client: outbound(), done: reply)
+                             callNumber: waiter.callsPerFunction[function] ?? 0, deadlineNS: deadlineNS,
+                             queueing: !waiter.limits.detached.contains(function), client: outbound.client(), done: reply)
     }
 
     /// The worker's output closed: it died.
@@ -265,7 +289,7 @@ final class WorkerProcess: Sendable {
         old.board?.unmap()
         for (id, waiter) in old.waiters {
             waiter.reservation?.release()
-            waiter.continuation.resume(returning: id == culprit ? .lost(index: function, reason: reason) : .unavailable)
+            waiter.deliver(id == culprit ? .lost(index: function, reason: reason) : .unavailable)
         }
         if !old.closed { events.post(.lost, from: self) }
     }

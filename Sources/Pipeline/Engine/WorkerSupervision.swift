@@ -16,6 +16,9 @@ enum WorkerSupervision {
     static let interval = TimeAmount.milliseconds(5)
     static let stuckAfterNS: Int64 = 5_000_000
     static let memoryCheckNS: Int64 = 20_000_000
+    /// Budgets are seconds long: looking through every frame in flight (up to thousands parked on
+    /// the network) on each 5 ms tick would cost more than the runs themselves.
+    static let overdueCheckNS: Int64 = 50_000_000
 }
 
 extension WorkerProcess {
@@ -36,6 +39,7 @@ extension WorkerProcess {
                 if s.pid == pid { s.supervising = false }
                 return .idle
             }
+            board.setOutbound(outbound.saturation)
             let reading = board.current()
             let limits = s.waiters[reading.frame]?.limits
             if reading.entryStartNS != nil, let fn = reading.function, let timeout = limits?.timeoutsMS[fn.index],
@@ -68,8 +72,13 @@ extension WorkerProcess {
                 s.stuckEntry = nil
                 recovered = true
             }
-            for (id, w) in s.waiters where id != reading.frame || reading.entryStartNS == nil {
-                if now - w.sentNS > w.limits.budgetNS, let w = s.waiters.removeValue(forKey: id) { overdue.append(w) }
+            if now - s.lastOverdueCheckNS >= WorkerSupervision.overdueCheckNS {
+                s.lastOverdueCheckNS = now
+                let late = s.waiters.keys.filter { id in
+                    guard id != reading.frame || reading.entryStartNS == nil, let w = s.waiters[id] else { return false }
+                    return now - w.sentNS > w.limits.budgetNS
+                }
+                for id in late { if let w = s.waiters.removeValue(forKey: id) { overdue.append(w) } }
             }
             return .watch(moved: moved, overdue: overdue, stuck: stuck, recovered: recovered)
         }
@@ -81,11 +90,11 @@ extension WorkerProcess {
         case .watch(let moved, let overdue, let stuck, let recovered):
             for w in moved {
                 w.reservation?.release()
-                w.continuation.resume(returning: .unavailable)
+                w.deliver(.unavailable)
             }
             for w in overdue {
                 w.reservation?.release()
-                w.continuation.resume(returning: .lost(index: nil, reason: "the pipeline worker did not answer in time"))
+                w.deliver(.lost(index: nil, reason: "the pipeline worker did not answer in time"))
             }
             if stuck { events.post(.stuck, from: self) }
             if recovered { events.post(.recovered, from: self) }

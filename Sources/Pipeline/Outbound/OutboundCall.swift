@@ -8,6 +8,14 @@ enum OutboundCall {
         case response(status: Int, statusText: String, headers: [(String, String)], body: [UInt8])
         case refused(code: String, message: String)
 
+        init(_ failure: OutboundHTTP.Outcome) {
+            switch failure {
+            case .response(let status, let statusText, let headers, let body):
+                self = .response(status: status, statusText: statusText, headers: headers, body: body)
+            case .failure(let code, let message): self = .refused(code: code, message: message)
+            }
+        }
+
         var json: [UInt8] {
             switch self {
             case .response(let status, let statusText, let headers, let body):
@@ -29,7 +37,7 @@ enum OutboundCall {
     /// Checks and makes the call; `done` gets the outcome and, when a request was attempted or
     /// refused, its record for the report (method, URL without query, status or error code, ms).
     static func perform(_ body: ArraySlice<UInt8>, function: Int, policy: OutboundPolicy, callNumber: Int, deadlineNS: Int64,
-                        client: @autoclosure () -> OutboundHTTP,
+                        queueing: Bool, client: @autoclosure () -> OutboundHTTP,
                         done: @escaping @Sendable (Result, PipelineHTTPCall?) -> Void) {
         let start = ProgressBoard.nowNS()
         guard let o = try? JSON.parse(Array(body)).objectValue, let method = o["method"]?.stringValue, let text = o["url"]?.stringValue else {
@@ -67,7 +75,7 @@ enum OutboundCall {
         guard timeoutMS > 0 else { return refuse("ECONNABORTED", "timeout of \(max(asked, 0))ms exceeded", url: url.withoutQuery) }
         let request = OutboundHTTP.Request(method: method, url: url, headers: headers, body: requestBody, timeoutMS: timeoutMS,
                                            maxResponseBytes: policy.maxResponseBytes)
-        client().perform(request) { outcome in
+        client().perform(request, queueing: queueing) { outcome in
             switch outcome {
             case .response(let status, let statusText, let headers, let body):
                 done(.response(status: status, statusText: statusText, headers: headers, body: body), record(url.withoutQuery, status, nil))

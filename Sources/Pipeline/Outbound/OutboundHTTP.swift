@@ -8,7 +8,8 @@ import Glibc
 /// function waiting on the network holds up no event loop and no worker, and TLS stays in the
 /// system OpenSSL (certificates verified against the system store). At most `maxActive` transfers
 /// run at once and `maxQueued` wait; a call past that fails at once (`ERR_OVERLOADED`) rather than
-/// queueing without bound.
+/// queueing without bound. Calls that may not queue (those of `async: true` functions: a notification
+/// must never crowd out a call a token waits for) fail at once when every transfer slot is taken.
 final class OutboundHTTP: Sendable {
     struct Request: Sendable {
         var method: String
@@ -39,10 +40,11 @@ final class OutboundHTTP: Sendable {
     /// Boxed: the completions capture it, and must not capture the client itself (it owns them).
     private final class Counter: Sendable { let value = Atomic<Int>(0) }
     private let inFlight = Counter()
-    private let capacity: Int
+    private let capacity: Int, maxActive: Int
 
     init(maxActive: Int = 256, maxQueued: Int = 1024) {
         capacity = maxActive + maxQueued
+        self.maxActive = maxActive
         let context = Unmanaged.passUnretained(pending).toOpaque()
         handle = ts_http_client_new({ context, result in
             guard let context, let result else { return }
@@ -60,11 +62,28 @@ final class OutboundHTTP: Sendable {
         for completion in left { completion(.failure(code: "ERR_CANCELED", message: "the pipeline engine stopped")) }
     }
 
+    /// How full the client is: which calls would be refused now.
+    enum Saturation: Int64, Sendable {
+        case room = 0
+        /// Every transfer slot is taken: a call that may not queue is refused.
+        case transfers = 1
+        /// Every transfer slot and every waiting place is taken: every call is refused.
+        case full = 2
+
+        func refuses(queueing: Bool) -> Bool { self == .full || (self == .transfers && !queueing) }
+    }
+
+    var saturation: Saturation {
+        let n = inFlight.value.load(ordering: .relaxed)
+        return n >= capacity ? .full : n >= maxActive ? .transfers : .room
+    }
+
     /// Starts the request; `completion` is called exactly once, on the client's thread or at once.
-    func perform(_ request: Request, completion: @escaping Completion) {
+    /// Without `queueing`, the call is refused unless a transfer slot is free.
+    func perform(_ request: Request, queueing: Bool = true, completion: @escaping Completion) {
         guard let handle else { return completion(.failure(code: "ERR_NETWORK", message: "outbound HTTP is not available")) }
         guard request.timeoutMS > 0 else { return completion(.failure(code: "ECONNABORTED", message: "timeout of 0ms exceeded")) }
-        guard inFlight.value.wrappingAdd(1, ordering: .relaxed).newValue <= capacity else {
+        guard inFlight.value.wrappingAdd(1, ordering: .relaxed).newValue <= (queueing ? capacity : maxActive) else {
             inFlight.value.wrappingSubtract(1, ordering: .relaxed)
             return completion(Self.overloaded)
         }

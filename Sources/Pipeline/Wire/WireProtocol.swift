@@ -5,11 +5,14 @@
 ///
 /// service → worker
 /// - `L <id>\n<json>`: load a pipeline generation (`LoadRequest`).
-/// - `R <id> <gen> <index>,<timeout ms>,<skip 0|1> ...\n<user json>\n<context json>`: run functions.
+/// - `R <id> <gen> <index>,<timeout ms>,<skip 0|1>[,1] ...\n<user json>\n<context json>`: run functions; a
+///   trailing `,1` marks a detached (`async: true`) function: the run is answered before the first of them.
 /// - `H <id> <call>\n<json>`: the outcome of outbound HTTP call `call` made by run `id`.
 ///
 /// worker → service
 /// - `D <id>\n<json>`: the answer to frame `id` (a load's `{"ok"…}` or a run's `{"results"…}`).
+/// - `A <id>\n<json>`: run `id`'s functions before its detached ones are done (`{"results"…}`); the
+///   detached ones go on, and their own results come later in a `D`.
 /// - `C <id> <call> <function index> <function start ns>\n<json>`: run `id` asks for an outbound HTTP call.
 /// - `X <id>`: frame `id` was cancelled before it began (the service had moved it elsewhere).
 ///
@@ -21,6 +24,7 @@ enum Wire {
         case run = 0x52  // R
         case httpResult = 0x48  // H
         case done = 0x44  // D
+        case answered = 0x41  // A
         case httpCall = 0x43  // C
         case cancelled = 0x58  // X
     }
@@ -94,6 +98,8 @@ enum Wire {
             var index: Int
             var timeoutMS: Int
             var skip: Bool
+            /// Runs after the run was answered (`async: true`).
+            var detached = false
         }
         var generation: Int
         var functions: [Function]
@@ -105,7 +111,7 @@ enum Wire {
 
         /// ` <gen> i,t,s ...` (leading space), ready to follow the id.
         func encodedWords() -> [UInt8] {
-            Array(([""] + [String(generation)] + functions.map { "\($0.index),\($0.timeoutMS),\($0.skip ? 1 : 0)" })
+            Array(([""] + [String(generation)] + functions.map { "\($0.index),\($0.timeoutMS),\($0.skip ? 1 : 0)\($0.detached ? ",1" : "")" })
                 .joined(separator: " ").utf8)
         }
 
@@ -114,8 +120,10 @@ enum Wire {
             var functions: [Function] = []
             for word in words.dropFirst() {
                 let f = word.split(separator: 0x2C).map { Wire.integer($0) }
-                guard f.count == 3, let i = f[0], let t = f[1], let skip = f[2], t > 0, i >= 0 else { return nil }
-                functions.append(Function(index: Int(i), timeoutMS: Int(t), skip: skip != 0))
+                guard f.count == 3 || (f.count == 4 && f[3] == 1), let i = f[0], let t = f[1], let skip = f[2], t > 0, i >= 0 else { return nil }
+                // Detached functions come last: the run is answered once, before the first of them.
+                guard f.count == 4 || !(functions.last?.detached ?? false) else { return nil }
+                functions.append(Function(index: Int(i), timeoutMS: Int(t), skip: skip != 0, detached: f.count == 4))
             }
             generation = Int(gen)
             self.functions = functions

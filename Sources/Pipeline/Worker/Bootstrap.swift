@@ -152,8 +152,11 @@ enum Bootstrap {
       }
       const timeout = Number(config.timeout) > 0 ? Math.floor(Number(config.timeout)) : 0;
       const method = String(config.method || 'get').toUpperCase();
-      const id = run === null || run.current === null || run.pending === null ? 0
-        : Number(hostFetch(stringify({ method: method, url: url, headers: headers, data: body, timeout: timeout }), run.pending.index));
+      // The host answers a call id, or the call's outcome at once (refused before it left the worker).
+      const answer = run === null || run.current === null || run.pending === null ? '0'
+        : String(hostFetch(stringify({ method: method, url: url, headers: headers, data: body, timeout: timeout }), run.pending.index));
+      if (answer.charCodeAt(0) === 123) { settleCall({ resolve: resolve, reject: reject, config: config }, answer); return; }
+      const id = Number(answer);
       if (!(id > 0)) { reject(axiosError('outbound HTTP is available only while a pipeline function runs', 'ERR_CANCELED', config)); return; }
       run.calls.set(id, { resolve: resolve, reject: reject, config: config });
     });
@@ -388,12 +391,26 @@ enum Bootstrap {
     active = null; sink = null;
     return '{"results":[' + run.results.join(',') + '],"out":' + finish(run) + '}';
   }
+  // The reply of the functions run so far, or '' when the last of them is still pending and the run
+  // parks; the run goes on with its detached (`async: true`) functions, whose results, claims and logs
+  // start afresh (what they add never reaches the token).
+  function answer(run, timedOut, park) {
+    enter(run);
+    if (parks(run, park)) return '';
+    settlePending(run, timedOut);
+    const reply = '{"results":[' + run.results.join(',') + '],"out":' + finish(run) + '}';
+    run.results = []; run.ops = []; run.bytes = 0; run.logs = []; run.refused = []; run.droppedLogs = 0;
+    return reply;
+  }
   // The outcome of an outbound call: {status, statusText, headers, data} or {error: {code, message, response?}}.
   function resolveCall(run, id, json) {
     enter(run);
     const c = run.calls.get(id);
     if (c === undefined) return;
     run.calls.delete(id);
+    settleCall(c, json);
+  }
+  function settleCall(c, json) {
     const r = parse(json);
     if (r.error) {
       c.reject(axiosError(r.error.message, r.error.code, c.config, r.error.response ? toResponse(r.error.response, c.config) : undefined));
@@ -435,7 +452,8 @@ enum Bootstrap {
     freeze(global);
   })();
 
-  return freeze({ start: start, advance: advance, fail: fail, end: end, resolveCall: resolveCall, makeSettings: makeSettings });
+  return freeze({ start: start, advance: advance, fail: fail, answer: answer, end: end, resolveCall: resolveCall,
+                 makeSettings: makeSettings });
 })
 """#
 }

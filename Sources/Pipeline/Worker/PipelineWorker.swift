@@ -28,7 +28,9 @@ public enum PipelineWorker {
 
     /// Handles frames as they come. What frames that arrived together produce goes out together (one
     /// write, one wake-up of the service's reader), but never later than `flushAfterNS` after the
-    /// first of it, and always before the worker waits for more input.
+    /// first of it, and always before the worker waits for more input. Detached (`async: true`)
+    /// functions of answered runs run when no frame is waiting, or once they have waited
+    /// `WorkerState.detachedWaitNS`; their runs' answers are written before any of them starts.
     static func serve(_ worker: WorkerState) -> Int32 {
         let flushAfterNS: Int64 = 200_000
         _ = fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK)
@@ -42,14 +44,17 @@ public enum PipelineWorker {
             if let frame = input.next() {
                 if worker.output.isEmpty { oldestNS = ProgressBoard.nowNS() }
                 worker.handle(frame)
-                if worker.output.count >= 64 * 1024 || ProgressBoard.nowNS() - oldestNS >= flushAfterNS {
+                let now = ProgressBoard.nowNS()
+                if worker.output.count >= 64 * 1024 || now - oldestNS >= flushAfterNS || worker.detachedAreDue(now: now) {
                     guard flush() else { return 0 }
+                    worker.runDetached()
                 }
                 continue
             }
             let n = input.fill(0)
             if n > 0 { continue }
             guard flush(), n < 0 else { return 0 }
+            if worker.runDetached() { continue }
             ts_wait_readable(0)
         }
     }
@@ -66,7 +71,8 @@ enum FileHandleErr {
 /// the runs in progress (several when some await the network).
 final class WorkerState {
     let js: JSRuntime
-    let api: (start: JSHandle, advance: JSHandle, fail: JSHandle, end: JSHandle, resolveCall: JSHandle, makeSettings: JSHandle)
+    let api: (start: JSHandle, advance: JSHandle, fail: JSHandle, answer: JSHandle, end: JSHandle, resolveCall: JSHandle,
+              makeSettings: JSHandle)
     let board: ProgressBoard
     /// Frames to send to the service (the serve loop writes them).
     var output: [UInt8] = []
@@ -88,6 +94,8 @@ final class WorkerState {
         var starts: [Int: Int64] = [:]
         /// Outbound calls of this run not answered yet: while any is, a pending function parks.
         var outstanding = 0
+        /// The functions before the detached ones are done and their reply (`A`) was sent.
+        var answered = false
 
         init(header: Wire.RunHeader, generation: Generation, handle: JSHandle) {
             self.header = header
@@ -103,6 +111,12 @@ final class WorkerState {
     var lastCall: Int64 = 0
     /// The run whose code the VM is running now (outbound calls made now are its calls).
     var running: Int64?
+    /// Answered runs whose detached functions wait to start, and since when the oldest waits.
+    var detached: [Int64] = []
+    var detachedSinceNS: Int64 = 0
+    /// Detached functions wait for the frames behind them at most this long (or this many runs).
+    static let detachedWaitNS: Int64 = 1_000_000
+    static let detachedBatch = 32
 
     init(board: ProgressBoard) throws(JSException) {
         self.board = board
@@ -112,7 +126,8 @@ final class WorkerState {
         let host = js.makeHostFunction { fetch?($0) }
         let runner = js.retain(try js.call(factory, [host]))
         api = (try js.property(runner, "start"), try js.property(runner, "advance"), try js.property(runner, "fail"),
-               try js.property(runner, "end"), try js.property(runner, "resolveCall"), try js.property(runner, "makeSettings"))
+               try js.property(runner, "answer"), try js.property(runner, "end"), try js.property(runner, "resolveCall"),
+               try js.property(runner, "makeSettings"))
         fetch = { [unowned self] in self.outboundCall($0.first ?? "", function: $0.count > 1 ? Int($0[1]) : nil) }
     }
 
@@ -139,7 +154,7 @@ final class WorkerState {
             _ = try? js.call(api.resolveCall, [run.handle, js.makeNumber(Double(call)), js.makeString(utf8: message.body)])
             board.left()
             proceed(id)
-        case .done, .httpCall, .cancelled:
+        case .done, .answered, .httpCall, .cancelled:
             return
         }
     }
@@ -199,6 +214,13 @@ final class WorkerState {
         let userJS = js.retain(js.makeString(utf8: user)), contextJS = js.retain(js.makeString(utf8: context))
         defer { js.release(userJS); js.release(contextJS) }
         let run = Run(header: header, generation: gen, handle: userJS)
+        if first.detached {
+            run.answered = true
+            // Only async functions: the answer is empty, and it leaves now, before the first of them starts.
+            Wire.append(.answered, id: id, body: Array(#"{"results":[],"out":{"ops":[],"logs":[],"refused":[]}}"#.utf8), to: &output)
+            _ = FrameIO.writeAll(1, output)
+            output.removeAll(keepingCapacity: true)
+        }
         run.starts[first.index] = ProgressBoard.nowNS()
         runs[id] = run
         enter(id, run)
@@ -222,6 +244,23 @@ final class WorkerState {
             // A function still pending after (nearly) its whole timeout timed out rather than forgot to call back.
             let timedOut = Double(ProgressBoard.nowNS() - run.functionStartNS) / 1e6 >= Double(spec.timeoutMS) * 0.9
             let nextPosition = run.position + 1
+            if nextPosition < run.header.functions.count, run.header.functions[nextPosition].detached, !run.answered {
+                // The functions the token waits for are done: answer now, then go on with the detached ones.
+                enter(id, run)
+                let reply = try? js.call(api.answer, [run.handle, js.makeBool(timedOut), js.makeBool(park)])
+                board.left()
+                guard let bytes = reply.map(js.utf8) else {
+                    return finish(id, run, Array(#"{"error":"the pipeline runner failed"}"#.utf8))
+                }
+                if bytes.isEmpty { return }  // parked
+                run.answered = true
+                Wire.append(.answered, id: id, body: bytes, to: &output)
+                // The detached functions start later, after this answer has been written: one of them
+                // may run until it is killed, and nothing queued behind it would ever leave.
+                if detached.isEmpty { detachedSinceNS = ProgressBoard.nowNS() }
+                detached.append(id)
+                return
+            }
             if nextPosition == run.header.functions.count {
                 enter(id, run)
                 let reply = try? js.call(api.end, [run.handle, js.makeBool(timedOut), js.makeBool(park)])
@@ -264,6 +303,21 @@ final class WorkerState {
         }
     }
 
+    func detachedAreDue(now: Int64) -> Bool {
+        !detached.isEmpty && (detached.count >= Self.detachedBatch || now - detachedSinceNS >= Self.detachedWaitNS)
+    }
+
+    /// Starts the detached functions of the answered runs (the caller has written their answers).
+    /// False when there were none.
+    @discardableResult
+    func runDetached() -> Bool {
+        guard !detached.isEmpty else { return false }
+        let ids = detached
+        detached.removeAll(keepingCapacity: true)
+        for id in ids { proceed(id) }
+        return true
+    }
+
     /// The run's code is about to run in the VM.
     private func enter(_ id: Int64, _ run: Run) {
         running = id
@@ -277,10 +331,15 @@ final class WorkerState {
         Wire.append(.done, id: id, body: reply, to: &output)
     }
 
+    private static let overloaded = String(decoding: OutboundCall.Result(OutboundHTTP.overloaded).json, as: UTF8.self)
+
     /// `hostFetch` from JavaScript: hands the request of function `index` to the service and returns
-    /// its call id ("0": no run is running). The service decides whether it may be made.
+    /// its call id ("0": no run is running). The service decides whether it may be made; a call it has
+    /// said it would refuse now (outbound HTTP saturated; for a detached function, every transfer slot
+    /// taken) is refused here at once, and its outcome is returned instead.
     private func outboundCall(_ request: String, function index: Int?) -> String? {
         guard let id = running, let run = runs[id], let index, let start = run.starts[index] else { return "0" }
+        if board.outbound.refuses(queueing: !run.answered) { return Self.overloaded }
         lastCall += 1
         calls[lastCall] = id
         run.outstanding += 1

@@ -7,13 +7,14 @@ import Glibc
 /// - what the worker's VM runs now: the frame, the function (index, and when it started, which is
 ///   when its timeout began even if it awaited the network since), and when this VM entry began;
 /// - the highest frame the worker has read (frames above it have not begun);
-/// - the frame number through which the service has cancelled frames it moved to another worker.
+/// - the frame number through which the service has cancelled frames it moved to another worker;
+/// - how saturated the service's outbound HTTP is (`OutboundHTTP.Saturation`: refuse what it would refuse).
 /// The supervisor reads it to apply each function's deadline and to see a stuck entry without a
 /// message per function. Sendable: the struct itself is immutable and every access to the page it
 /// points at is a sequentially consistent atomic load or store.
 struct ProgressBoard: @unchecked Sendable {
     static let size = 64
-    private enum Slot: Int { case function = 0, functionStart, frame, highestRead, cancelledThrough, entryStart }
+    private enum Slot: Int { case function = 0, functionStart, frame, highestRead, cancelledThrough, entryStart, outbound }
     private let base: UnsafeMutablePointer<Int64>
 
     init?(fd: Int32) {
@@ -53,6 +54,9 @@ struct ProgressBoard: @unchecked Sendable {
         store(.function, Int64(index))
     }
 
+    /// How full the service's outbound HTTP is (calls it would refuse: `ERR_OVERLOADED`).
+    var outbound: OutboundHTTP.Saturation { OutboundHTTP.Saturation(rawValue: load(.outbound)) ?? .room }
+
     /// The VM entry ended.
     func left() {
         store(.function, -1)
@@ -84,6 +88,9 @@ struct ProgressBoard: @unchecked Sendable {
         store(.cancelledThrough, id)
         return load(.highestRead)
     }
+
+    /// Refreshed whenever a frame is sent and on each supervision tick.
+    func setOutbound(_ saturation: OutboundHTTP.Saturation) { store(.outbound, saturation.rawValue) }
 
     static func nowNS() -> Int64 { ts_monotonic_ns() }
 }
