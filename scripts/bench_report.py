@@ -50,6 +50,18 @@ def openssl(name, pattern):
 
 runs = {n: wrk(n) for n in ["healthz", "rs256", "hs256", "es256", "es256-dpop", "hs256-repeat", "hs256-pipeline", "hs256-notifier",
                             "poison-baseline", "poison-load", "mint-rs256-pipeline"]}
+# The pipeline ratios: per round (plain HS256, pipeline, notifier, one right after the other), median of three.
+rounds = [{k: runs[k] for k in ["hs256", "hs256-pipeline", "hs256-notifier"]}] + \
+         [{k: wrk(f"{k}-r{r}") for k in ["hs256", "hs256-pipeline", "hs256-notifier"]} for r in (2, 3)]
+
+
+def median_ratio(num, den):
+    values = sorted(r[num]["rps"] / r[den]["rps"] for r in rounds)
+    return values[1], ", ".join(f"{v:.2f}" for v in (r[num]["rps"] / r[den]["rps"] for r in rounds))
+
+
+pipeline_ratio, pipeline_rounds = median_ratio("hs256-pipeline", "hs256")
+notifier_ratio, notifier_rounds = median_ratio("hs256-notifier", "hs256-pipeline")
 poison_codes = open(os.path.join(raw, "poison-codes.txt")).read().split()
 poison_failed_others = runs["poison-load"]["non2xx"] + (1 if runs["poison-load"]["socket_errors"] else 0)
 poison_p99_ratio = runs["poison-load"]["p99"] / runs["poison-baseline"]["p99"]
@@ -62,10 +74,9 @@ ratios = [
     ("RS256 tokens/s ÷ openssl RSA-2048 sign/s", runs["rs256"]["rps"] / rsa, ">= 0.9", runs["rs256"]["rps"] / rsa >= 0.9),
     ("ES256 tokens/s ÷ openssl ECDSA P-256 sign/s", runs["es256"]["rps"] / ecdsa, "(tracked)", None),
     ("HS256 tokens/s ÷ /healthz req/s", runs["hs256"]["rps"] / runs["healthz"]["rps"], ">= 0.6", runs["hs256"]["rps"] / runs["healthz"]["rps"] >= 0.6),
-    ("HS256 + 3-function pipeline ÷ HS256", runs["hs256-pipeline"]["rps"] / runs["hs256"]["rps"], ">= 0.6",
-     runs["hs256-pipeline"]["rps"] / runs["hs256"]["rps"] >= 0.6),
-    ("the same + an `async: true` notifier posting to a 1 s webhook ÷ without it", runs["hs256-notifier"]["rps"] / runs["hs256-pipeline"]["rps"],
-     ">= 0.9", runs["hs256-notifier"]["rps"] / runs["hs256-pipeline"]["rps"] >= 0.9),
+    (f"HS256 + 3-function pipeline ÷ HS256 (median of three rounds: {pipeline_rounds})", pipeline_ratio, ">= 0.6", pipeline_ratio >= 0.6),
+    (f"the same + an `async: true` notifier posting to a 1 s webhook ÷ without it (median of: {notifier_rounds})", notifier_ratio,
+     ">= 0.9", notifier_ratio >= 0.9),
     ("p99 with a looping function hit twice a second beside the load ÷ p99 without", poison_p99_ratio, "<= 3", poison_p99_ratio <= 3),
     ("DPoP-bound ES256 (one ES256 proof verified per token) ÷ plain ES256", runs["es256-dpop"]["rps"] / runs["es256"]["rps"], ">= 0.8",
      runs["es256-dpop"]["rps"] / runs["es256"]["rps"] >= 0.8),
@@ -139,11 +150,13 @@ if ecdsa_verify:
                  "quarters of that (proof keys are cached by thumbprint, the rest is parsing, the thumbprint and the one-time jti).")
 notifier, pipe = runs["hs256-notifier"], runs["hs256-pipeline"]
 lines.append("")
-lines.append(f"The async notifier: every token also runs the `async: true` function in a worker and makes (or is refused) one outbound "
-             f"call; service + worker CPU per token went from {pipe['server_us'] + pipe['workers_us']:.0f} µs to "
+lines.append(f"The async notifier: every token also runs the `async: true` function, in the same frame as the synchronous ones (the "
+             f"worker answers first, then runs it when no request waits), and it makes one outbound call or is refused; service + "
+             f"worker CPU per token went from {pipe['server_us'] + pipe['workers_us']:.0f} µs to "
              f"{notifier['server_us'] + notifier['workers_us']:.0f} µs. Only 256 calls run and 1024 wait at once: against a webhook that "
-             "answers after 1 s, most notifications are refused at once (`ERR_OVERLOADED`, one aggregated warning per second), "
-             "so no token waits. The poisoned run's worker CPU reads negative because killed workers take their CPU ticks with them.")
+             "answers after 1 s, most notifications are refused (`ERR_OVERLOADED`, one aggregated warning per second) — inside the "
+             "worker while the service reports outbound HTTP saturated — so no token waits. The webhook is an asyncio server on "
+             "the same two cores. The poisoned run's worker CPU reads negative because killed workers take their CPU ticks with them.")
 lines.append("")
 lines.append("## wrk runs\n")
 lines.append("| run | req/s | p50 ms | p99 ms | non-2xx | service CPU µs/req | workers CPU µs/req | service RSS MiB | service + workers RSS MiB |")
