@@ -45,6 +45,34 @@ import Testing
         #expect(!before.isSubset(of: Set(engine.workerProcessIDs())), "the looping worker was replaced")
     }
 
+    /// A worker stuck in one function runs it at the lowest CPU priority, and gets its priority back
+    /// when the function ends (a long function may finish; it just never takes a core from the others).
+    @Test func aStuckWorkerYieldsTheCPU() async throws {
+        let engine = TestWorker.engine(workers: 1)
+        defer { engine.shutdown() }
+        let pipeline = try await engine.prepare([Fn(name: "slow", source: """
+            function pipe(u, c, cb) { const end = Date.now() + c.ms; while (Date.now() < end) {} cb(null, u, c); }
+            """, timeoutMS: 3000).spec], trigger: .preAccessToken)
+        _ = await engine.run(pipeline, user: .null, context: ["ms": 0])
+        let pid = try #require(engine.workerProcessIDs().first)
+        #expect(Self.nice(of: pid) == 0)
+        let slow = Task { await engine.run(pipeline, user: .null, context: ["ms": 500]) }
+        try await Task.sleep(for: .milliseconds(250))
+        #expect(Self.nice(of: pid) == 19, "stuck: lowest priority")
+        #expect(await slow.value.outcome == .proceed)
+        try await Task.sleep(for: .milliseconds(100))
+        // Raising a priority back needs privileges (CI runs as root).
+        if getuid() == 0 { #expect(Self.nice(of: pid) == 0, "back once it left the function") }
+    }
+
+    /// Field 19 of /proc/<pid>/stat (counted after the command name's closing parenthesis).
+    static func nice(of pid: Int32) -> Int? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 16 ? Int(fields[16]) : nil
+    }
+
     @Test func busyLoopIsStoppedByReplacingTheWorker() async throws {
         let engine = TestWorker.engine()
         defer { engine.shutdown() }

@@ -11,7 +11,10 @@ import Glibc
 /// - when one VM entry has run longer than `stuckAfterNS` (no healthy entry takes that long: calls
 ///   take microseconds), hands every other frame back to be sent to another worker at once (the
 ///   unread ones are cancelled), and tells the pool (which stops choosing it and warms a spare);
-/// - fails a frame that has outlived its whole budget (a worker that stopped answering it).
+/// - fails a frame that has outlived its whole budget (a worker that stopped answering it);
+/// - runs a stuck worker's VM thread at the lowest CPU priority until it leaves that entry: a function
+///   may legitimately run long, but never at the other requests' expense (a loop would otherwise take a
+///   core from them until its kill).
 enum WorkerSupervision {
     static let interval = TimeAmount.milliseconds(5)
     static let stuckAfterNS: Int64 = 5_000_000
@@ -19,6 +22,13 @@ enum WorkerSupervision {
     /// Budgets are seconds long: looking through every frame in flight (up to thousands parked on
     /// the network) on each 5 ms tick would cost more than the runs themselves.
     static let overdueCheckNS: Int64 = 50_000_000
+    static let stuckNice: Int32 = 19
+
+    /// Nice 19 for a stuck worker's main (VM) thread, back to 0 when it leaves the entry. Lowering it
+    /// back needs CAP_SYS_NICE (or RLIMIT_NICE): without it the worker stays low until it is replaced.
+    static func setPriority(of pid: pid_t, stuck: Bool) {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(pid), stuck ? stuckNice : 0)
+    }
 }
 
 extension WorkerProcess {
@@ -28,6 +38,8 @@ extension WorkerProcess {
 
     private enum Verdict {
         case idle
+        /// Nothing is in flight any more, and the worker had been stuck: the entry has ended.
+        case idleRecovered
         case kill(String)
         case watch(moved: [Waiter], overdue: [Waiter], stuck: Bool, recovered: Bool)
     }
@@ -36,8 +48,11 @@ extension WorkerProcess {
         let now = ProgressBoard.nowNS()
         let verdict: Verdict = state.withLock { s in
             guard s.alive, s.pid == pid, !s.waiters.isEmpty, let board = s.board else {
-                if s.pid == pid { s.supervising = false }
-                return .idle
+                guard s.pid == pid else { return .idle }
+                s.supervising = false
+                guard s.alive, s.stuckEntry != nil else { return .idle }
+                s.stuckEntry = nil
+                return .idleRecovered
             }
             board.setOutbound(outbound.saturation)
             let reading = board.current()
@@ -85,6 +100,9 @@ extension WorkerProcess {
         switch verdict {
         case .idle:
             return
+        case .idleRecovered:
+            WorkerSupervision.setPriority(of: pid, stuck: false)
+            events.post(.recovered, from: self)
         case .kill(let reason):
             terminate(pid: pid, reason: reason)
         case .watch(let moved, let overdue, let stuck, let recovered):
@@ -96,8 +114,14 @@ extension WorkerProcess {
                 w.reservation?.release()
                 w.deliver(.lost(index: nil, reason: "the pipeline worker did not answer in time"))
             }
-            if stuck { events.post(.stuck, from: self) }
-            if recovered { events.post(.recovered, from: self) }
+            if stuck {
+                WorkerSupervision.setPriority(of: pid, stuck: true)
+                events.post(.stuck, from: self)
+            }
+            if recovered {
+                WorkerSupervision.setPriority(of: pid, stuck: false)
+                events.post(.recovered, from: self)
+            }
             scheduleSupervision(pid: pid)
         }
     }
