@@ -116,10 +116,12 @@ enum Bootstrap {
   }
   // axios (GenAuth's documented global), the subset the contract names. The service makes the call:
   // allow-list, deadline, body bound and redirects are enforced there, out of this code's reach.
+  // An Error without a captured stack (capturing one costs more than the rest of a refused call, and a
+  // notifier may be refused for every token): `instanceof Error`, `name`, `message`, `toString` as axios.
+  const AXIOS_ERROR = freeze(Object.create(Error.prototype, { name: { value: 'AxiosError', writable: true, configurable: true } }));
   function axiosError(message, code, config, response) {
-    const e = new Error(message);
-    // `name` exists on the frozen Error.prototype: plain assignment would throw in strict mode.
-    defineProperty(e, 'name', { value: 'AxiosError', writable: true, enumerable: false, configurable: true });
+    // `message` exists on the frozen Error.prototype: plain assignment would throw in strict mode.
+    const e = Object.create(AXIOS_ERROR, { message: { value: String(message), writable: true, configurable: true } });
     e.code = code; e.config = config; e.isAxiosError = true;
     if (response !== undefined) { e.response = response; e.status = response.status; }
     return e;
