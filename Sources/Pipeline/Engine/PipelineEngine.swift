@@ -38,22 +38,21 @@ struct RunPlan: Sendable {
     let header: [UInt8]
     let limits: WorkerProcess.Limits
     /// Its `async: true` functions run detached, after the run was answered.
-    let detaches: Bool
+    var detaches: Bool { !limits.detached.isEmpty }
 
     /// With `detach`, the `async: true` functions among `indices` (they come last) run detached.
     init(_ functions: [PipelineFunctionSpec], generation: Int, indices: [Int], detach: Bool, graceMS: Int, memoryLimitBytes: Int64) {
         self.indices = indices
-        detaches = detach && indices.contains { functions[$0].async }
+        let detached = detach ? Set(indices.filter { functions[$0].async }) : []
         header = Wire.RunHeader(generation: generation, functions: indices.map { i in
             Wire.RunHeader.Function(index: i, timeoutMS: max(1, functions[i].timeoutMS), skip: !functions[i].terminateOnTimeout,
-                                    detached: detach && functions[i].async)
+                                    detached: detached.contains(i))
         }).encodedWords()
         var timeouts: [Int: Int] = [:]
         for i in indices { timeouts[i] = functions[i].timeoutMS }
         let total = indices.reduce(0) { $0 + functions[$1].timeoutMS }
-        limits = WorkerProcess.Limits(timeoutsMS: timeouts, detached: Set(indices.filter { detach && functions[$0].async }), graceMS: graceMS,
-                                      budgetNS: Int64(total + 10 * graceMS) * 1_000_000,
-                                      memoryLimitBytes: memoryLimitBytes)
+        limits = WorkerProcess.Limits(timeoutsMS: timeouts, detached: detached, graceMS: graceMS,
+                                      budgetNS: Int64(total + 10 * graceMS) * 1_000_000, memoryLimitBytes: memoryLimitBytes)
     }
 }
 

@@ -8,8 +8,8 @@ enum OutboundCall {
         case response(status: Int, statusText: String, headers: [(String, String)], body: [UInt8])
         case refused(code: String, message: String)
 
-        init(_ failure: OutboundHTTP.Outcome) {
-            switch failure {
+        init(_ outcome: OutboundHTTP.Outcome) {
+            switch outcome {
             case .response(let status, let statusText, let headers, let body):
                 self = .response(status: status, statusText: statusText, headers: headers, body: body)
             case .failure(let code, let message): self = .refused(code: code, message: message)
@@ -77,8 +77,8 @@ enum OutboundCall {
                                            maxResponseBytes: policy.maxResponseBytes)
         client().perform(request, queueing: queueing) { outcome in
             switch outcome {
-            case .response(let status, let statusText, let headers, let body):
-                done(.response(status: status, statusText: statusText, headers: headers, body: body), record(url.withoutQuery, status, nil))
+            case .response(let status, _, _, _):
+                done(Result(outcome), record(url.withoutQuery, status, nil))
             case .failure(let code, var message):
                 if code == "ECONNABORTED" { message = "timeout of \(timeoutMS)ms exceeded" }
                 if code == "ERR_BAD_RESPONSE" { message = "maxContentLength size of \(policy.maxResponseBytes) exceeded" }

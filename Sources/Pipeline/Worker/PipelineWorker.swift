@@ -212,7 +212,7 @@ final class WorkerState {
             return Wire.append(.done, id: id, body: Array(#"{"error":"unknown generation"}"#.utf8), to: &output)
         }
         guard let first = header.functions.first, gen.factories.indices.contains(first.index) else {
-            return Wire.append(.done, id: id, body: Array(#"{"results":[],"out":{"ops":[],"logs":[],"refused":[]}}"#.utf8), to: &output)
+            return Wire.append(.done, id: id, body: Self.nothingRan, to: &output)
         }
         // Protected while the entry runs: a collection may happen before the VM holds them itself.
         let userJS = js.retain(js.makeString(utf8: user)), contextJS = js.retain(js.makeString(utf8: context))
@@ -221,7 +221,7 @@ final class WorkerState {
         if first.detached {
             run.answered = true
             // Only async functions: the answer is empty, and it leaves now, before the first of them starts.
-            Wire.append(.answered, id: id, body: Array(#"{"results":[],"out":{"ops":[],"logs":[],"refused":[]}}"#.utf8), to: &output)
+            Wire.append(.answered, id: id, body: Self.nothingRan, to: &output)
             _ = FrameIO.writeAll(1, output)
             output.removeAll(keepingCapacity: true)
         }
@@ -335,6 +335,8 @@ final class WorkerState {
         Wire.append(.done, id: id, body: reply, to: &output)
     }
 
+    /// The reply of a run in which no function ran.
+    private static let nothingRan = Array(#"{"results":[],"out":{"ops":[],"logs":[],"refused":[]}}"#.utf8)
     private static let overloaded = String(decoding: OutboundCall.Result(OutboundHTTP.overloaded).json, as: UTF8.self)
 
     /// `hostFetch` from JavaScript: hands the request of function `index` to the service and returns
