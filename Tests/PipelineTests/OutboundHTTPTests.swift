@@ -239,23 +239,31 @@ import Testing
         #expect(try sink.received().allSatisfy { $0["path"]?.stringValue != "/hooks/denied" })
     }
 
+    /// Calls `/slow?ms=<context.ms>` and adds the status, or the axios error code, as a claim.
+    static let slowCall = Fn(name: "call", source: """
+        async function pipe(user, context, callback) {
+          try { const r = await axios.get(env.B + '/slow?ms=' + context.ms); context.addAccessToken('status', r.status); }
+          catch (e) { context.addAccessToken('error', e.code); }
+          callback(null, user, context);
+        }
+        """)
+
+    /// One worker; outbound HTTP with `active` transfer slots and `queued` waiting places.
+    static func limitedEngine(active: Int, queued: Int) -> PipelineEngine {
+        TestWorker.engine(workers: 1) { config in
+            config.maxOutboundActive = active
+            config.maxOutboundQueued = queued
+        }
+    }
+
     /// Past its transfers and waiting places a call fails at once with `ERR_OVERLOADED`; while outbound
     /// HTTP is saturated the worker refuses calls itself (no round trip: no call record), and once room
     /// is free again calls go out.
     @Test func callsPastTheOutboundCapacityAreRefusedAtOnce() async throws {
         let sink = try WebhookSink()
-        let engine = TestWorker.engine(workers: 1) { config in
-            config.maxOutboundActive = 1
-            config.maxOutboundQueued = 0
-        }
+        let engine = Self.limitedEngine(active: 1, queued: 0)
         defer { engine.shutdown() }
-        let pipeline = try await engine.prepare([Fn(name: "call", source: """
-            async function pipe(user, context, callback) {
-              try { const r = await axios.get(env.B + '/slow?ms=' + context.ms); context.addAccessToken('status', r.status); }
-              catch (e) { context.addAccessToken('error', e.code); }
-              callback(null, user, context);
-            }
-            """).spec], trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
+        let pipeline = try await engine.prepare([Self.slowCall.spec], trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
         let holding = Task { await engine.run(pipeline, user: .null, context: ["ms": 1500]) }
         try await Task.sleep(for: .milliseconds(300))
         let clock = ContinuousClock()
@@ -275,18 +283,9 @@ import Testing
     /// `async: true` function's call is refused at once while a synchronous function's call waits for a slot.
     @Test func asyncCallsNeverQueue() async throws {
         let sink = try WebhookSink()
-        let engine = TestWorker.engine(workers: 1) { config in
-            config.maxOutboundActive = 1
-            config.maxOutboundQueued = 4
-        }
+        let engine = Self.limitedEngine(active: 1, queued: 4)
         defer { engine.shutdown() }
-        let sync = try await engine.prepare([Fn(name: "call", source: """
-            async function pipe(user, context, callback) {
-              try { const r = await axios.get(env.B + '/slow?ms=' + context.ms); context.addAccessToken('status', r.status); }
-              catch (e) { context.addAccessToken('error', e.code); }
-              callback(null, user, context);
-            }
-            """).spec], trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
+        let sync = try await engine.prepare([Self.slowCall.spec], trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
         let notifying = try await engine.prepare([Fn(name: "notify", source: """
             async function pipe(user, context, callback) { await axios.post(env.B + '/hooks/' + context.n, {}); callback(null, user, context); }
             """, async: true).spec], trigger: .preIDToken, env: ["B": .string(sink.base)], outbound: policy(sink))
