@@ -23,12 +23,6 @@ enum WorkerSupervision {
     /// the network) on each 5 ms tick would cost more than the runs themselves.
     static let overdueCheckNS: Int64 = 50_000_000
     static let stuckNice: Int32 = 19
-
-    /// Nice 19 for a stuck worker's main (VM) thread, back to 0 when it leaves the entry. Lowering it
-    /// back needs CAP_SYS_NICE (or RLIMIT_NICE): without it the worker stays low until it is replaced.
-    static func setPriority(of pid: pid_t, stuck: Bool) {
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(pid), stuck ? stuckNice : 0)
-    }
 }
 
 extension WorkerProcess {
@@ -42,6 +36,14 @@ extension WorkerProcess {
         case idleRecovered
         case kill(String)
         case watch(moved: [Waiter], overdue: [Waiter], stuck: Bool, recovered: Bool)
+    }
+
+    /// The worker became stuck in one entry, or left it: its main (VM) thread goes to nice 19 or back
+    /// to 0 (going back needs CAP_SYS_NICE or RLIMIT_NICE: without it the worker stays low until it is
+    /// replaced), and the pool hears of it.
+    private func noteStuck(_ stuck: Bool, pid: pid_t) {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(pid), stuck ? WorkerSupervision.stuckNice : 0)
+        events.post(stuck ? .stuck : .recovered, from: self)
     }
 
     func supervise(pid: pid_t) {
@@ -101,8 +103,7 @@ extension WorkerProcess {
         case .idle:
             return
         case .idleRecovered:
-            WorkerSupervision.setPriority(of: pid, stuck: false)
-            events.post(.recovered, from: self)
+            noteStuck(false, pid: pid)
         case .kill(let reason):
             terminate(pid: pid, reason: reason)
         case .watch(let moved, let overdue, let stuck, let recovered):
@@ -114,14 +115,8 @@ extension WorkerProcess {
                 w.reservation?.release()
                 w.deliver(.lost(index: nil, reason: "the pipeline worker did not answer in time"))
             }
-            if stuck {
-                WorkerSupervision.setPriority(of: pid, stuck: true)
-                events.post(.stuck, from: self)
-            }
-            if recovered {
-                WorkerSupervision.setPriority(of: pid, stuck: false)
-                events.post(.recovered, from: self)
-            }
+            if stuck { noteStuck(true, pid: pid) }
+            if recovered { noteStuck(false, pid: pid) }
             scheduleSupervision(pid: pid)
         }
     }

@@ -330,6 +330,8 @@ enum Bootstrap {
     if (run.snapshot !== null) { const s = parse(run.snapshot); run.user = s[0]; run.context = s[1]; }
     return 'restored';
   }
+  // What the worker sends for the functions recorded so far: `{"results": [...], "out": {...}}`.
+  function reply(run) { return '{"results":[' + run.results.join(',') + '],"out":' + finish(run) + '}'; }
   function finish(run) {
     return '{"ops":[' + run.ops.join(',') + '],"logs":' + stringify(run.logs) + ',"refused":' + stringify(run.refused) +
            ',"droppedLogs":' + run.droppedLogs + '}';
@@ -391,7 +393,7 @@ enum Bootstrap {
     if (parks(run, park)) return '';
     settlePending(run, timedOut);
     active = null; sink = null;
-    return '{"results":[' + run.results.join(',') + '],"out":' + finish(run) + '}';
+    return reply(run);
   }
   // The reply of the functions run so far, or '' when the last of them is still pending and the run
   // parks; the run goes on with its detached (`async: true`) functions, whose results, claims and logs
@@ -400,9 +402,9 @@ enum Bootstrap {
     enter(run);
     if (parks(run, park)) return '';
     settlePending(run, timedOut);
-    const reply = '{"results":[' + run.results.join(',') + '],"out":' + finish(run) + '}';
+    const answered = reply(run);
     run.results = []; run.ops = []; run.bytes = 0; run.logs = []; run.refused = []; run.droppedLogs = 0;
-    return reply;
+    return answered;
   }
   // The outcome of an outbound call: {status, statusText, headers, data} or {error: {code, message, response?}}.
   function resolveCall(run, id, json) {
