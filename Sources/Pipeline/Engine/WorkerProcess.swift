@@ -141,7 +141,9 @@ final class WorkerProcess: Sendable {
     /// Sends the load frame of `generation` unless this process already got it; runs sent after it
     /// are answered after it. Nil when there was nothing to send.
     func load(_ tail: [UInt8], generation: Int, limits: Limits) async -> Reply? {
-        await enqueue(.load, tail, limits: limits, outbound: .none, reservation: nil, detached: nil) { !$0.loaded.insert(generation).inserted }
+        // Loaded already (every run but a worker's first): no suspension.
+        if state.withLock({ $0.alive && $0.loaded.contains(generation) }) { return nil }
+        return await enqueue(.load, tail, limits: limits, outbound: .none, reservation: nil, detached: nil) { !$0.loaded.insert(generation).inserted }
     }
 
     /// The load of `generation` failed or never happened: the next request sends it again.
