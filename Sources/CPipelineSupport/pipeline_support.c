@@ -65,9 +65,11 @@ int64_t ts_resident_bytes(pid_t pid) {
 
 int ts_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
-void ts_wait_readable(int fd) {
+int ts_wait_readable(int fd, int timeout_ms) {
     struct pollfd pfd = { fd, POLLIN, 0 };
-    while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {}
+    int n;
+    while ((n = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR) {}
+    return n > 0;
 }
 
 static void *ts_parent_watch(void *arg) {

@@ -239,6 +239,23 @@ import Testing
         #expect(try sink.received().allSatisfy { $0["path"]?.stringValue != "/hooks/denied" })
     }
 
+    /// The outcome of a detached function is held back in the worker to ride along with the next
+    /// replies, but never lost: with no traffic behind it, it is reported within milliseconds.
+    @Test func asyncOutcomesAreReportedWhenTheWorkerGoesIdle() async throws {
+        let engine = TestWorker.engine(workers: 1)
+        defer { engine.shutdown() }
+        let pipeline = try await engine.prepare([
+            Fn(name: "audit", source: "async function pipe(u, c, cb) { log('audited'); cb(null, u, c); }", async: true).spec,
+        ], trigger: .preAccessToken)
+        #expect(await engine.run(pipeline, user: .null, context: [:]).outcome == .proceed)
+        var left = engine.backgroundRunsInProgress
+        for _ in 0..<40 where left != 0 {
+            try await Task.sleep(for: .milliseconds(5))
+            left = engine.backgroundRunsInProgress
+        }
+        #expect(left == 0, "the async run's outcome never came back")
+    }
+
     /// Calls `/slow?ms=<context.ms>` and adds the status, or the axios error code, as a claim.
     static let slowCall = Fn(name: "call", source: """
         async function pipe(user, context, callback) {

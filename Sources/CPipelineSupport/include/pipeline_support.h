@@ -28,6 +28,6 @@ int ts_pipe_cloexec(int fds[2]);
 /// Returns 0, or -1 when the thread cannot start.
 int ts_exit_with_parent(void);
 
-/// Waits until `fd` is readable (or hung up).
-void ts_wait_readable(int fd);
+/// Waits until `fd` is readable (or hung up): 1, or 0 when `timeout_ms` (-1: none) passed first.
+int ts_wait_readable(int fd, int timeout_ms);
 #endif

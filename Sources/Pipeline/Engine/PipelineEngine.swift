@@ -214,6 +214,9 @@ public final class PipelineEngine: Service, Sendable {
         }
     }
 
+    /// `async: true` runs started and not yet reported back by their worker (at most `maxBackgroundRuns`).
+    public var backgroundRunsInProgress: Int { backgroundRuns.load(ordering: .relaxed) }
+
     /// Runs only the `async: true` functions and waits for them (`pipeline test` shows what they do).
     public func runBackground(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject) async -> PipelineReport {
         await runFunctions(pipeline, plan: pipeline.background, input: RunInput(user: user, context: context))

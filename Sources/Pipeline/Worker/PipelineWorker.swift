@@ -35,12 +35,20 @@ public enum PipelineWorker {
     /// first of it, and always before the worker waits for more input. Detached (`async: true`)
     /// functions of answered runs run when no frame is waiting, or once they have waited
     /// `WorkerState.detachedWaitNS`; their runs' answers are written before any of them starts.
+    /// Their outcomes, which nobody waits for, ride along with the next write, or leave on their own
+    /// once the worker has had no input for `WorkerState.lazyFlushMS`.
     static func serve(_ worker: WorkerState) -> Int32 {
         let flushAfterNS: Int64 = 200_000
         _ = fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK)
         var input = FrameReader()
         var oldestNS: Int64 = 0
-        func flush() -> Bool {
+        let maxBatch = 64 * 1024
+        /// Writes the output; outcomes held back go with it (or alone with `lazy`, or when they pile up).
+        func flush(lazy: Bool = false) -> Bool {
+            if !worker.lazyOutput.isEmpty, lazy || !worker.output.isEmpty || worker.lazyOutput.count >= maxBatch {
+                worker.output.append(contentsOf: worker.lazyOutput)
+                worker.lazyOutput.removeAll(keepingCapacity: true)
+            }
             defer { worker.output.removeAll(keepingCapacity: true) }
             return worker.output.isEmpty || FrameIO.writeAll(1, worker.output)
         }
@@ -49,7 +57,7 @@ public enum PipelineWorker {
                 if worker.output.isEmpty { oldestNS = ProgressBoard.nowNS() }
                 worker.handle(frame)
                 let now = ProgressBoard.nowNS()
-                if worker.output.count >= 64 * 1024 || now - oldestNS >= flushAfterNS || worker.detachedAreDue(now: now) {
+                if worker.output.count >= maxBatch || now - oldestNS >= flushAfterNS || worker.detachedAreDue(now: now) {
                     guard flush() else { return 0 }
                     worker.runDetached()
                 }
@@ -59,7 +67,11 @@ public enum PipelineWorker {
             if n > 0 { continue }
             guard flush(), n < 0 else { return 0 }
             if worker.runDetached() { continue }
-            ts_wait_readable(0)
+            if worker.lazyOutput.isEmpty {
+                ts_wait_readable(0, -1)
+            } else if ts_wait_readable(0, WorkerState.lazyFlushMS) == 0 {
+                guard flush(lazy: true) else { return 0 }
+            }
         }
     }
 }
@@ -80,6 +92,10 @@ final class WorkerState {
     let board: ProgressBoard
     /// Frames to send to the service (the serve loop writes them).
     var output: [UInt8] = []
+    /// The outcomes of detached functions: no caller waits for them, so they do not cost the service a
+    /// wake-up of their own; they leave with the next output, or `lazyFlushMS` after input stopped.
+    var lazyOutput: [UInt8] = []
+    static let lazyFlushMS: Int32 = 5
 
     struct Generation {
         var settings: JSHandle
@@ -332,7 +348,7 @@ final class WorkerState {
         running = nil
         runs[id] = nil
         js.release(run.handle)
-        Wire.append(.done, id: id, body: reply, to: &output)
+        if run.answered { Wire.append(.done, id: id, body: reply, to: &lazyOutput) } else { Wire.append(.done, id: id, body: reply, to: &output) }
     }
 
     /// The reply of a run in which no function ran.
