@@ -214,14 +214,24 @@ lines.append("""## Where the time goes (profiled 2026-11-23 with `perf record -g
   base64 character across modules, two Jansson passes per document, an uncached counter lookup).
 - **Pipelines.** Each worker takes several requests at a time; the frames a loop enqueues in one turn go out in one
   write, the worker answers what arrived together in one write, and its replies are read by the same event loop (no
-  reader thread, no thread hop). Fed back to back, a worker spends ≈ 30–40 µs per 3-function run (four VM entries,
-  JSON in and out, the functions themselves); in-process JavaScriptCore measured ≈ 10 µs per function call at p50
-  on this kind of machine (a throw-away prototype), so three functions alone take about the whole budget computed
-  above, wherever they run. With throw-away hooks: the engine replaced by an in-process canned reply
-  gave ≈ 0.8 × HS256; a worker answering a canned reply without JavaScript ≈ 0.5–0.55 × HS256. The process boundary
-  is kept because it is what contains a busy loop, a hung microtask loop or an allocation bomb to one worker:
-  in process, JavaScriptCore's time limit does not cover microtasks (an endless `await` loop would hang a service
-  thread for good).
+  reader thread, no thread hop). The process boundary is kept because it is what contains a busy loop, a hung
+  microtask loop or an allocation bomb to one worker: in process, JavaScriptCore's time limit does not cover
+  microtasks (an endless `await` loop would hang a service thread for good).
+- **What bounds the pipeline ratio here (2026-12-02, throw-away hooks, interleaved rounds of plain / pipeline, CPU and
+  context switches per token from /proc).** The engine replaced by an in-process canned reply: 0.80–0.84 × HS256
+  (what the service does for a pipeline besides the worker: context, reply decoding, claims, metrics; measured alone,
+  decoding a 3-function reply takes 7.8 µs, serialising the run's context 5.6 µs, building it 1.2 µs). A worker that
+  answers a canned reply without running any JavaScript: 0.58, 0.63, 0.67 × HS256 — the process boundary alone
+  brings the ratio down to the 0.6 target, and the three functions' JavaScript takes it below (fed back to back in
+  batches of 64, a worker spends 18–30 µs per run as this machine's speed moves; with three empty functions, two
+  thirds of that, measured side by side: most of it is the runner and the VM entries, not the functions). The cost
+  of the boundary is wake-ups, not bytes: a pipeline token costs 1.0–1.3 context switches in the service and
+  0.2–0.3 in the workers, against 0.4–0.55 for plain HS256, and on this VM a sleep and wake-up costs tens of µs of CPU
+  (a worker fed one frame at a time spends 63 µs per run, 43 µs in batches of 4, 18 µs in batches of 64; in `perf`,
+  `_raw_spin_unlock_irqrestore` and `finish_task_switch` are a third of its time when fed one at a time). Hence the
+  batching everywhere (one write per event-loop turn, one per worker read, async outcomes riding along with the next
+  replies, no suspension for an already-loaded pipeline). Pinning each event loop and its worker to one CPU changed
+  nothing measurable; a shared-memory ring would save the pipe's system calls but not the wake-ups.
 - **The async notifier (2026-12-02, perf and per-process CPU, A/B builds).** Before: the threaded test sink used as
   the 1 s webhook took ≈ 38 % of the two cores (an asyncio one takes ≈ 2.5 %); the supervisor copied every parked
   run's record on each 5 ms tick (thousands parked); a second frame per token; every refused call made a round
@@ -229,10 +239,11 @@ lines.append("""## Where the time goes (profiled 2026-11-23 with `perf record -g
   for async calls, overdue checks every 50 ms. An async function that awaits anything costs far more in the worker
   than one that does not (a no-op async function: ≈ +10 µs per token; `await Promise.reject()` alone: most of the
   notifier's cost): JavaScriptCore's FTL tier kept recompiling on its compiler thread (15–20 % of a worker's CPU);
-  without it the notifier's worker CPU fell by a third. What is left in the service is mostly libcurl's loop
+  without it the notifier's worker CPU fell by a third. The async functions' outcomes no longer leave in writes of
+  their own (each cost the service a wake-up): they ride along with the next replies, or leave once the worker has
+  been idle 5 ms. What is left in the service is the outcome's decoding and bookkeeping per run and libcurl's loop
   (`curl_multi_perform`/`curl_multi_poll` walk every running transfer on each wake-up: 256 parked on the slow
-  webhook) and the second message per run: an event-driven loop (`curl_multi_socket_action` with epoll) is the
-  next step.
+  webhook): an event-driven loop (`curl_multi_socket_action` with epoll) is the next step.
 - **Direct writes to the worker (tried, reverted).** Writing each frame from the calling thread instead of queueing it
   for the worker's event loop cost more: the worker read one frame per wake-up instead of batches (its CPU per run
   went from ≈ 35 to ≈ 50 µs).
