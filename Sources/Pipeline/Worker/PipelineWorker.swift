@@ -68,28 +68,11 @@ public enum PipelineWorker {
             guard flush(), n < 0 else { return 0 }
             if worker.runDetached() { continue }
             if worker.lazyOutput.isEmpty {
-                _ = awaitInput(timeoutMS: -1)
-            } else if !awaitInput(timeoutMS: WorkerState.lazyFlushMS) {
+                ts_wait_readable(0, -1)
+            } else if ts_wait_readable(0, WorkerState.lazyFlushMS) == 0 {
                 guard flush(lazy: true) else { return 0 }
             }
         }
-    }
-
-    /// Times the worker gives its CPU away, looking for input in between, before it sleeps.
-    static let yieldsBeforeSleep = 8
-
-    /// Waits for input, at most `timeoutMS` (-1: no limit); true when there is some. Before sleeping, the
-    /// worker yields its CPU a few times and looks again: under load the service's event loop, given the
-    /// CPU, has usually written the next frames by then, and frames taken without a sleep and a wake-up
-    /// cost far less (on this VM a wake-up costs tens of µs of CPU; measured with `make bench`'s pipeline:
-    /// ≈ 30 % fewer context switches per token, pipeline ÷ HS256 ≈ 0.52 → 0.57 over twelve interleaved
-    /// rounds). Idle, it costs a few system calls per sleep.
-    static func awaitInput(timeoutMS: Int32) -> Bool {
-        for _ in 0..<yieldsBeforeSleep {
-            sched_yield()
-            if ts_wait_readable(0, 0) != 0 { return true }
-        }
-        return ts_wait_readable(0, timeoutMS) != 0
     }
 }
 
