@@ -30,10 +30,13 @@ struct ts_http_client {
     int max_active, max_queued;
     int active, queued;
     bool stopping;
+    bool frees_itself;                     /* freed from a completion on its own thread: the thread frees it */
     bool wake_pending;                     /* a wake-up is on its way: submitters need not send another */
     ts_request *queue_head, *queue_tail;   /* submitted, not yet on the multi handle */
     ts_request *running;                   /* on the multi handle (singly linked) */
 };
+
+static void destroy(ts_http_client *c);
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -90,13 +93,19 @@ void ts_http_result_free(ts_http_result *result) {
     free(result);
 }
 
+/* Hands the outcome to the owner; once the client is stopping there is nobody to tell (its owner is
+   gone or going, and answers what it still waits for itself). */
 static void finish(ts_http_client *c, ts_request *r, int error, const char *message) {
     r->result->error = error;
     if (message) snprintf(r->result->message, sizeof r->result->message, "%s", message);
     ts_http_result *result = r->result;
     r->result = NULL;
     free_request(r);
-    c->done(c->context, result);
+    pthread_mutex_lock(&c->lock);
+    bool stopping = c->stopping;
+    pthread_mutex_unlock(&c->lock);
+    if (stopping) ts_http_result_free(result);
+    else c->done(c->context, result);
 }
 
 static int map_error(ts_request *r, CURLcode code) {
@@ -168,6 +177,10 @@ static void *run(void *arg) {
         }
         curl_multi_poll(c->multi, NULL, 0, 1000, NULL);
     }
+    pthread_mutex_lock(&c->lock);
+    bool frees_itself = c->frees_itself;
+    pthread_mutex_unlock(&c->lock);
+    if (frees_itself) destroy(c);
     return NULL;
 }
 
@@ -268,13 +281,26 @@ int ts_http_submit(ts_http_client *c, int64_t tag, const char *method, const cha
     return 0;
 }
 
+/* Called from a completion on the client's own thread (its owner's last reference was dropped there),
+   it cannot wait for that thread: the thread frees the client when its loop ends, and until then
+   calls nobody (see finish). */
 void ts_http_client_free(ts_http_client *c) {
     if (!c) return;
+    bool own_thread = pthread_equal(pthread_self(), c->thread);
     pthread_mutex_lock(&c->lock);
     c->stopping = true;
+    c->frees_itself = own_thread;
     pthread_mutex_unlock(&c->lock);
     curl_multi_wakeup(c->multi);
+    if (own_thread) {
+        pthread_detach(c->thread);
+        return;
+    }
     pthread_join(c->thread, NULL);
+    destroy(c);
+}
+
+static void destroy(ts_http_client *c) {
     for (ts_request *r = c->running, *next; r; r = next) {
         next = r->next;
         curl_multi_remove_handle(c->multi, r->easy);

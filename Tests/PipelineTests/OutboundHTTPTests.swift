@@ -256,6 +256,29 @@ import Testing
         #expect(left == 0, "the async run's outcome never came back")
     }
 
+    /// The engine can go away while a call is in flight: the call's completion then drops the last
+    /// reference to the outbound client on the client's own thread, which must not free itself under
+    /// its own feet (it did: a use-after-free that crashed the process a moment later).
+    @Test func theOutboundClientMayBeReleasedByItsOwnCompletion() async throws {
+        let sink = try WebhookSink()
+        do {
+            let engine = TestWorker.engine(workers: 1)
+            let pipeline = try await engine.prepare([Self.slowCall.spec], trigger: .preAccessToken, env: ["B": .string(sink.base)],
+                                                    outbound: policy(sink))
+            let run = Task { await engine.run(pipeline, user: .null, context: ["ms": 400]) }
+            try await Task.sleep(for: .milliseconds(150))
+            engine.shutdown()
+            _ = await run.value
+        }
+        // The call ends about now, on the client's thread, with nothing else holding the client.
+        try await Task.sleep(for: .milliseconds(800))
+        let engine = TestWorker.engine(workers: 1)
+        defer { engine.shutdown() }
+        let pipeline = try await engine.prepare([Self.slowCall.spec], trigger: .preAccessToken, env: ["B": .string(sink.base)],
+                                                outbound: policy(sink))
+        #expect(await engine.run(pipeline, user: .null, context: ["ms": 0]).claims == ["status": 200])
+    }
+
     /// Calls `/slow?ms=<context.ms>` and adds the status, or the axios error code, as a claim.
     static let slowCall = Fn(name: "call", source: """
         async function pipe(user, context, callback) {

@@ -46,7 +46,8 @@ ts_http_client *ts_http_client_new(ts_http_done done, void *context, int max_act
 int ts_http_submit(ts_http_client *client, int64_t tag, const char *method, const char *url, const char *const *headers,
                    const char *body, size_t body_len, long timeout_ms, size_t max_body_bytes);
 
-/// Stops the thread and frees the client. Requests not finished get no callback.
+/// Stops the thread and frees the client. Requests not finished get no callback. Called from a callback
+/// (on the client's own thread), it returns at once and the thread frees the client as it ends.
 void ts_http_client_free(ts_http_client *client);
 
 void ts_http_result_free(ts_http_result *result);
