@@ -249,7 +249,7 @@ import Testing
         ], trigger: .preAccessToken)
         #expect(await engine.run(pipeline, user: .null, context: [:]).outcome == .proceed)
         var left = engine.backgroundRunsInProgress
-        for _ in 0..<40 where left != 0 {
+        for _ in 0..<100 where left != 0 {
             try await Task.sleep(for: .milliseconds(5))
             left = engine.backgroundRunsInProgress
         }
