@@ -57,13 +57,13 @@ import TestSupport
             switch sample.language {
             case "sh":
                 try ("set -euo pipefail\ncd " + repo.path + "\n" + code).write(to: file, atomically: true, encoding: .utf8)
-                result = try EndToEndTests.run("bash", [file.path])
+                result = try await EndToEndTests.runOffPool("bash", [file.path])
             case "python":
                 try code.write(to: file, atomically: true, encoding: .utf8)
-                result = try EndToEndTests.run("python3", [file.path])
+                result = try await EndToEndTests.runOffPool("python3", [file.path])
             case "yaml":
                 try code.write(to: file, atomically: true, encoding: .utf8)
-                result = try EndToEndTests.run("python3", ["-c", "import sys, yaml; yaml.safe_load(open(sys.argv[1]))", file.path])
+                result = try await EndToEndTests.runOffPool("python3", ["-c", "import sys, yaml; yaml.safe_load(open(sys.argv[1]))", file.path])
             case "json" where code.contains("\"issuer\""):
                 // A config sample: its key files made, its env set, then `config check`.
                 let dir = work.appendingPathComponent("config-\(n)")
@@ -72,7 +72,7 @@ import TestSupport
                 for path in code.split(separator: "\"").filter({ $0.hasSuffix(".pem") }) {
                     _ = try EndToEndTests.run(EndToEndTests.binary, ["keys", "generate", "--alg", "RS256", "--out", dir.appendingPathComponent(String(path)).path])
                 }
-                result = try EndToEndTests.run("env", ["BILLING_SECRET=billing-secret-0123456789abcdef0123", EndToEndTests.binary, "config", "check",
+                result = try await EndToEndTests.runOffPool("env", ["BILLING_SECRET=billing-secret-0123456789abcdef0123", EndToEndTests.binary, "config", "check",
                                                        dir.appendingPathComponent("c.json").path])
             default:
                 continue

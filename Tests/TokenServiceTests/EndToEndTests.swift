@@ -59,6 +59,15 @@ import TestSupport
         return Int(r.output) ?? 0
     }
 
+    /// `run` on a thread of its own. A long subprocess (schemathesis, the Python verifiers, a doc sample) run
+    /// from a test would hold one of Swift concurrency's cooperative threads — two on a 2-core machine — and
+    /// every other test of the process would stall behind it (a live-server test hit its 20 s read timeout).
+    static func runOffPool(_ exe: String, _ args: [String]) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try run(exe, args) }) }.start()
+        }
+    }
+
     static func run(_ exe: String, _ args: [String]) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -76,7 +85,7 @@ import TestSupport
         let server = try await Self.start()
         defer { server.process.terminate(); server.process.waitUntilExit(); server.fixture.cleanUp() }
         let script = Self.repoRoot.appendingPathComponent("Tests/e2e/verify_tokens.py").path
-        let result = try Self.run("python3", [script, server.base, server.fixture.billingSecret, server.fixture.gatewayToken,
+        let result = try await Self.runOffPool("python3", [script, server.base, server.fixture.billingSecret, server.fixture.gatewayToken,
                                               server.fixture.dir.appendingPathComponent("hs.key").path])
         #expect(result.status == 0, "\(result.output)")
         let summary = try JSON.parse(result.output.trimmingCharacters(in: .whitespacesAndNewlines))

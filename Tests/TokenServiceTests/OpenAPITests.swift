@@ -44,7 +44,7 @@ import Testing
             ("metadata endpoints", ["--exclude-path-regex", "^/(oauth|v1)/"]),
         ]
         for (name, args) in runs {
-            let r = try EndToEndTests.run("schemathesis", ["run", Self.document, "--url", server.base, "-n", "40", "--seed", "20261201",
+            let r = try await EndToEndTests.runOffPool("schemathesis", ["run", Self.document, "--url", server.base, "-n", "40", "--seed", "20261201",
                                                            "--request-timeout", "10", "--no-color"] + checks + args)
             #expect(r.status == 0, "\(name):\n\(r.output.suffix(4000))")
             #expect(r.output.contains("passed"), "\(name): schemathesis ran cases")

@@ -117,9 +117,7 @@ import TestSupport
         let cache = 1.0
         let script = EndToEndTests.repoRoot.appendingPathComponent("Tests/e2e/rotation_verifier.py").path
         let stop = f.dir.appendingPathComponent("stop").path
-        async let load = Task.detached {
-            try EndToEndTests.run("python3", [script, server.base, "billing", f.billingSecret, stop, String(cache)])
-        }.value
+        async let load = EndToEndTests.runOffPool("python3", [script, server.base, "billing", f.billingSecret, stop, String(cache)])
         let keys = original["keys"]!.arrayValue!
         func key(_ kid: String, _ file: String, _ status: String) -> JSONValue {
             ["kid": .string(kid), "alg": "RS256", "private_key_file": .string(file), "status": .string(status)]
