@@ -161,7 +161,6 @@ import TestSupport
         stuck.waitUntilExit()
     }
 
-
     @Test func cliMintVerifyPipelineTestAndConfigCheck() async throws {
         let f = try Fixture(pipelines: GatewayMintTests.pipelines)
         defer { f.cleanUp() }
