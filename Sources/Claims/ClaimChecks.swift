@@ -45,9 +45,9 @@ public struct ExpirationCheck: ClaimCheck {
         self.maxLifetime = maxLifetime
     }
     public func check(_ claims: JSONObject, now: Int64) throws(ClaimCheckError) {
-        guard let exp = claims["exp"]?.intValue else { throw ClaimCheckError("exp is missing") }
-        guard exp + leeway > now else { throw ClaimCheckError("the token expired") }
-        if let maxLifetime, exp - now > maxLifetime { throw ClaimCheckError("exp is too far in the future") }
+        guard let exp = try NumericDate.read("exp", in: claims) else { throw ClaimCheckError("exp is missing") }
+        guard exp.saturatingAdd(leeway) > now else { throw ClaimCheckError("the token expired") }
+        if let maxLifetime, exp.saturatingSubtract(now) > maxLifetime { throw ClaimCheckError("exp is too far in the future") }
     }
 }
 
@@ -56,9 +56,8 @@ public struct NotBeforeCheck: ClaimCheck {
     public var leeway: Int64
     public init(leeway: Int64 = ClaimValidator.defaultLeeway) { self.leeway = leeway }
     public func check(_ claims: JSONObject, now: Int64) throws(ClaimCheckError) {
-        guard let v = claims["nbf"] else { return }
-        guard let nbf = v.intValue else { throw ClaimCheckError("nbf is not a number") }
-        guard nbf <= now + leeway else { throw ClaimCheckError("the token is not valid yet") }
+        guard let nbf = try NumericDate.read("nbf", in: claims) else { return }
+        guard nbf <= now.saturatingAdd(leeway) else { throw ClaimCheckError("the token is not valid yet") }
     }
 }
 
@@ -67,8 +66,9 @@ public struct IssuedAtWindowCheck: ClaimCheck {
     public var window: Int64
     public init(window: Int64) { self.window = window }
     public func check(_ claims: JSONObject, now: Int64) throws(ClaimCheckError) {
-        guard let iat = claims["iat"]?.intValue else { throw ClaimCheckError("iat is missing") }
-        guard abs(iat - now) <= window else { throw ClaimCheckError("iat is not within \(window) s of now") }
+        guard let iat = try NumericDate.read("iat", in: claims) else { throw ClaimCheckError("iat is missing") }
+        let distance = iat.saturatingSubtract(now)
+        guard distance <= window, distance >= -window else { throw ClaimCheckError("iat is not within \(window) s of now") }
     }
 }
 

@@ -76,12 +76,12 @@ struct ClientAuthenticator: Sendable {
         let claims = verified.claims
         let checks = ClaimValidator([IssuerCheck(issuer: client.id), EqualsCheck("sub", client.id), AudienceCheck(accepted: audiences),
                                      ExpirationCheck(maxLifetime: Self.maxAssertionLifetime), NotBeforeCheck(), RequiredStringCheck("jti")])
-        guard (try? checks.validate(claims, now: now)) != nil, let exp = claims["exp"]?.intValue, let jti = claims["jti"]?.stringValue else {
+        guard (try? checks.validate(claims, now: now)) != nil, let exp = claims["exp"].flatMap(NumericDate.seconds), let jti = claims["jti"]?.stringValue else {
             throw OAuthError.invalidClient(basic: false)
         }
         let fresh: Bool
         do {
-            fresh = try await oneTime.claimOnce("assertion:" + client.id + ":" + jti, expiresAt: exp + ClaimValidator.defaultLeeway, now: now)
+            fresh = try await oneTime.claimOnce("assertion:" + client.id + ":" + jti, expiresAt: exp.saturatingAdd(ClaimValidator.defaultLeeway), now: now)
         } catch { throw OAuthError.temporarilyUnavailable("the one-time check of the assertion is unavailable") }
         guard fresh else { throw OAuthError.invalidClient(basic: false) }
         return Result(client: client, method: .privateKeyJWT)

@@ -22,7 +22,7 @@ struct DPoPProof: Sendable {
 
     /// The key under which the proof's `jti` is remembered, and until when.
     var oneTimeKey: String { "dpop:" + thumbprint + ":" + jti }
-    var rememberUntil: Int64 { iat + Self.window + ClaimValidator.defaultLeeway }
+    var rememberUntil: Int64 { iat.saturatingAdd(Self.window + ClaimValidator.defaultLeeway) }
 
     /// `normalizedURL`: `normalize` of the endpoint's URL (computed once per configuration).
     static func verify(_ proof: String, method: String, normalizedURL: String?, now: Int64, keys: DPoPKeyCache) throws(OAuthError) -> DPoPProof {
@@ -55,7 +55,7 @@ struct DPoPProof: Sendable {
             throw refuse("htu is not this endpoint")
         }
         if claims["ath"] != nil { throw refuse("ath is not used at the token endpoint") }
-        guard let jti = claims["jti"]?.stringValue, let iat = claims["iat"]?.intValue else { throw refuse("jti or iat is missing") }
+        guard let jti = claims["jti"]?.stringValue, let iat = claims["iat"].flatMap(NumericDate.seconds) else { throw refuse("jti or iat is missing") }
         return DPoPProof(thumbprint: thumbprint, jti: jti, iat: iat)
     }
 
