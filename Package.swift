@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Claims", dependencies: ["JSONCore", "JOSE"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline",
-            dependencies: ["CJavaScriptCore", "CPipelineSupport", "COutboundHTTP", "JSONCore", "Claims",
+            dependencies: ["CJavaScriptCore", "CPipelineSupport", "COutboundHTTP", "JSONCore", "JOSE", "Claims",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],

@@ -1,3 +1,4 @@
+import JOSE
 public import Claims
 public import Logging
 import JSONCore
@@ -77,11 +78,32 @@ public struct PipelineReport: Sendable {
 }
 
 extension PipelineHTTPCall {
-    /// Log metadata for the call (never the query, the headers or a body), with the function's name.
+    /// Log metadata for the call, with the function's name: scheme, host and port, and a hash of the
+    /// path — never the path itself (Slack/DingTalk-style webhooks keep their secret there), the query,
+    /// the headers or a body.
     public func logMetadata(functionName: String) -> Logger.Metadata {
-        var m: Logger.Metadata = ["function": "\(functionName)", "method": "\(method)", "url": "\(url)", "ms": "\(milliseconds)"]
+        let (origin, path) = Self.split(url)
+        var m: Logger.Metadata = ["function": "\(functionName)", "method": "\(method)", "origin": "\(origin)", "ms": "\(milliseconds)"]
+        if !path.isEmpty { m["path_sha256"] = "\(Self.pathHash(path))" }
         if let status { m["status"] = "\(status)" }
         if let error { m["error"] = "\(error)" }
         return m
     }
+
+    /// `scheme://host:port` and the path after it.
+    static func split(_ url: String) -> (origin: String, path: Substring) {
+        guard let scheme = url.range(of: "://") else { return (url, "") }
+        let slash = url[scheme.upperBound...].firstIndex(of: "/") ?? url.endIndex
+        return (String(url[..<slash]), url[slash...])
+    }
+
+    /// The first 16 hex digits of the path's SHA-256: tells calls to different paths apart without revealing them.
+    static func pathHash(_ path: Substring) -> String {
+        let digest = Digest.hash(.sha256, Array(path.utf8))
+        return digest.prefix(8).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

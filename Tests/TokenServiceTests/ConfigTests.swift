@@ -37,7 +37,7 @@ import Testing
     @Test func shortHMACSecretAndReadableKeyFileAreRefused() async throws {
         let f = try Fixture { config in
             var keys = config["keys"]!.arrayValue!
-            keys.append(["kid": "short", "alg": "HS256", "secret": "0123456789012345678901234567890"])
+            keys.append(["kid": "short", "alg": "HS256", "secret": "abcdefghijklmnopqrstuvwxyzABCDE"])
             config["keys"] = .array(keys)
         }
         defer { f.cleanUp() }
@@ -50,6 +50,28 @@ import Testing
             #expect(all.contains("at least 32 bytes"))
             #expect(all.contains("readable by group or others"))
         }
+    }
+
+    /// HMAC secrets in files are private like key files, and guessable ones are refused.
+    @Test func hmacSecretFilesArePrivateAndNotGuessable() async throws {
+        let f = try Fixture { config in
+            var keys = config["keys"]!.arrayValue!
+            keys.append(["kid": "same", "alg": "HS256", "secret": .string(String(repeating: "a", count: 48))])
+            keys.append(["kid": "word", "alg": "HS256", "secret": .string(String(repeating: "secret", count: 8))])
+            config["keys"] = .array(keys)
+        }
+        defer { f.cleanUp() }
+        chmod(f.dir.appendingPathComponent("hs.key").path, 0o644)
+        do {
+            _ = try await f.state()
+            Issue.record("the config must not load")
+        } catch let error as ConfigError {
+            let all = error.problems.joined(separator: "\n")
+            #expect(all.contains("$.keys[3].secret") && all.contains("readable by group or others"), "\(all)")
+            #expect(all.contains("$.keys[4].secret: has too little entropy") && all.contains("$.keys[5].secret: has too little entropy"), "\(all)")
+            #expect(!all.contains("aaaa") && !all.contains("secretsecret"), "a problem never echoes the secret")
+        }
+        #expect(ConfigLoader.looksRandom(Array(Base64URL.encode(secureRandomBytes(32)).utf8)))
     }
 
     @Test func secretsFromEnvironmentAndFiles() throws {

@@ -138,3 +138,18 @@ enum Form {
         return h
     }
 }
+
+extension JWSKey {
+    /// A compact JWS with a header of the test's choosing (DPoP proofs with `jwk`, hostile values).
+    func compact(header: JSONObject, claims: JSONObject) throws -> String {
+        let input = Base64URL.encode(JSON.serialize(.object(header))) + "." + Base64URL.encode(JSON.serialize(.object(claims)))
+        return input + "." + Base64URL.encode(try sign(Array(input.utf8)))
+    }
+
+    /// A DPoP proof (RFC 9449 §4.2) for `POST htu` made with this key.
+    func dpopProof(htu: String, iat: JSONValue = .int(Int64(Date().timeIntervalSince1970)), jti: String = UUID().uuidString) throws -> String {
+        guard let jwk = publicJWK else { throw JOSEError.invalidKey("a DPoP proof needs a public key") }
+        return try compact(header: ["typ": "dpop+jwt", "alg": .string(algorithm.rawValue), "jwk": jwk.json],
+                    claims: ["jti": .string(jti), "htm": "POST", "htu": .string(htu), "iat": iat])
+    }
+}

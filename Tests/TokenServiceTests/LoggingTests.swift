@@ -99,6 +99,19 @@ import TestSupport
 }
 
 @Suite struct LogHandlerTests {
+    /// A client_id with a newline (or a blank and `=`) cannot forge a line or a field in the text format.
+    @Test(arguments: ["evil\n2026-12-03T00:00:00.000Z info tokenservice: status=200 access", "a b=c", "x\u{2028}y", "q\"", "tab\there", "del\u{7f}"])
+    func textLinesCannotBeForged(_ value: String) throws {
+        let handler = ServiceLogHandler(label: "t", format: .text, level: .info)
+        let line = handler.line(level: .info, message: "access\nforged line", metadata: ["client_id": .string(value), "status": "401"])
+        #expect(!line.contains("\n") && !line.contains("\u{2028}") && !line.contains("\u{7f}"), "\(line)")
+        #expect(line.contains(" client_id=\"") && line.contains(" status=401 "), "the value is one quoted field: \(line)")
+        let start = try #require(line.range(of: "client_id=")).upperBound
+        let end = try #require(line.range(of: " status=401 ")).lowerBound
+        #expect(try JSON.parse(String(line[start..<end])) == .string(value), "the field reads back as the value")
+    }
+
+
     @Test func jsonLinesEscapeEverythingAndDropCredentialFields() throws {
         let handler = ServiceLogHandler(label: "t", format: .json, level: .info)
         let line = handler.line(level: .info, message: "a \"quoted\"\n\tline \u{1}", metadata: ["request_id": "r-1", "x": "y"])

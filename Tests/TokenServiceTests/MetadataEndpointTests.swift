@@ -56,7 +56,7 @@ import Testing
         // A token signed by the retiring key still introspects as active; an expired one does not.
         let retiring = try #require(state.keys.all["rs-0"])
         let old = try JWSSigner(key: retiring, typ: "at+jwt").sign(claims: [
-            "iss": .string(f.issuer), "sub": "x", "exp": .int(Int64(Date().timeIntervalSince1970) + 60)])
+            "iss": .string(f.issuer), "sub": "x", "client_id": "billing", "exp": .int(Int64(Date().timeIntervalSince1970) + 60)])
         let expired = try JWSSigner(key: retiring, typ: "at+jwt").sign(claims: [
             "iss": .string(f.issuer), "sub": "x", "exp": .int(Int64(Date().timeIntervalSince1970) - 60)])
         let foreign = try JWSSigner(key: try JWSKey(secret: secureRandomBytes(32), algorithm: .HS256, kid: "hs-1"), typ: nil)

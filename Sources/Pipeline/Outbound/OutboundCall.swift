@@ -100,10 +100,20 @@ public struct PipelineHTTPCall: Sendable, Equatable {
     /// The function's index in its pipeline.
     public var function: Int
     public var method: String
-    /// Scheme, host, port and path: never the query (it may carry secrets).
+    /// Scheme, host, port and path: never the query (it may carry secrets). Shown by `pipeline test`;
+    /// never logged, since webhook URLs keep their secret in the path.
     public var url: String
     public var status: Int?
     /// The axios error code when the call failed or was refused.
     public var error: String?
     public var milliseconds: Int
+
+    public init(function: Int, method: String, url: String, status: Int?, error: String?, milliseconds: Int) {
+        self.function = function
+        self.method = method
+        self.url = url
+        self.status = status
+        self.error = error
+        self.milliseconds = milliseconds
+    }
 }

@@ -80,7 +80,9 @@ enum ConfigLoader {
 
         var pre: (id: [ServiceConfig.PipelineFunction], access: [ServiceConfig.PipelineFunction]) = ([], [])
         var outbound = OutboundPolicy.none
-        if let p = r.object(o["pipelines"], "$.pipelines", known: ["pre_id_token", "pre_access_token", "http"]) {
+        var redactHeaders: [String] = []
+        if let p = r.object(o["pipelines"], "$.pipelines", known: ["pre_id_token", "pre_access_token", "http", "redact_headers"]) {
+            redactHeaders = (r.strings(p, "redact_headers", "$.pipelines") ?? []).map { $0.lowercased() }
             pre.id = readPipeline(&r, p, "pre_id_token")
             pre.access = readPipeline(&r, p, "pre_access_token")
             outbound = readOutbound(&r, p["http"])
@@ -116,6 +118,7 @@ enum ConfigLoader {
         config.limits = limits
         config.sharedState = shared
         config.runtime = runtime
+        config.pipelineRedactedHeaders = Set(redactHeaders)
         return config
     }
 
@@ -134,9 +137,12 @@ enum ConfigLoader {
         let material: ServiceConfig.Key.Material
         if alg.isSymmetric {
             if k["private_key_file"] != nil { r.problem(path, "\(alg.rawValue) keys take \"secret\", not \"private_key_file\"") }
-            guard let secret = r.secret(k["secret"], "\(path).secret") else {
+            guard let secret = r.secret(k["secret"], "\(path).secret", privateFile: true) else {
                 if k["secret"] == nil { r.problem(path, "\"secret\" is required for \(alg.rawValue)") }
                 return nil
+            }
+            if !Self.looksRandom(secret) {
+                r.problem("\(path).secret", "has too little entropy for an HMAC key (use `tokenservice keys generate --alg \(alg.rawValue)`)")
             }
             material = .secret(secret)
         } else {
@@ -156,7 +162,7 @@ enum ConfigLoader {
     private static func readClient(_ r: inout ConfigReader, _ item: JSONValue, _ path: String, keys: [ServiceConfig.Key]) -> ServiceConfig.Client? {
         let known: Set<String> = ["client_id", "client_secret", "client_secret_sha256", "jwks", "token_endpoint_auth_methods",
                                   "grant_types", "scopes", "audiences", "signing_key", "access_token_ttl", "id_token_ttl", "name",
-                                  "dpop_bound_access_tokens", "rate_limit"]
+                                  "dpop_bound_access_tokens", "rate_limit", "token_exchange", "introspection"]
         guard let c = r.object(item, path, known: known) else { return nil }
         let id = r.string(c, "client_id", path, required: true) ?? ""
         var credentials: [ServiceConfig.Client.Credential] = []
@@ -213,6 +219,13 @@ enum ConfigLoader {
         if let rl = r.object(c["rate_limit"], "\(path).rate_limit", known: ["tokens_per_minute"]) {
             client.tokensPerMinute = r.int(rl, "tokens_per_minute", "\(path).rate_limit", range: 1...10_000_000)
         }
+        if let te = r.object(c["token_exchange"], "\(path).token_exchange", known: ["subject_audiences", "max_chain"]) {
+            client.exchangeSubjectAudiences = r.strings(te, "subject_audiences", "\(path).token_exchange") ?? []
+            client.exchangeMaxChain = r.int(te, "max_chain", "\(path).token_exchange", range: 1...32) ?? client.exchangeMaxChain
+        }
+        if let ti = r.object(c["introspection"], "\(path).introspection", known: ["audiences"]) {
+            client.introspectionAudiences = r.strings(ti, "audiences", "\(path).introspection") ?? []
+        }
         return client
     }
 
@@ -247,6 +260,12 @@ enum ConfigLoader {
             allow: allow,
             maxResponseBytes: r.int(h, "max_response_bytes", path, range: 1...(64 << 20)) ?? OutboundPolicy.defaultMaxResponseBytes,
             maxRequestsPerCall: r.int(h, "max_requests_per_call", path, range: 0...1000) ?? OutboundPolicy.defaultMaxRequestsPerCall)
+    }
+
+    /// An HMAC secret that is not obviously guessable: at least 16 distinct bytes in every 32 (one
+    /// repeated character, a short word repeated, or a counting pattern fail).
+    static func looksRandom(_ secret: [UInt8]) -> Bool {
+        Set(secret).count >= min(16, max(1, secret.count / 2))
     }
 
     static func hexBytes(_ hex: String) -> [UInt8]? {

@@ -63,7 +63,8 @@ struct ConfigReader {
     }
 
     /// A secret written literally, as `{"file": PATH}` or as `{"env": NAME}`. Never echoed in problems.
-    mutating func secret(_ value: JSONValue?, _ path: String) -> [UInt8]? {
+    /// `privateFile`: a file must not be readable by group or others (as key files).
+    mutating func secret(_ value: JSONValue?, _ path: String, privateFile: Bool = false) -> [UInt8]? {
         switch value {
         case .string(let s)?:
             return Array(s.utf8)
@@ -75,6 +76,12 @@ struct ConfigReader {
             if kind == "env" {
                 guard let v = environment[name], !v.isEmpty else { problem(path, "environment variable \(name) is not set"); return nil }
                 return Array(v.utf8)
+            }
+            if privateFile {
+                do { try KeyRing.checkPermissions(resolve(name)) } catch {
+                    problem(path, "\(error)")
+                    return nil
+                }
             }
             guard let data = FileManager.default.contents(atPath: resolve(name)) else {
                 problem(path, "cannot read secret file \(name)")

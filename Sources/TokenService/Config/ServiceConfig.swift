@@ -64,6 +64,17 @@ struct ServiceConfig: Sendable {
         var dpopBoundAccessTokens = false
         /// At most this many tokens per minute for this client (429 past it).
         var tokensPerMinute: Int?
+        /// Token exchange: the APIs this client is, as a resource server — tokens for these audiences
+        /// (besides its own client_id) it may exchange (`token_exchange.subject_audiences`).
+        var exchangeSubjectAudiences: [String] = []
+        /// Token exchange: how many `act` levels a token it issues may carry (`token_exchange.max_chain`).
+        var exchangeMaxChain = 4
+        /// Introspection: token audiences (besides its client_id and its exchange audiences) whose
+        /// tokens it may introspect (`introspection.audiences`).
+        var introspectionAudiences: [String] = []
+
+        /// The token audiences this client answers for as a resource server.
+        var resourceAudiences: Set<String> { Set([clientID] + exchangeSubjectAudiences) }
     }
 
     /// Abuse limits: failed client authentications per minute, per client_id and per source address.
@@ -108,6 +119,9 @@ struct ServiceConfig: Sendable {
     var preAccessToken: [PipelineFunction]
     /// What pipeline functions may reach with `axios` (`pipelines.http`).
     var pipelineHTTP: OutboundPolicy = .none
+    /// Request headers (lower-case) the operator keeps from pipelines, besides the credentials that
+    /// never reach them (`pipelines.redact_headers`).
+    var pipelineRedactedHeaders: Set<String> = []
     var limits = Limits()
     var sharedState = SharedStateConfig.inProcess
     var runtime = Runtime()

@@ -10,15 +10,6 @@ struct ClientCredentialsGrant: Sendable {
     struct RequestInfo: Sendable {
         var remoteIP: String
         var headers: HTTPFields
-
-        /// Request headers as pipelines see them; credentials are left out.
-        var pipelineHeaders: JSONObject {
-            var o = JSONObject()
-            for field in headers where field.name != .authorization && field.name != .cookie {
-                o[field.name.canonicalName] = .string(field.value)
-            }
-            return o
-        }
     }
 
     /// Issues for an already authenticated client (also `tokenservice mint`).
@@ -29,11 +20,12 @@ struct ClientCredentialsGrant: Sendable {
         let audience = try ScopePolicy.audience(requested: requested, client: client)
         // The pipeline context is only built when there is a pipeline to see it.
         let context = state.pipelines[.preAccessToken] == nil ? [:]
-            : PipelineContext.clientCredentials(client: client, scope: scope, audience: audience, form: form, info: info)
-        let (token, _) = try await issuer.accessToken(
+            : PipelineContext.oauth(grantType: ServiceConfig.GrantType.clientCredentials.rawValue, client: client, scope: scope,
+                                    audience: audience, form: form, info: info, redacting: state.config.pipelineRedactedHeaders)
+        let issued = try await issuer.accessToken(
             .init(client: client, subject: client.id, scope: scope, audience: audience, user: .null, context: context,
                   dpopThumbprint: dpopThumbprint),
             state: state, scope: requestScope)
-        return TokenResponse(accessToken: token, expiresIn: client.config.accessTokenTTL, scope: scope)
+        return TokenResponse(accessToken: issued.token, expiresIn: issued.expiresIn, scope: scope)
     }
 }

@@ -1,9 +1,11 @@
+import Claims
 import JSONCore
 
 /// `POST /v1/tokens`: the auth gateway has authenticated a user and asks for that user's tokens.
 /// Order (contract): access-token claims → pre_access_token → sign → ID-token claims → pre_id_token → sign.
 struct GatewayMint: Sendable {
     let issuer: Issuer
+    let guardrails: AbuseLimits
 
     struct MintRequest {
         var clientID: String
@@ -46,7 +48,7 @@ struct GatewayMint: Sendable {
         guard let id = user["id"]?.stringValue, !id.isEmpty else { throw OAuthError.invalidRequest("user.id must be a non-empty string") }
         var authTime: Int64?
         if let v = o["auth_time"], !v.isNull {
-            guard let t = v.intValue, t >= 0 else { throw OAuthError.invalidRequest("auth_time must be seconds since the epoch") }
+            guard let t = NumericDate.seconds(v), t >= 0 else { throw OAuthError.invalidRequest("auth_time must be seconds since the epoch") }
             authTime = t
         }
         var amr: [String]?
@@ -76,22 +78,24 @@ struct GatewayMint: Sendable {
         guard client.config.grantTypes.contains(r.grantType) else {
             throw OAuthError.unauthorizedClient("\(r.grantType.rawValue) is not allowed for this client")
         }
+        try await guardrails.spendToken(client: client, now: issuer.now())
         let scope = try ScopePolicy.grant(requested: r.scope, client: client)
         let audience = try ScopePolicy.audience(requested: r.audience, client: client)
         let subject = r.user["id"]?.stringValue ?? ""
         let context = PipelineContext.user(gatewayContext: r.context, client: client, grantType: r.grantType.rawValue,
-                                           scope: scope, audience: audience)
-        let (accessToken, signers) = try await issuer.accessToken(
+                                           scope: scope, audience: audience, redacting: state.config.pipelineRedactedHeaders)
+        let issued = try await issuer.accessToken(
             .init(client: client, subject: subject, scope: scope, audience: audience, user: .object(r.user),
                   context: context, authTime: r.authTime, acr: r.acr, amr: r.amr, dpopThumbprint: r.dpopThumbprint),
             state: state, scope: requestScope)
-        var response = TokenResponse(accessToken: accessToken, expiresIn: client.config.accessTokenTTL, scope: scope)
+        let accessToken = issued.token
+        var response = TokenResponse(accessToken: accessToken, expiresIn: issued.expiresIn, scope: scope)
         if r.dpopThumbprint != nil { response.tokenType = "DPoP" }
         if r.grantType.issuesIDToken && scope.contains("openid") {
             response.idToken = try await issuer.idToken(
                 .init(client: client, user: r.user, scope: scope, nonce: r.nonce, authTime: r.authTime, acr: r.acr, amr: r.amr,
                       code: r.code, accessToken: accessToken, context: context),
-                signers: signers, state: state, scope: requestScope)
+                signers: issued.signers, state: state, scope: requestScope)
         }
         return response
     }

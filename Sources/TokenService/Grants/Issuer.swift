@@ -27,17 +27,28 @@ struct Issuer: Sendable {
         var dpopThumbprint: String?
         /// Token exchange: the `act` claim.
         var actor: JSONValue?
+        /// Token exchange: the token expires no later than this (the subject token's `exp`).
+        var notAfter: Int64?
+    }
+
+    struct IssuedAccessToken {
+        let token: String
+        let signers: KeyRing.Signers
+        /// Seconds from now to its `exp`.
+        let expiresIn: Int
     }
 
     /// Builds, runs `pre_access_token` on, and signs an RFC 9068 access token.
-    func accessToken(_ r: AccessTokenRequest, state: ServiceState, scope: RequestScope) async throws(OAuthError) -> (token: String, signers: KeyRing.Signers) {
+    func accessToken(_ r: AccessTokenRequest, state: ServiceState, scope: RequestScope) async throws(OAuthError) -> IssuedAccessToken {
         guard let signers = state.keys.signers(for: r.client.config.signingKey) else {
             throw OAuthError.serverError("no active signing key")
         }
         let iat = now()
+        var expiresAt = iat + Int64(r.client.config.accessTokenTTL)
+        if let notAfter = r.notAfter { expiresAt = min(expiresAt, notAfter) }
         var claims = AccessTokenClaims(
             issuer: state.config.issuer, subject: r.subject, audience: [r.audience], clientID: r.client.id, issuedAt: iat,
-            expiresAt: iat + Int64(r.client.config.accessTokenTTL), jwtID: Base64URL.encode(secureRandomBytes(16)), scope: r.scope,
+            expiresAt: expiresAt, jwtID: Base64URL.encode(secureRandomBytes(16)), scope: r.scope,
             authTime: r.authTime, acr: r.acr, amr: r.amr)
         claims.confirmation = r.dpopThumbprint.map { ["jkt": .string($0)] }
         claims.actor = r.actor
@@ -45,7 +56,7 @@ struct Issuer: Sendable {
         try await runPipeline(.preAccessToken, state: state, user: r.user, context: r.context, into: &extensions, scope: scope)
         claims.extensions = extensions
         let token = try sign(claims.payload, with: signers.accessToken, client: r.client, kind: "access_token", scope: scope)
-        return (token, signers)
+        return IssuedAccessToken(token: token, signers: signers, expiresIn: Int(max(0, expiresAt - iat)))
     }
 
     struct IDTokenRequest {

@@ -1,15 +1,33 @@
 /// Scope and audience decisions shared by every grant (RFC 6749 §3.3, RFC 8707).
 enum ScopePolicy {
-    /// Requested scopes, de-duplicated in order; absent means the client's registered scopes.
-    static func grant(requested: String?, client: RegisteredClient) throws(OAuthError) -> [String] {
-        guard let requested else { return client.config.scopes }
+    /// A `scope` parameter (RFC 6749 §3.3): scope tokens, de-duplicated in order.
+    static func parse(_ requested: String) throws(OAuthError) -> [String] {
         var out: [String] = []
         for token in requested.split(separator: " ", omittingEmptySubsequences: true).map(String.init) {
             guard OAuthSyntax.isScopeToken(token) else { throw OAuthError.invalidScope("scope is malformed") }
-            guard client.config.scopes.contains(token) else { throw OAuthError.invalidScope("scope \(token) is not allowed for this client") }
             if !out.contains(token) { out.append(token) }
         }
         return out
+    }
+
+    /// Requested scopes, de-duplicated in order; absent means the client's registered scopes.
+    static func grant(requested: String?, client: RegisteredClient) throws(OAuthError) -> [String] {
+        guard let requested else { return client.config.scopes }
+        let asked = try parse(requested)
+        if let other = asked.first(where: { !client.config.scopes.contains($0) }) {
+            throw OAuthError.invalidScope("scope \(other) is not allowed for this client")
+        }
+        return asked
+    }
+
+    /// Requested scopes within `allowed` (narrowing only); absent means all of `allowed`.
+    static func narrow(requested: String?, within allowed: [String], what: String) throws(OAuthError) -> [String] {
+        guard let requested else { return allowed }
+        let asked = try parse(requested)
+        if let wider = asked.first(where: { !allowed.contains($0) }) {
+            throw OAuthError.invalidScope("scope \(wider) is not within \(what)")
+        }
+        return asked
     }
 
     /// `audience` or `resource` (RFC 8707); both are allowed only when they agree.

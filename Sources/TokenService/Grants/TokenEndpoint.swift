@@ -35,7 +35,8 @@ struct TokenEndpoint: Sendable {
         var response: TokenResponse
         switch grant {
         case .tokenExchange:
-            response = try await TokenExchangeGrant(issuer: issuer).issue(client: client, form: r.form, dpopThumbprint: jkt, state: state, scope: scope)
+            response = try await TokenExchangeGrant(issuer: issuer).issue(client: client, form: r.form, info: r.info, dpopThumbprint: jkt,
+                                                                                 state: state, scope: scope)
         default:
             response = try await ClientCredentialsGrant(issuer: issuer).issue(client: client, form: r.form, info: r.info, dpopThumbprint: jkt,
                                                                              state: state, scope: scope)

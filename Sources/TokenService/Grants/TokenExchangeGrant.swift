@@ -1,10 +1,14 @@
 import Claims
-import JOSE
 import JSONCore
 
 /// OAuth 2.0 Token Exchange (RFC 8693) for tokens this service issued: impersonation (subject token
-/// only) and delegation (with an actor token). Audience and scope are narrowed, never widened; the
-/// result is an RFC 9068 access token for the subject with `act` naming who acts (nested for chains).
+/// only) and delegation (with an actor token). Who may exchange what is the contract's policy:
+/// - the subject is a token this service issued with an asymmetric key (`KeyRing.verifyIssued`); an
+///   access token whose `aud` names the caller (its client_id or `token_exchange.subject_audiences`) or
+///   whose `may_act.sub` is the caller; an ID token only by the client it was issued to;
+/// - an actor token is the caller's own;
+/// - audience and scope narrow, never widen; the result never outlives the subject, keeps the subject's
+///   DPoP binding (with a proof of that key), and nests `act` at most `token_exchange.max_chain` deep.
 struct TokenExchangeGrant: Sendable {
     let issuer: Issuer
 
@@ -13,66 +17,73 @@ struct TokenExchangeGrant: Sendable {
     static let jwtType = "urn:ietf:params:oauth:token-type:jwt"
     static let tokenTypes: Set<String> = [accessTokenType, idTokenType, jwtType]
 
-    func issue(client: RegisteredClient, form: FormParameters, dpopThumbprint: String?, state: ServiceState,
-               scope requestScope: RequestScope) async throws(OAuthError) -> TokenResponse {
-        let subject = try token(form, "subject_token", state: state, required: true)!
-        let actor = try token(form, "actor_token", state: state, required: false)
+    func issue(client: RegisteredClient, form: FormParameters, info: ClientCredentialsGrant.RequestInfo, dpopThumbprint: String?,
+               state: ServiceState, scope requestScope: RequestScope) async throws(OAuthError) -> TokenResponse {
+        let now = issuer.now()
+        guard let subject = try token(form, "subject_token", state: state, now: now) else { throw OAuthError.invalidRequest("subject_token is missing") }
+        let actor = try token(form, "actor_token", state: state, now: now)
+        try Self.checkSubject(subject, caller: client)
+        if let actor, (actor.claims["client_id"]?.stringValue ?? actor.subject) != client.id {
+            throw OAuthError.invalidGrant("the actor_token must be a token of the calling client")
+        }
+        if subject.actorDepth + 1 > client.config.exchangeMaxChain {
+            throw OAuthError.invalidGrant("the delegation chain would be longer than \(client.config.exchangeMaxChain)")
+        }
+        // RFC 9449: a bound subject stays bound, and only to the key that holds it.
+        if let bound = subject.dpopThumbprint, bound != dpopThumbprint {
+            throw OAuthError.invalidGrant("the subject_token is DPoP-bound: send a DPoP proof of its key")
+        }
 
         let requested = try ScopePolicy.requestedAudience(audience: form["audience"], resource: form["resource"])
-        if let requested, !client.config.audiences.contains(requested) {
-            throw OAuthError.invalidTarget("the audience \(requested) is not one this client may ask for")
-        }
-        let audience = requested ?? client.config.audiences[0]
-
-        // Within both the subject token's scope and the client's; default: their intersection.
-        let subjectScope = (subject["scope"]?.stringValue ?? "").split(separator: " ").map(String.init)
-        let allowed = subjectScope.filter { client.config.scopes.contains($0) }
-        let scope: [String]
-        if let asked = form["scope"] {
-            scope = asked.split(separator: " ").map(String.init)
-            if let wider = scope.first(where: { !allowed.contains($0) }) {
-                throw OAuthError.invalidScope("scope \(wider) is not within the subject token's and the client's scopes")
-            }
-        } else {
-            scope = allowed
-        }
+        let audience = try ScopePolicy.audience(requested: requested, client: client)
+        let allowed = subject.scopes.filter { client.config.scopes.contains($0) }
+        let scope = try ScopePolicy.narrow(requested: form["scope"], within: allowed, what: "the subject token's and the client's scopes")
 
         // RFC 8693 §4.1: the current actor first, the subject token's actor (if any) nested inside.
-        var act: JSONObject = ["sub": .string(actor?["sub"]?.stringValue ?? client.id)]
-        if let prior = subject["act"] { act["act"] = prior }
+        var act: JSONObject = ["sub": .string(actor?.subject ?? client.id)]
+        if let prior = subject.claims["act"] { act["act"] = prior }
 
-        var context: JSONObject = ["appId": .string(client.id), "clientId": .string(client.id), "appName": .string(client.displayName),
-                                   "grantType": .string(ServiceConfig.GrantType.tokenExchange.rawValue),
-                                   "scope": .array(scope.map { .string($0) }), "audience": .string(audience),
-                                   "accessTokenTarget": "programmaticAccount", "subjectToken": .object(subject)]
-        if let actor { context["actorToken"] = .object(actor) }
-        let (token, _) = try await issuer.accessToken(
-            .init(client: client, subject: subject["sub"]?.stringValue ?? "", scope: scope, audience: audience, user: .null, context: context,
-                  dpopThumbprint: dpopThumbprint, actor: .object(act)),
+        var context: JSONObject = [:]
+        if state.pipelines[.preAccessToken] != nil {
+            context = PipelineContext.oauth(grantType: ServiceConfig.GrantType.tokenExchange.rawValue, client: client, scope: scope,
+                                            audience: audience, form: form, info: info, redacting: state.config.pipelineRedactedHeaders)
+            context["subjectToken"] = .object(subject.claims)
+            if let actor { context["actorToken"] = .object(actor.claims) }
+        }
+        let issued = try await issuer.accessToken(
+            .init(client: client, subject: subject.subject, scope: scope, audience: audience, user: .null, context: context,
+                  dpopThumbprint: dpopThumbprint, actor: .object(act), notAfter: subject.expiresAt),
             state: state, scope: requestScope)
-        var response = TokenResponse(accessToken: token, expiresIn: client.config.accessTokenTTL, scope: scope)
+        var response = TokenResponse(accessToken: issued.token, expiresIn: issued.expiresIn, scope: scope)
         response.issuedTokenType = Self.accessTokenType
         return response
     }
 
-    /// Reads `name` and `name_type` and verifies the token as one this service issued (signature,
-    /// issuer, expiry, and the header type its token type implies). Its claims.
-    private func token(_ form: FormParameters, _ name: String, state: ServiceState, required: Bool) throws(OAuthError) -> JSONObject? {
+    /// The caller may exchange this subject token (the contract's policy; RFC 8693 §2.1 leaves it to us).
+    static func checkSubject(_ subject: IssuedToken, caller: RegisteredClient) throws(OAuthError) {
+        if subject.isAccessToken {
+            if subject.isAudience(caller.config.resourceAudiences) { return }
+            if subject.claims["may_act"]?.objectValue?["sub"]?.stringValue == caller.id { return }
+            throw OAuthError.invalidGrant("the subject_token is not for this client (aud) and does not name it in may_act")
+        }
+        guard subject.issuedTo == caller.id else { throw OAuthError.invalidGrant("an ID token is exchanged only by the client it was issued to") }
+    }
+
+    /// Reads `name` and `name_type` and verifies the token as one this service issued, of the header
+    /// type its token type implies. Nil when the parameter is absent.
+    private func token(_ form: FormParameters, _ name: String, state: ServiceState, now: Int64) throws(OAuthError) -> IssuedToken? {
         guard let token = form[name] else {
-            if required { throw OAuthError.invalidRequest("\(name) is missing") }
             if form[name + "_type"] != nil { throw OAuthError.invalidRequest("\(name)_type is given without \(name)") }
             return nil
         }
         guard let type = form[name + "_type"] else { throw OAuthError.invalidRequest("\(name)_type is missing") }
         guard Self.tokenTypes.contains(type) else { throw OAuthError.invalidRequest("\(name)_type \(type) is not supported") }
-        guard let verified = try? JWSVerifier(keys: state.keys.all).verify(token),
-              (try? ClaimValidator.token(issuer: state.config.issuer).validate(verified.claims, now: issuer.now())) != nil,
-              verified.claims["sub"]?.stringValue?.isEmpty == false
-        else { throw OAuthError.invalidGrant("the \(name) is not a valid token of this issuer") }
-        let isAccessToken = AccessTokenClaims.isAccessTokenType(verified.header["typ"])
-        if type == Self.accessTokenType && !isAccessToken || type == Self.idTokenType && isAccessToken {
+        guard let issued = state.keys.verifyIssued(token, issuer: state.config.issuer, now: now) else {
+            throw OAuthError.invalidGrant("the \(name) is not a valid token of this issuer")
+        }
+        if type == Self.accessTokenType && !issued.isAccessToken || type == Self.idTokenType && issued.isAccessToken {
             throw OAuthError.invalidGrant("the \(name) is not of type \(type)")
         }
-        return verified.claims
+        return issued
     }
 }

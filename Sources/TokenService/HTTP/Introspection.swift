@@ -2,22 +2,30 @@ import Claims
 import JOSE
 import JSONCore
 
-/// RFC 7662: `{"active": true, …claims}` for a token this service issued and that still checks out,
-/// exactly `{"active": false}` for anything else; RFC 9701: the same answer as a signed JWT.
+/// RFC 7662: `{"active": true, …claims}` for a token this service issued, that still checks out and
+/// that the caller may see; exactly `{"active": false}` for anything else; RFC 9701: the same answer
+/// as a signed JWT.
 enum Introspection {
     static let jwtMediaType = "application/token-introspection+jwt"
 
-    static func result(token: String, state: ServiceState, now: Int64) -> JSONObject {
+    static func result(token: String, caller: RegisteredClient, state: ServiceState, now: Int64) -> JSONObject {
         let inactive: JSONObject = ["active": false]
-        guard let verified = try? JWSVerifier(keys: state.keys.all).verify(token),
-              (try? ClaimValidator.token(issuer: state.config.issuer).validate(verified.claims, now: now)) != nil
+        guard let issued = state.keys.verifyIssued(token, issuer: state.config.issuer, now: now), mayIntrospect(issued, caller: caller)
         else { return inactive }
         var out: JSONObject = ["active": true]
-        for (k, v) in verified.claims where k != "active" { out.appendNew(k, v) }
-        if out["token_type"] == nil, AccessTokenClaims.isAccessTokenType(verified.header["typ"]) {
-            out.appendNew("token_type", out["cnf"]?.objectValue?["jkt"] != nil ? "DPoP" : "Bearer")
+        for (k, v) in issued.claims where k != "active" { out.appendNew(k, v) }
+        if out["token_type"] == nil, issued.isAccessToken {
+            out.appendNew("token_type", issued.dpopThumbprint != nil ? "DPoP" : "Bearer")
         }
         return out
+    }
+
+    /// Who may see a token: the client it was issued to, or a client answering (as a resource server)
+    /// for one of its audiences — its client_id, `token_exchange.subject_audiences` or
+    /// `introspection.audiences`.
+    static func mayIntrospect(_ token: IssuedToken, caller: RegisteredClient) -> Bool {
+        if token.issuedTo == caller.id { return true }
+        return token.isAudience(caller.config.resourceAudiences.union(caller.config.introspectionAudiences))
     }
 
     /// RFC 9701 §5: `typ: token-introspection+jwt`, signed with the service's (published) key; claims

@@ -13,6 +13,9 @@ struct KeyRing: Sendable {
     }
 
     let all: KeySet
+    /// The keys whose signature makes a token one this service issued: asymmetric ones only. Whoever
+    /// holds an HMAC key (every backend verifying HS256 tokens does) can mint for it.
+    let issuing: KeySet
     let defaultKid: String
     private let signers: [String: Signers]
     /// `{"keys":[…]}` of the asymmetric keys: public parameters only.
@@ -38,6 +41,7 @@ struct KeyRing: Sendable {
         }
         guard problems.isEmpty else { throw ConfigError(problems: problems) }
         all = KeySet(loaded)
+        issuing = KeySet(loaded.filter { !$0.isSymmetric })
         defaultKid = config.signingKey
         self.signers = signers
         jwksJSON = JSON.serialize(all.publicJWKS.json)
@@ -47,6 +51,17 @@ struct KeyRing: Sendable {
     }
 
     func signers(for kid: String?) -> Signers? { signers[kid ?? defaultKid] }
+
+    /// "A token this service issued", the one definition used by introspection and token exchange:
+    /// signed by one of our asymmetric keys (retiring ones included), our `iss`, within `exp`/`nbf`
+    /// (one leeway), and a non-empty `sub`. Nil for anything else, HMAC-signed tokens included.
+    func verifyIssued(_ token: String, issuer: String, now: Int64) -> IssuedToken? {
+        guard let verified = try? JWSVerifier(keys: issuing).verify(token),
+              (try? ClaimValidator.token(issuer: issuer).validate(verified.claims, now: now)) != nil,
+              verified.claims["sub"]?.stringValue?.isEmpty == false
+        else { return nil }
+        return IssuedToken(header: verified.header, claims: verified.claims)
+    }
 
     private static func load(_ key: ServiceConfig.Key) throws -> JWSKey {
         switch key.material {

@@ -50,9 +50,38 @@ struct ServiceLogHandler: LogHandler {
             for (k, v) in metadata.sorted(by: { $0.key < $1.key }) where k != "request_id" { fields.append((k, "\(v)")) }
             return "{" + fields.map { Self.quote($0.0) + ":" + Self.quote($0.1) }.joined(separator: ",") + "}"
         case .text:
-            let meta = metadata.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            return "\(ts) \(level.rawValue) \(label):" + (meta.isEmpty ? "" : " " + meta) + " " + message
+            let meta = metadata.sorted(by: { $0.key < $1.key }).map { Self.textField($0.key) + "=" + Self.textField("\($0.value)") }
+                .joined(separator: " ")
+            return "\(ts) \(level.rawValue) \(label):" + (meta.isEmpty ? "" : " " + meta) + " " + Self.escapingControls(message)
         }
+    }
+
+    /// A text-format key or value: as is when it is plain, else quoted and escaped as JSON strings are,
+    /// so that a value with a blank, `=`, a quote or a control character cannot start a field or a line.
+    static func textField(_ s: String) -> String {
+        let plain = !s.isEmpty && s.unicodeScalars.allSatisfy { u in u != " " && u != "\"" && u != "=" && u != "\\" && !isControl(u) }
+        return plain ? s : quote(s)
+    }
+
+    /// The message with control characters (and line separators) escaped: one log line stays one line.
+    static func escapingControls(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            if isControl(u) { out += unicodeEscape(u) } else { out.unicodeScalars.append(u) }
+        }
+        return out
+    }
+
+    /// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+    static func isControl(_ u: Unicode.Scalar) -> Bool {
+        u.value < 0x20 || u.value == 0x7F || (0x80...0x9F).contains(u.value) || u.value == 0x2028 || u.value == 0x2029
+    }
+
+    /// `\uXXXX` for a scalar of the Basic Multilingual Plane.
+    private static func unicodeEscape(_ u: Unicode.Scalar) -> String {
+        let hex = String(u.value, radix: 16)
+        return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     static func quote(_ s: String) -> String {
@@ -64,9 +93,7 @@ struct ServiceLogHandler: LogHandler {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            case _ where isControl(u): out += unicodeEscape(u)
             default: out.unicodeScalars.append(u)
             }
         }
