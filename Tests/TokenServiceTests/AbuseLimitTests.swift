@@ -45,6 +45,55 @@ import TestSupport
         }
     }
 
+    static func guardrails(shared: any SharedState = InProcessState()) -> AbuseLimits {
+        AbuseLimits(shared: shared, local: InProcessState(), metrics: ServiceMetrics(), logger: Logger(label: "test"))
+    }
+    static let strict: ServiceConfig.Limits = {
+        var l = ServiceConfig.Limits()
+        l.failedAuthPerClient = 3
+        l.failedAuthPerAddress = 50
+        return l
+    }()
+
+    /// Failures from one address throttle that (client, address) pair, never the client elsewhere.
+    @Test func aStrangerCannotLockAClientOutFromAnotherAddress() async throws {
+        let limits = Self.guardrails()
+        for _ in 0..<10 { await limits.recordFailure(clientID: "billing", address: "203.0.113.9", now: 1000) }
+        await #expect(throws: OAuthError.self) { try await limits.admit(clientID: "billing", address: "203.0.113.9", limits: Self.strict, now: 1000) }
+        try await limits.admit(clientID: "billing", address: "198.51.100.7", limits: Self.strict, now: 1000)
+        try await limits.admit(clientID: "reports", address: "203.0.113.9", limits: Self.strict, now: 1000)
+        // Keys cannot run into each other however client_ids are spelt.
+        #expect(AbuseLimits.failedKey(client: "a:b", address: "c") != AbuseLimits.failedKey(client: "a", address: "b:c"))
+    }
+
+    /// Redis down: the replica counts alone instead of not counting.
+    @Test func unreachableSharedStateFallsBackToThisReplicasCounters() async throws {
+        let unreachable = RedisState(settings: try #require(RedisSettings(url: "redis://127.0.0.1:1/0", prefix: "t:", password: nil)))
+        let limits = Self.guardrails(shared: unreachable)
+        for _ in 0..<3 { await limits.recordFailure(clientID: "billing", address: "203.0.113.9", now: 1000) }
+        await #expect(throws: OAuthError.self) { try await limits.admit(clientID: "billing", address: "203.0.113.9", limits: Self.strict, now: 1000) }
+    }
+
+    @Test func theQuotaAppliesToGatewayMintsToo() async throws {
+        try await Fixture.withRouterClient(mutate: { config in
+            var clients = config["clients"]?.arrayValue ?? []
+            for i in clients.indices where clients[i].objectValue?["client_id"] == "web-app" {
+                var web = clients[i].objectValue ?? [:]
+                web["rate_limit"] = ["tokens_per_minute": 2]
+                clients[i] = .object(web)
+            }
+            config["clients"] = .array(clients)
+        }) { f, client, _ in
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<3 {
+                statuses.append(try await client.execute(uri: "/v1/tokens", method: .post,
+                                                         headers: [.authorization: "Bearer \(f.gatewayToken)", .contentType: "application/json"],
+                                                         body: .init(string: #"{"client_id":"web-app","grant_type":"password","user":{"id":"u"}}"#)) { $0.status })
+            }
+            #expect(statuses == [.ok, .ok, .tooManyRequests])
+        }
+    }
+
     @Test func aClientsTokenQuota() async throws {
         try await Self.live(mutate: { config in
             config.addClient(["client_id": "metered", "client_secret": "billing-secret-0123456789abcdef0123", "grant_types": ["client_credentials"],
@@ -59,10 +108,13 @@ import TestSupport
 
     @Test func countersAndOneTimeMemoryStayBounded() async throws {
         let state = InProcessState(capacity: 100)
-        for n in 0..<1000 { _ = try await state.increment("k\(n)", window: 60, now: 1000) }
+        for n in 0..<1000 { _ = try await state.increment("k\(n)", window: 60, now: 1000 + Int64(n / 100)) }
         #expect(state.sizes.counters <= 100)
-        #expect(try await state.increment("k5", window: 60, now: 1000).count == 2, "a counted key keeps counting")
-        #expect(try await state.increment("fresh", window: 60, now: 1000) == .zero, "a new key past the bound is not counted (fail open)")
+        #expect(try await state.increment("k999", window: 60, now: 1010).count == 2, "the newest windows are kept and keep counting")
+        #expect(try await state.peek("k0", now: 1010) == .zero, "the oldest windows went first")
+        #expect(try await state.increment("fresh", window: 60, now: 1000).count == 1, "a new key past the bound evicts the oldest windows")
+        #expect(try await state.increment("fresh", window: 60, now: 1000).count == 2, "and keeps counting")
+        #expect(state.sizes.counters <= 100)
         for n in 0..<100 { #expect(try await state.claimOnce("j\(n)", expiresAt: 2000, now: 1000)) }
         await #expect(throws: SharedStateError.self) { _ = try await state.claimOnce("one-more", expiresAt: 2000, now: 1000) }
         #expect(try await state.claimOnce("late", expiresAt: 5000, now: 3000), "expired entries make room")

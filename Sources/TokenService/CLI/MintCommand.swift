@@ -49,7 +49,7 @@ struct MintCommand: AsyncParsableCommand {
                 if let scope { body["scope"] = .string(scope) }
                 if let audience { body["audience"] = .string(audience) }
                 if let nonce { body["nonce"] = .string(nonce) }
-                response = try await core.gatewayMint.handle(try GatewayMint.parse(JSON.serialize(.object(body))), state: state, scope: requestScope)
+                response = try await core.gatewayMint(requestScope).handle(try GatewayMint.parse(JSON.serialize(.object(body))), state: state, scope: requestScope)
             }
             print(JSON.serializeString(.object(response.json)))
         } catch let error as OAuthError {

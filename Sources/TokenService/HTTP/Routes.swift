@@ -10,14 +10,19 @@ struct ServiceCore: Sendable {
     let issuer: Issuer
     /// One-time memory and abuse counters (this process, or Redis shared by replicas).
     let shared: any SharedState
+    /// This replica's abuse counters while `shared` cannot be reached (limits never fail open).
+    let localCounters = InProcessState()
     let dpopKeys = DPoPKeyCache()
     var metrics: ServiceMetrics { issuer.metrics }
     var clientCredentials: ClientCredentialsGrant { ClientCredentialsGrant(issuer: issuer) }
     func tokenEndpoint(_ scope: RequestScope) -> TokenEndpoint {
-        TokenEndpoint(issuer: issuer, shared: shared, guardrails: AbuseLimits(shared: shared, metrics: metrics, logger: scope.logger),
+        TokenEndpoint(issuer: issuer, shared: shared, guardrails: guardrails(scope),
                       dpopKeys: dpopKeys, scope: scope)
     }
-    var gatewayMint: GatewayMint { GatewayMint(issuer: issuer) }
+    func guardrails(_ scope: RequestScope) -> AbuseLimits {
+        AbuseLimits(shared: shared, local: localCounters, metrics: metrics, logger: scope.logger)
+    }
+    func gatewayMint(_ scope: RequestScope) -> GatewayMint { GatewayMint(issuer: issuer, guardrails: guardrails(scope)) }
 }
 
 enum Routes {
@@ -49,7 +54,7 @@ enum Routes {
             if !request.headers[values: .dpop].isEmpty {
                 throw OAuthError.invalidRequest("the gateway checks the DPoP proof and sends dpop_jkt in the body")
             }
-            return json(try await core.gatewayMint.handle(mint, state: state, scope: context.scope).json)
+            return json(try await core.gatewayMint(context.scope).handle(mint, state: state, scope: context.scope).json)
         }
 
         router.post(RouterPath(Endpoint.introspect.path)) { request, context -> Response in
@@ -59,7 +64,7 @@ enum Routes {
                 r, state: state, audiences: [state.tokenEndpoint, state.config.issuer, Endpoint.introspect.url(state.config.issuer)]).client
             guard let token = r.form["token"] else { throw OAuthError.invalidRequest("token is missing") }
             let now = core.issuer.now()
-            let result = Introspection.result(token: token, state: state, now: now)
+            let result = Introspection.result(token: token, caller: client, state: state, now: now)
             // RFC 9701: a signed answer when the client asks for one.
             if request.headers[values: .accept].contains(where: { $0.lowercased().contains(Introspection.jwtMediaType) }) {
                 let jwt = try Introspection.signed(result, audience: client.id, state: state, now: now)

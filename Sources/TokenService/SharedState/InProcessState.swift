@@ -1,8 +1,9 @@
+import Claims
 import Synchronization
 
 /// This process's memory as the shared state (one replica). Bounded: when the one-time memory is full
-/// of live entries a new one is refused (fail closed); when the counters are, a new key is not
-/// counted (fail open) — an attacker who sends random keys cannot grow either.
+/// of live entries a new one is refused (fail closed); when the counters are, the oldest windows are
+/// evicted to make room (counting never stops) — an attacker who sends random keys cannot grow either.
 final class InProcessState: SharedState {
     private struct Entry {
         var count: Int
@@ -37,11 +38,18 @@ final class InProcessState: SharedState {
             }
             if map[key] == nil, map.count >= capacity {
                 map = map.filter { $0.value.expiresAt > now }
-                if map.count >= capacity { return .zero }
+                if map.count >= capacity { Self.evictOldest(&map, keeping: capacity - max(1, capacity / 8)) }
             }
-            map[key] = Entry(count: 1, expiresAt: now + window)
+            map[key] = Entry(count: 1, expiresAt: now.saturatingAdd(window))
             return WindowCount(count: 1, resetIn: window)
         }
+    }
+
+    /// Drops the windows that end first until `keeping` remain (a batch at a time: one sort per
+    /// capacity/8 new keys, not one per key).
+    private static func evictOldest(_ map: inout [String: Entry], keeping: Int) {
+        let doomed = map.sorted { $0.value.expiresAt < $1.value.expiresAt }.prefix(max(0, map.count - keeping))
+        for (key, _) in doomed { map[key] = nil }
     }
 
     func peek(_ key: String, now: Int64) async throws(SharedStateError) -> WindowCount {
