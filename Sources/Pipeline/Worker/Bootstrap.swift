@@ -1,7 +1,8 @@
 /// The JavaScript that runs before any pipeline function: GenAuth globals (`env`, `log`,
 /// `console`, `axios`, `require('./utils')`, `require('querystring')`), the claim methods, the
-/// per-call runner, and finally a deep freeze of every intrinsic reachable from the global object so
-/// that no call can leave state behind for the next one. Evaluated once per worker to a function
+/// per-call runner, and finally a deep freeze of every intrinsic — reachable from the global object or
+/// named by the spec (iterator, generator and async-function prototypes) — with RegExp's legacy statics
+/// removed or cleared on every entry, so that no call can leave state behind for the next one. Evaluated once per worker to a function
 /// that takes the host's `fetch` (it hands an outbound HTTP request to the service and returns its
 /// call id) and returns the runner's entry points, which are never reachable from user code.
 ///
@@ -361,11 +362,13 @@ enum Bootstrap {
     run.pending.fs = step(run, factory, name, skip);
   }
   function enter(run) {
+    clearRegExpStatics();
     active = run;
     sink = run.current !== null ? { run: run, fn: run.current.name } : null;
   }
   function parks(run, park) { return park && run.pending !== null && run.pending.fs.status === null; }
   function start(settings, userJSON, contextJSON, index, factory, name, skip) {
+    clearRegExpStatics();
     const run = begin(settings, userJSON, contextJSON);
     active = run;
     stepInto(run, index, factory, name, skip);
@@ -436,9 +439,51 @@ enum Bootstrap {
     return v;
   }
 
-  // Freeze every intrinsic reachable from the global object, then the global object itself.
+  // The intrinsics no property path from the global object leads to, by their spec names (ECMA-262
+  // §6.1.7.4 and Intl): iterator, generator and async-function prototypes and the like.
+  function hiddenIntrinsics() {
+    const found = [];
+    const add = function (make) { try { const v = make(); if (v !== null && v !== undefined) found.push(v); } catch (e) {} };
+    const G = Object.getPrototypeOf(function* () {}), AF = Object.getPrototypeOf(async function () {});
+    const AG = Object.getPrototypeOf(async function* () {});
+    add(function () { return Object.getPrototypeOf([][Symbol.iterator]()); });              // %ArrayIteratorPrototype%
+    add(function () { return Object.getPrototypeOf(''[Symbol.iterator]()); });              // %StringIteratorPrototype%
+    add(function () { return Object.getPrototypeOf(new Map()[Symbol.iterator]()); });       // %MapIteratorPrototype%
+    add(function () { return Object.getPrototypeOf(new Set()[Symbol.iterator]()); });       // %SetIteratorPrototype%
+    add(function () { return Object.getPrototypeOf(/a/g[Symbol.matchAll]('')); });          // %RegExpStringIteratorPrototype%
+    add(function () { return G; }); add(function () { return G.constructor; }); add(function () { return G.prototype; });
+    add(function () { return AF; }); add(function () { return AF.constructor; });
+    add(function () { return AG; }); add(function () { return AG.constructor; }); add(function () { return AG.prototype; });
+    add(function () { return Object.getPrototypeOf(AG.prototype); });                       // %AsyncIteratorPrototype%
+    add(function () { return Object.getOwnPropertyDescriptor(arguments, 'callee').get; });  // %ThrowTypeError%
+    add(function () { return Object.getPrototypeOf(Int8Array); });                          // %TypedArray%
+    add(function () { return Object.getPrototypeOf([].values().map(function (x) { return x; })); });  // %IteratorHelperPrototype%
+    add(function () { return Object.getPrototypeOf(Iterator.from({ next: function () { return { done: true }; } })); });
+    add(function () { return Object.getPrototypeOf(new Intl.Segmenter().segment('a')); });  // %SegmentsPrototype%
+    add(function () { return Object.getPrototypeOf(new Intl.Segmenter().segment('a')[Symbol.iterator]()); });
+    return found;
+  }
+
+  // RegExp's legacy statics (`RegExp.input`, `lastMatch`, `$1`…) hold the last match of whatever code ran
+  // before: another client's data. They are removed; where the engine will not let them go, they are
+  // cleared at the start of every VM entry (`clearRegExpStatics`).
+  const LEGACY_REGEXP_STATICS = ['input', '$_', 'lastMatch', '$&', 'lastParen', '$+', 'leftContext', '$`', 'rightContext', "$'",
+                                 '$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8', '$9', 'multiline', '$*'];
+  let regExpStaticsRemain = false;
+  for (const name of LEGACY_REGEXP_STATICS) {
+    if (!Reflect.deleteProperty(RegExp, name)) regExpStaticsRemain = true;
+  }
+  const CLEAR_MATCH = /(?:)/, regExpExec = RegExp.prototype.exec;
+  function clearRegExpStatics() {
+    if (!regExpStaticsRemain) return;
+    regExpExec.call(CLEAR_MATCH, '');
+    try { RegExp.input = ''; } catch (e) {}
+  }
+
+  // Freeze every intrinsic — those reachable from the global object and the hidden ones — and
+  // everything reachable from them, then the global object itself.
   (function lockdown() {
-    const seen = new Set(), stack = [global];
+    const seen = new Set(), stack = [global].concat(hiddenIntrinsics());
     while (stack.length > 0) {
       const o = stack.pop();
       if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
