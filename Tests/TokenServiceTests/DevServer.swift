@@ -12,8 +12,12 @@ final class DevServer {
     var base: String { "http://127.0.0.1:\(port)" }
     var configPath: String { work.appendingPathComponent("config/dev.json").path }
 
-    /// `edit` may change the config (e.g. limits) before the server starts.
-    init(edit: (inout JSONObject) -> Void = { _ in }) async throws {
+    var logPath: String { work.appendingPathComponent("service.log").path }
+    var pid: Int32 { process.processIdentifier }
+
+    /// `edit` may change the config (e.g. limits) before the server starts; `openFiles` starts it with
+    /// that soft and hard `RLIMIT_NOFILE` (as `ulimit -Sn`/`-Hn` would). Its log goes to `logPath`.
+    init(edit: (inout JSONObject) -> Void = { _ in }, openFiles: (soft: Int, hard: Int)? = nil) async throws {
         port = unusedLoopbackPort()
         work = FileManager.default.temporaryDirectory.appendingPathComponent("dev-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work.appendingPathComponent("config"), withIntermediateDirectories: true)
@@ -26,13 +30,24 @@ final class DevServer {
         try Data(JSON.serializeString(.object(config)).utf8).write(to: URL(fileURLWithPath: configPath))
         let keys = try EndToEndTests.run(repo.appendingPathComponent("scripts/dev-keys.sh").path, [EndToEndTests.binary, work.appendingPathComponent("keys").path])
         guard keys.status == 0 else { throw CocoaError(.fileWriteUnknown) }
-        process.executableURL = URL(fileURLWithPath: EndToEndTests.binary)
-        process.arguments = ["serve", "--config", configPath]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        if let openFiles {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -Sn \(openFiles.soft) && ulimit -Hn \(openFiles.hard) && exec \"$0\" \"$@\"",
+                                 EndToEndTests.binary, "serve", "--config", configPath]
+        } else {
+            process.executableURL = URL(fileURLWithPath: EndToEndTests.binary)
+            process.arguments = ["serve", "--config", configPath]
+        }
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
         try process.run()
         try await EndToEndTests.waitUntilUp(base + "/healthz")
     }
+
+    var isRunning: Bool { process.isRunning }
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     deinit {
         kill(process.processIdentifier, SIGKILL)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Pipeline
 
@@ -44,10 +45,19 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
     let core = ServiceCore(holder: holder, issuer: issuer, shared: dependencies.shared ?? config.sharedState.store())
     let reload = ReloadOnHangup(path: configuration.configPath, holder: holder, engine: engine, logger: logger,
                                 environment: dependencies.environment)
+    let descriptors = DescriptorLimit.raiseToHard()
+    let connectionCap = DescriptorLimit.connectionCap(configured: config.listen.maxConnections, descriptors: descriptors)
+    if connectionCap < config.listen.maxConnections {
+        logger.warning("listen.max_connections lowered to what the open-file limit leaves room for",
+                       metadata: ["max_connections": "\(connectionCap)", "open_file_limit": "\(descriptors)"])
+    }
+    let timeouts = ConnectionTimeouts(header: .seconds(Int64(config.listen.headerTimeoutSeconds)),
+                                      idle: .seconds(Int64(config.listen.idleTimeoutSeconds)))
     let app = Application(
         router: Routes.build(core: core),
+        server: .guardedHTTP1(timeouts: timeouts),
         configuration: .init(address: .hostname(configuration.host ?? config.listen.host, port: configuration.port ?? config.listen.port),
-                             serverName: nil),
+                             serverName: nil, availableConnectionsDelegate: MaximumAvailableConnections(connectionCap, logger: logger)),
         // Shut down in reverse order: the server drains first, the pipeline engine stops last (for good).
         services: [engine, reload],
         onServerRunning: { channel in

@@ -29,9 +29,12 @@ enum ConfigLoader {
             r.problem("$.issuer", "must be an http(s) URL without query, fragment or trailing slash")
         }
         var listen = ServiceConfig.Listen()
-        if let l = r.object(o["listen"], "$.listen", known: ["host", "port"]) {
+        if let l = r.object(o["listen"], "$.listen", known: ["host", "port", "idle_timeout_seconds", "header_timeout_seconds", "max_connections"]) {
             listen.host = r.string(l, "host", "$.listen") ?? listen.host
             listen.port = r.int(l, "port", "$.listen", range: 0...65535) ?? listen.port
+            listen.idleTimeoutSeconds = r.int(l, "idle_timeout_seconds", "$.listen", range: 1...3600) ?? listen.idleTimeoutSeconds
+            listen.headerTimeoutSeconds = r.int(l, "header_timeout_seconds", "$.listen", range: 1...600) ?? listen.headerTimeoutSeconds
+            listen.maxConnections = r.int(l, "max_connections", "$.listen", range: 1...1_000_000) ?? listen.maxConnections
         }
         let authz = r.string(o, "authorization_endpoint", "$")
 

@@ -4,7 +4,16 @@ import Pipeline
 
 /// The typed, validated configuration (contract: cli-and-config.md). Secrets are resolved.
 struct ServiceConfig: Sendable {
-    struct Listen: Sendable { var host = "127.0.0.1"; var port = 8080 }
+    struct Listen: Sendable {
+        var host = "127.0.0.1"
+        var port = 8080
+        /// Between requests of a keep-alive connection (and the most a body may take after its head).
+        var idleTimeoutSeconds = 60
+        /// From accept, or a request's first byte, until its head is complete.
+        var headerTimeoutSeconds = 10
+        /// Past this many open connections, new ones are not accepted.
+        var maxConnections = 10_000
+    }
 
     struct Key: Sendable {
         /// `next`: published ahead of use, never signs; `active`: may sign; `retiring`: published and

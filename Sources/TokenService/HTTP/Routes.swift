@@ -115,6 +115,10 @@ enum Routes {
             return Array(buffer.readableBytesView)
         } catch is NIOTooManyBytesError {
             throw OAuthError(.contentTooLarge, "invalid_request", "the request body is larger than \(limit) bytes")
+        } catch {
+            // The client's stream ended early (a body shorter than its Content-Length) or broke: its doing.
+            context.logger.info("request body could not be read", metadata: ["error.type": "\(type(of: error))"])
+            throw OAuthError.invalidRequest("the request body could not be read in full")
         }
     }
 
