@@ -1,6 +1,7 @@
 // A small backend that accepts tokenservice access tokens (docs/backend-guide.md walks through it):
 //   example-backend --issuer http://127.0.0.1:8080 --audience https://api.example.com --port 8090
 // GET /invoices needs a token with scope invoices:read; GET /me answers with the token's subject.
+// With --dpop-base-url URL (the URL clients call it by), DPoP-bound tokens are accepted with a proof.
 import Foundation
 import Hummingbird
 import Logging
@@ -24,13 +25,15 @@ let port = Int(option("port", "8090")) ?? 8090
 var cacheConfig = JWKSCache.Configuration(url: URL(string: option("jwks", issuer + "/.well-known/jwks.json"))!)
 cacheConfig.refetchInterval = .seconds(Int64(option("refetch-seconds", "30")) ?? 30)
 let verifier = AccessTokenVerifier(issuer: issuer, audiences: [audience], keys: JWKSCache(configuration: cacheConfig))
+// DPoP-bound tokens are accepted only with a proof, and only when the backend knows its public URL.
+let dpop: DPoPRequirement = CommandLine.arguments.contains("--dpop-base-url") ? .verifyProofs(publicBaseURL: option("dpop-base-url", "")) : .refuseBoundTokens
 
 let router = Router(context: BackendContext.self)
-router.group("invoices").add(middleware: AccessTokenMiddleware(verifier: verifier, requiredScopes: ["invoices:read"]))
+router.group("invoices").add(middleware: AccessTokenMiddleware(verifier: verifier, requiredScopes: ["invoices:read"], dpop: dpop))
     .get { _, context in
         #"{"invoices":[],"for":"\#(context.accessToken?.subject ?? "")"}"#
     }
-router.group("me").add(middleware: AccessTokenMiddleware(verifier: verifier))
+router.group("me").add(middleware: AccessTokenMiddleware(verifier: verifier, dpop: dpop))
     .get { _, context in
         #"{"sub":"\#(context.accessToken?.subject ?? "")","client_id":"\#(context.accessToken?.clientID ?? "")","dpop_jkt":"\#(context.accessToken?.dpopThumbprint ?? "")"}"#
     }

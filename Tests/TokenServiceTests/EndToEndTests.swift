@@ -178,6 +178,21 @@ import TestSupport
         let wrongAud = try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--audience", "https://nope", token])
         #expect(wrongAud.status != 0)
         #expect(wrongAud.output.contains("audience"))
+        // An ID token is not an access token, unless asked for as one; the leeway is the caller's.
+        let userJSON = f.dir.appendingPathComponent("u.json").path
+        try Data(#"{"id":"u-1","email":"x@example.com","username":"x","customData":{"dept":"Ops"}}"#.utf8).write(to: URL(fileURLWithPath: userJSON))
+        let withID = try Self.run(Self.binary, ["mint", "--config", f.configPath, "--client", "web-app", "--scope", "openid", "--user", userJSON])
+        let response = withID.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+        let idToken = try #require(try JSON.parse(response).objectValue?["id_token"]?.stringValue, "\(withID.output)")
+        let asAccess = try Self.run(Self.binary, ["verify", "--jwks", jwksPath, idToken])
+        #expect(asAccess.status != 0 && asAccess.output.contains("at+jwt"), "\(asAccess.output)")
+        #expect(try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--id-token", "--audience", "web-app", idToken]).status == 0)
+        #expect(try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--id-token", token]).status != 0)
+        let expiredSoon = try state.keys.signers(for: nil)!.accessToken.sign(claims: ["iss": .string(f.issuer), "sub": "x",
+                                                                                   "exp": .int(Int64(Date().timeIntervalSince1970) - 100)])
+        #expect(try Self.run(Self.binary, ["verify", "--jwks", jwksPath, expiredSoon]).status != 0)
+        #expect(try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--leeway", "300", expiredSoon]).status == 0)
+        #expect(try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--leeway", "999999", expiredSoon]).status != 0)
 
         let userFile = f.dir.appendingPathComponent("user.json").path
         try Data(#"{"id":"1","email":"x@example.com","username":"x","customData":{"dept":"Ops"}}"#.utf8).write(to: URL(fileURLWithPath: userFile))

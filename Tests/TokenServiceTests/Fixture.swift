@@ -147,9 +147,11 @@ extension JWSKey {
     }
 
     /// A DPoP proof (RFC 9449 §4.2) for `POST htu` made with this key.
-    func dpopProof(htu: String, iat: JSONValue = .int(Int64(Date().timeIntervalSince1970)), jti: String = UUID().uuidString) throws -> String {
+    func dpopProof(htu: String, method: String = "POST", iat: JSONValue = .int(Int64(Date().timeIntervalSince1970)), jti: String = UUID().uuidString,
+                   accessToken: String? = nil) throws -> String {
         guard let jwk = publicJWK else { throw JOSEError.invalidKey("a DPoP proof needs a public key") }
-        return try compact(header: ["typ": "dpop+jwt", "alg": .string(algorithm.rawValue), "jwk": jwk.json],
-                    claims: ["jti": .string(jti), "htm": "POST", "htu": .string(htu), "iat": iat])
+        var claims: JSONObject = ["jti": .string(jti), "htm": .string(method), "htu": .string(htu), "iat": iat]
+        if let accessToken { claims["ath"] = .string(Base64URL.encode(Digest.hash(.sha256, Array(accessToken.utf8)))) }
+        return try compact(header: ["typ": "dpop+jwt", "alg": .string(algorithm.rawValue), "jwk": jwk.json], claims: claims)
     }
 }

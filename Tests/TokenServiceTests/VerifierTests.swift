@@ -30,8 +30,9 @@ import TokenVerifier
         #expect(fetches.load(ordering: .relaxed) == 2, "an unknown kid refetches once per interval, not once per token")
     }
 
-    static func get(_ url: String, token: String) throws -> (status: Int, body: String) {
-        let out = try EndToEndTests.run("curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10", "-H", "Authorization: Bearer \(token)", url]).output
+    static func get(_ url: String, token: String, scheme: String = "Bearer", proof: String? = nil) throws -> (status: Int, body: String) {
+        let out = try EndToEndTests.run("curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10", "-H", "Authorization: \(scheme) \(token)"]
+                                            + (proof.map { ["-H", "DPoP: \($0)"] } ?? []) + [url]).output
         let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
     }
@@ -100,5 +101,61 @@ import TokenVerifier
         #expect(try JSON.parse(Array(Base64URL.decode(Array(rotated.split(separator: ".")[0].utf8))!)).objectValue?["kid"] == "rs-2")
         #expect(try Self.get(api + "/invoices", token: rotated).status == 200, "a token of the new key")
         #expect(try Self.get(api + "/invoices", token: good).status == 200, "a token of the retiring key")
+    }
+
+    static func startBackend(issuer: String, arguments: [String] = []) async throws -> (Process, String) {
+        let port = unusedLoopbackPort()
+        let backend = Process()
+        backend.executableURL = URL(fileURLWithPath: WorkerLaunch.siblingExecutable(named: "example-backend"))
+        backend.arguments = ["--issuer", issuer, "--audience", "https://api.example.com", "--port", String(port)] + arguments
+            .map { $0.replacingOccurrences(of: "PORT", with: String(port)) }
+        backend.standardOutput = FileHandle.nullDevice
+        backend.standardError = FileHandle.nullDevice
+        try backend.run()
+        let api = "http://127.0.0.1:\(port)"
+        try await EndToEndTests.waitUntilUp(api + "/healthz")
+        return (backend, api)
+    }
+
+    /// RFC 9449 §7 at the backend: a bound token needs the DPoP scheme and a fresh proof of its key for
+    /// this request (htm, htu, ath); a backend that does not check proofs refuses bound tokens.
+    @Test func theBackendChecksDPoPBoundTokens() async throws {
+        let server = try await EndToEndTests.start(pipelines: [:])
+        defer { server.process.terminate(); server.process.waitUntilExit(); server.fixture.cleanUp() }
+        let f = server.fixture
+        let (checking, api) = try await Self.startBackend(issuer: server.base, arguments: ["--dpop-base-url", "http://127.0.0.1:PORT"])
+        defer { kill(checking.processIdentifier, SIGKILL); checking.waitUntilExit() }
+        let (refusing, plainAPI) = try await Self.startBackend(issuer: server.base)
+        defer { kill(refusing.processIdentifier, SIGKILL); refusing.waitUntilExit() }
+
+        let key = try JWSKey(evp: try EVPKey.generateEC(curve: "P-256"), algorithm: .ES256, kid: "holder")
+        let other = try JWSKey(evp: try EVPKey.generateEC(curve: "P-256"), algorithm: .ES256, kid: "thief")
+        let issued = try EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials", "-d", "scope=invoices:read",
+                                                    "-H", "DPoP: \(try key.dpopProof(htu: server.base + "/oauth/token"))", server.base + "/oauth/token"]).output
+        let bound = try #require(try JSON.parse(Array(issued.utf8)).objectValue?["access_token"]?.stringValue, "\(issued)")
+        let url = api + "/me"
+        func proof(_ k: JWSKey = key, method: String = "GET", htu: String? = nil, token: String? = nil) throws -> String {
+            try k.dpopProof(htu: htu ?? url, method: method, accessToken: token ?? bound)
+        }
+        let reused = try proof()
+        #expect(try Self.get(url, token: bound, scheme: "DPoP", proof: reused).status == 200)
+        let refusals: [(String, (status: Int, body: String))] = [
+            ("as a bearer token", try Self.get(url, token: bound)),
+            ("as a bearer token with a proof", try Self.get(url, token: bound, proof: try proof())),
+            ("without a proof", try Self.get(url, token: bound, scheme: "DPoP")),
+            ("a replayed proof", try Self.get(url, token: bound, scheme: "DPoP", proof: reused)),
+            ("a proof of another key", try Self.get(url, token: bound, scheme: "DPoP", proof: try proof(other))),
+            ("a proof for another method", try Self.get(url, token: bound, scheme: "DPoP", proof: try proof(method: "POST"))),
+            ("a proof for another URL", try Self.get(url, token: bound, scheme: "DPoP", proof: try proof(htu: api + "/invoices"))),
+            ("a proof for another token", try Self.get(url, token: bound, scheme: "DPoP", proof: try proof(token: "x.y.z"))),
+            ("a backend that does not check proofs", try Self.get(plainAPI + "/me", token: bound, scheme: "DPoP",
+                                                                  proof: try key.dpopProof(htu: plainAPI + "/me", method: "GET", accessToken: bound))),
+        ]
+        for (name, r) in refusals { #expect(r.status == 401, "\(name): \(r)") }
+
+        let plain = try #require(try JSON.parse(Array(try EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials",
+                                                                                  server.base + "/oauth/token"]).output.utf8)).objectValue?["access_token"]?.stringValue)
+        #expect(try Self.get(url, token: plain).status == 200, "an unbound token stays a bearer token")
+        #expect(try Self.get(url, token: plain, scheme: "DPoP", proof: try proof(token: plain)).status == 401, "the DPoP scheme is for bound tokens")
     }
 }

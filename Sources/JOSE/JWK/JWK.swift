@@ -21,6 +21,11 @@ public struct JWK: Sendable, Equatable {
         self.n = n; self.e = e; self.crv = crv; self.x = x; self.y = y; self.k = k
     }
 
+    /// Members that hold a private or secret key (RFC 7518 §6.2.2, §6.3.2, §6.4.1): never in a JWK read
+    /// from a client, a proof or a JWKS, never in one we publish.
+    public static let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+
+    /// A public JWK: one with a private or secret member is refused.
     public init(json: JSONValue) throws(JOSEError) {
         guard let o = json.objectValue else { throw JOSEError.invalidKey("a JWK must be a JSON object") }
         func member(_ name: String) throws(JOSEError) -> String? {
@@ -29,7 +34,7 @@ public struct JWK: Sendable, Equatable {
             return s
         }
         guard let kty = try member("kty") else { throw JOSEError.invalidKey("JWK has no kty") }
-        if o["d"] != nil || o["p"] != nil { throw JOSEError.invalidKey("a registered client JWK must not contain a private key") }
+        if o.keys.contains(where: Self.privateMembers.contains) { throw JOSEError.invalidKey("a JWK read here must be a public key") }
         self.init(kty: kty, kid: try member("kid"), use: try member("use"), alg: try member("alg"),
                   n: try member("n"), e: try member("e"), crv: try member("crv"), x: try member("x"), y: try member("y"),
                   k: try member("k"))
@@ -69,6 +74,11 @@ public struct JWKS: Sendable, Equatable {
     public var keys: [JWK]
     public init(keys: [JWK]) { self.keys = keys }
 
+    /// Members that hold a private or secret key (RFC 7518 §6.2.2, §6.3.2, §6.4.1): never in a JWK read
+    /// from a client, a proof or a JWKS, never in one we publish.
+    public static let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+
+    /// A public JWK: one with a private or secret member is refused.
     public init(json: JSONValue) throws(JOSEError) {
         guard let array = json.objectValue?["keys"]?.arrayValue else { throw JOSEError.invalidKey("a JWKS needs a keys array") }
         var keys: [JWK] = []

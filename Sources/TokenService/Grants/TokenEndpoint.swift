@@ -1,3 +1,4 @@
+import Claims
 import HTTPTypes
 import Logging
 
@@ -69,7 +70,10 @@ struct TokenEndpoint: Sendable {
         }
         guard proofs.count == 1 else { throw OAuthError.invalidDPoPProof("send exactly one DPoP header") }
         let now = issuer.now()
-        let verified = try DPoPProof.verify(proof, method: "POST", normalizedURL: state.dpopTokenEndpoint, now: now, keys: dpopKeys)
+        let verified: DPoPProof
+        do { verified = try DPoPProof.verify(proof, method: "POST", normalizedURL: state.dpopTokenEndpoint, now: now, keys: dpopKeys) } catch {
+            throw OAuthError.invalidDPoPProof("DPoP proof: \(error.reason)")
+        }
         let fresh: Bool
         do { fresh = try await shared.claimOnce(verified.oneTimeKey, expiresAt: verified.rememberUntil, now: now) } catch {
             throw OAuthError.temporarilyUnavailable("the one-time check of the DPoP proof is unavailable")

@@ -1,3 +1,4 @@
+import Claims
 import HTTPTypes
 import Hummingbird
 import JSONCore

@@ -1,32 +1,47 @@
-import Claims
-import JOSE
-import JSONCore
+public import JOSE
+public import JSONCore
 import Synchronization
 
-/// A verified DPoP proof (RFC 9449 §4.3): its key's RFC 7638 thumbprint and its one-time `jti`.
-/// Checked here: `typ: dpop+jwt`, an asymmetric `alg` from `algorithms`, a public `jwk` (a private
-/// member is refused) that verifies the signature, `htm`, `htu` (normalised, without query and
-/// fragment), `iat` within `window` of now, a `jti`; `ath` is refused at the token endpoint. Replay of
-/// the `jti` is checked by the caller against the shared one-time memory.
-struct DPoPProof: Sendable {
-    static let headerName = "DPoP"
-    static let algorithms: [JWSAlgorithm] = [.ES256, .ES384, .RS256, .PS256, .EdDSA]
+/// A verified DPoP proof (RFC 9449 §4.3): its key's RFC 7638 thumbprint and its one-time `jti`. The one
+/// check of a proof, used by the token endpoint and by the backend middleware. Checked here: `typ:
+/// dpop+jwt`, an asymmetric `alg` from `algorithms`, a public `jwk` (a private member is refused) that
+/// verifies the signature, `htm`, `htu` (normalised, without query and fragment), `iat` within `window`
+/// of now, a `jti`, and `ath`: absent at the token endpoint, the access token's hash at a resource.
+/// Replay of the `jti` is checked by the caller against its one-time memory.
+public struct DPoPProof: Sendable {
+    public static let headerName = "DPoP"
+    public static let algorithms: [JWSAlgorithm] = [.ES256, .ES384, .RS256, .PS256, .EdDSA]
     /// Seconds either side of now that a proof's `iat` may be.
-    static let window: Int64 = 60
-    static let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
-    static let maxLength = 8 * 1024
+    public static let window: Int64 = 60
+    public static let maxLength = 8 * 1024
 
-    let thumbprint: String
-    let jti: String
-    let iat: Int64
+    /// Why a proof was refused (never echoes the proof).
+    public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        public let reason: String
+        public init(reason: String) { self.reason = reason }
+        public var description: String { reason }
+    }
+
+    /// What the proof's `ath` must be.
+    public enum AccessTokenHash: Sendable {
+        /// At the token endpoint: no `ath`.
+        case absent
+        /// At a resource: base64url SHA-256 of the access token presented with it.
+        case of(token: String)
+    }
+
+    public let thumbprint: String
+    public let jti: String
+    public let iat: Int64
 
     /// The key under which the proof's `jti` is remembered, and until when.
-    var oneTimeKey: String { "dpop:" + thumbprint + ":" + jti }
-    var rememberUntil: Int64 { iat.saturatingAdd(Self.window + ClaimValidator.defaultLeeway) }
+    public var oneTimeKey: String { "dpop:" + thumbprint + ":" + jti }
+    public var rememberUntil: Int64 { iat.saturatingAdd(Self.window + ClaimValidator.defaultLeeway) }
 
-    /// `normalizedURL`: `normalize` of the endpoint's URL (computed once per configuration).
-    static func verify(_ proof: String, method: String, normalizedURL: String?, now: Int64, keys: DPoPKeyCache) throws(OAuthError) -> DPoPProof {
-        func refuse(_ why: String) -> OAuthError { OAuthError(.badRequest, "invalid_dpop_proof", "DPoP proof: \(why)") }
+    /// `normalizedURL`: `normalize` of the URL the request was sent to.
+    public static func verify(_ proof: String, method: String, normalizedURL: String?, accessTokenHash: AccessTokenHash = .absent,
+                              now: Int64, keys: DPoPKeyCache) throws(Failure) -> DPoPProof {
+        func refuse(_ why: String) -> Failure { Failure(reason: why) }
         guard proof.utf8.count <= maxLength else { throw refuse("too long") }
         let parts = proof.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = Base64URL.decode(parts[0]), let header = (try? JSON.parse(headerBytes))?.objectValue else {
@@ -37,10 +52,10 @@ struct DPoPProof: Sendable {
             throw refuse("alg must be one of \(algorithms.map(\.rawValue).joined(separator: ", "))")
         }
         guard let jwkObject = header["jwk"]?.objectValue else { throw refuse("jwk is missing") }
-        if jwkObject.keys.contains(where: privateMembers.contains) { throw refuse("jwk must not contain a private key") }
-        let jwk: JWK, key: JWSKey, thumbprint: String
+        if jwkObject.keys.contains(where: JWK.privateMembers.contains) { throw refuse("jwk must not contain a private key") }
+        let key: JWSKey, thumbprint: String
         do {
-            jwk = try JWK(json: .object(jwkObject))
+            let jwk = try JWK(json: .object(jwkObject))
             thumbprint = try jwk.thumbprint()
             key = try keys.key(for: jwk, thumbprint: thumbprint)
         } catch { throw refuse("jwk is not a usable public key") }
@@ -54,14 +69,22 @@ struct DPoPProof: Sendable {
         guard let htu = claims["htu"]?.stringValue, let presented = normalize(htu), presented == normalizedURL else {
             throw refuse("htu is not this endpoint")
         }
-        if claims["ath"] != nil { throw refuse("ath is not used at the token endpoint") }
+        switch accessTokenHash {
+        case .absent:
+            if claims["ath"] != nil { throw refuse("ath is not used at the token endpoint") }
+        case .of(let token):
+            let expected = Base64URL.encode(Digest.hash(.sha256, Array(token.utf8)))
+            guard let ath = claims["ath"]?.stringValue, constantTimeEquals(Array(ath.utf8), Array(expected.utf8)) else {
+                throw refuse("ath is not the hash of the access token")
+            }
+        }
         guard let jti = claims["jti"]?.stringValue, let iat = claims["iat"].flatMap(NumericDate.seconds) else { throw refuse("jti or iat is missing") }
         return DPoPProof(thumbprint: thumbprint, jti: jti, iat: iat)
     }
 
     /// RFC 9449 §4.3 / RFC 3986 §6.2.2–6.2.3: scheme and host lower-cased, default port dropped, empty
     /// path as `/`, query and fragment removed. Nil for anything but an absolute http(s) URL.
-    static func normalize(_ url: String) -> String? {
+    public static func normalize(_ url: String) -> String? {
         var rest = Substring(url)
         if let cut = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<cut] }
         guard let schemeEnd = rest.range(of: "://") else { return nil }
@@ -77,8 +100,8 @@ struct DPoPProof: Sendable {
         return scheme + "://" + authority + (path.isEmpty ? "/" : String(path))
     }
 
-    /// A `dpop_jkt` given by the gateway: a base64url SHA-256 thumbprint (43 characters).
-    static func isThumbprint(_ s: String) -> Bool {
+    /// A base64url SHA-256 thumbprint (43 characters), as the gateway's `dpop_jkt`.
+    public static func isThumbprint(_ s: String) -> Bool {
         s.utf8.count == 43 && Base64URL.decode(Array(s.utf8))?.count == 32
     }
 }
@@ -86,10 +109,10 @@ struct DPoPProof: Sendable {
 /// Verification keys of DPoP proofs by thumbprint (and the JWK's own `alg`/`use`), so that a client's
 /// key is turned into an OpenSSL key once, not per request (that is most of a proof's cost). Bounded:
 /// emptied when full.
-final class DPoPKeyCache: Sendable {
+public final class DPoPKeyCache: Sendable {
     private let keys = Mutex<[String: JWSKey]>([:])
-    let capacity: Int
-    init(capacity: Int = 4096) { self.capacity = capacity }
+    public let capacity: Int
+    public init(capacity: Int = 4096) { self.capacity = capacity }
 
     func key(for jwk: JWK, thumbprint: String) throws(JOSEError) -> JWSKey {
         let id = thumbprint + "|" + (jwk.alg ?? "") + "|" + (jwk.use ?? "")
