@@ -6,7 +6,7 @@ BENCH_PACKAGES := wrk
 SWIFT_BUILD_FLAGS ?=
 BIN := .build/debug/tokenservice
 
-.PHONY: all deps python-deps build release keys run test bench soak clean
+.PHONY: all deps python-deps build release keys run test fuzz bench soak clean
 
 all: build
 
@@ -39,10 +39,16 @@ run: build keys
 	exec $(BIN) serve --config config/dev.json
 
 ## The latency-sensitive isolation tests run alone, after the rest: nothing else may take the 2 cores meanwhile.
+## Then a short pass of every fuzz target (FUZZ_SECONDS each).
 test: deps python-deps build
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build --skip IsolationTests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build --filter IsolationTests $(SWIFT_BUILD_FLAGS)
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),20) ./scripts/fuzz.sh
+
+## libFuzzer + AddressSanitizer on the parsers of client input, FUZZ_SECONDS (default 60) per target.
+fuzz: deps
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) ./scripts/fuzz.sh
 
 bench:
 	@start=$$(date +%s); \

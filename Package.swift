@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "RESP", dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
                 swiftSettings: swiftSettings),
         .target(name: "JOSE", dependencies: ["COpenSSL", "JSONCore"], swiftSettings: swiftSettings),
+        .target(name: "OAuthWire", dependencies: ["JOSE"], swiftSettings: swiftSettings),
         .target(name: "Claims", dependencies: ["JSONCore", "JOSE"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline",
@@ -47,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "TokenService",
             dependencies: [
-                "JOSE", "Claims", "JSONCore", "Pipeline", "RESP",
+                "JOSE", "Claims", "JSONCore", "OAuthWire", "Pipeline", "RESP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -66,6 +67,10 @@ let package = Package(
             name: "ExampleBackend",
             dependencies: ["TokenVerifier", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
+        // Fuzz targets for the parsers of client input (make fuzz builds it with libFuzzer; a plain build
+        // replays files through the same targets).
+        .executableTarget(name: "TokenServiceFuzz", dependencies: ["JOSE", "JSONCore", "Claims", "OAuthWire", "Pipeline"],
+                          path: "Fuzz/Sources", swiftSettings: swiftSettings),
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: swiftSettings),
         .testTarget(name: "JOSETests", dependencies: ["JOSE", "JSONCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ClaimsTests", dependencies: ["Claims", "JOSE"], swiftSettings: swiftSettings),
@@ -74,7 +79,7 @@ let package = Package(
         .testTarget(
             name: "TokenServiceTests",
             dependencies: [
-                "TokenService", "JOSE", "Claims", "JSONCore", "TestSupport", "TokenVerifier",
+                "TokenService", "JOSE", "Claims", "JSONCore", "OAuthWire", "TestSupport", "TokenVerifier",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings),

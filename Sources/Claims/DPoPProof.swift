@@ -83,7 +83,8 @@ public struct DPoPProof: Sendable {
     }
 
     /// RFC 9449 §4.3 / RFC 3986 §6.2.2–6.2.3: scheme and host lower-cased, default port dropped, empty
-    /// path as `/`, query and fragment removed. Nil for anything but an absolute http(s) URL.
+    /// path as `/`, query and fragment removed. Nil for anything but an absolute http(s) URL whose
+    /// authority is a host (reg-name or bracketed IPv6) with at most one port of 1–5 digits.
     public static func normalize(_ url: String) -> String? {
         var rest = Substring(url)
         if let cut = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<cut] }
@@ -92,13 +93,41 @@ public struct DPoPProof: Sendable {
         guard scheme == "http" || scheme == "https" else { return nil }
         let afterScheme = rest[schemeEnd.upperBound...]
         let pathStart = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
-        var authority = afterScheme[..<pathStart].lowercased()
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
-        let defaultPort = scheme == "https" ? ":443" : ":80"
-        if authority.hasSuffix(defaultPort) { authority.removeLast(defaultPort.count) }
+        guard let (host, port) = hostAndPort(afterScheme[..<pathStart]) else { return nil }
+        let defaultPort = scheme == "https" ? "443" : "80"
+        let authority = host + (port == nil || port == defaultPort ? "" : ":" + (port ?? ""))
         let path = afterScheme[pathStart...]
         return scheme + "://" + authority + (path.isEmpty ? "/" : String(path))
     }
+
+    /// `host[:port]` → the lower-cased host (IPv6 kept in brackets) and the port's digits.
+    private static func hostAndPort(_ authority: Substring) -> (String, String?)? {
+        let bytes = Array(authority.utf8)
+        var hostEnd = bytes.count
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")), close > 1,
+                  bytes[1..<close].allSatisfy({ isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else { return nil }
+            hostEnd = close + 1
+            guard hostEnd == bytes.count || bytes[hostEnd] == UInt8(ascii: ":") else { return nil }
+        } else {
+            hostEnd = bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.count
+            guard hostEnd > 0, bytes[..<hostEnd].allSatisfy(isRegNameByte) else { return nil }
+        }
+        var port: String?
+        if hostEnd < bytes.count {
+            let digits = bytes[(hostEnd + 1)...]
+            guard (1...5).contains(digits.count), digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+            port = String(decoding: digits, as: UTF8.self)
+        }
+        return (String(decoding: bytes[..<hostEnd], as: UTF8.self).lowercased(), port)
+    }
+
+    /// RFC 3986 reg-name: unreserved, percent-encoded and sub-delims characters.
+    private static func isRegNameByte(_ b: UInt8) -> Bool {
+        (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || "-._~%!$&'()*+,;=".utf8.contains(b)
+    }
+
+    private static func isHexDigit(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x61...0x66).contains(b | 0x20) }
 
     /// A base64url SHA-256 thumbprint (43 characters), as the gateway's `dpop_jkt`.
     public static func isThumbprint(_ s: String) -> Bool {

@@ -1,3 +1,4 @@
+import OAuthWire
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -179,20 +180,20 @@ import Testing
     @Test func rfc4648Vectors() {
         for (text, plain) in [("", ""), ("Zg==", "f"), ("Zm8=", "fo"), ("Zm9v", "foo"), ("Zm9vYg==", "foob"),
                               ("Zm9vYmE=", "fooba"), ("Zm9vYmFy", "foobar"), (" Zm9v\t", "foo"), ("+/+/", "\u{FB}\u{FF}\u{BF}")] {
-            let decoded = ClientAuthenticator.decodeBase64(Array(text.utf8))
+            let decoded = BasicCredentials.decodeBase64(Array(text.utf8))
             if plain == "\u{FB}\u{FF}\u{BF}" { #expect(decoded == [0xFB, 0xFF, 0xBF]) } else { #expect(decoded == Array(plain.utf8), "\(text)") }
         }
         for bad in ["Zg", "Zg=", "Z===", "Zm9-", "Zm9_", "Zg==Zg==", "Zh==", "Zm 9v", "===="] {
-            #expect(ClientAuthenticator.decodeBase64(Array(bad.utf8)) == nil, "\(bad)")
+            #expect(BasicCredentials.decodeBase64(Array(bad.utf8)) == nil, "\(bad)")
         }
     }
 
     @Test func parseBasicSplitsAtTheFirstColonAndFormDecodes() {
-        #expect(ClientAuthenticator.parseBasic("Basic " + "my%20app:s%3Acret:x".base64) ?? ("", "") == ("my app", "s:cret:x"))
-        #expect(ClientAuthenticator.parseBasic("basic " + "a:b".base64) ?? ("", "") == ("a", "b"))
-        #expect(ClientAuthenticator.parseBasic("Basic " + ":secret".base64) == nil)
-        #expect(ClientAuthenticator.parseBasic("Basic !!!!") == nil)
-        #expect(ClientAuthenticator.parseBasic("Bearer " + "a:b".base64) == nil)
+        #expect(BasicCredentials.parse("Basic " + "my%20app:s%3Acret:x".base64) ?? ("", "") == ("my app", "s:cret:x"))
+        #expect(BasicCredentials.parse("basic " + "a:b".base64) ?? ("", "") == ("a", "b"))
+        #expect(BasicCredentials.parse("Basic " + ":secret".base64) == nil)
+        #expect(BasicCredentials.parse("Basic !!!!") == nil)
+        #expect(BasicCredentials.parse("Bearer " + "a:b".base64) == nil)
     }
 }
 

@@ -18,8 +18,8 @@
 ///
 /// Ids are the frame's number in the worker's input, counted from 1; the worker may answer runs out
 /// of order (a run that awaits the network parks while later ones go on).
-enum Wire {
-    enum Tag: UInt8 {
+package enum Wire {
+    package enum Tag: UInt8 {
         case load = 0x4C  // L
         case run = 0x52  // R
         case httpResult = 0x48  // H
@@ -30,15 +30,15 @@ enum Wire {
     }
 
     /// A parsed payload: its tag, id, the numbers on its first line after the id, and the rest.
-    struct Message {
-        var tag: Tag
-        var id: Int64
+    package struct Message {
+        package var tag: Tag
+        package var id: Int64
         /// Words of the first line after the id (run: generation and function specs; call: numbers).
-        var words: [ArraySlice<UInt8>]
+        package var words: [ArraySlice<UInt8>]
         /// What follows the first newline (empty when there is none).
-        var body: ArraySlice<UInt8>
+        package var body: ArraySlice<UInt8>
 
-        init?(_ payload: ArraySlice<UInt8>) {
+        package init?(_ payload: ArraySlice<UInt8>) {
             guard let first = payload.first, let tag = Tag(rawValue: first) else { return nil }
             let lineEnd = payload.firstIndex(of: 0x0A) ?? payload.endIndex
             let line = payload[payload.index(after: payload.startIndex)..<lineEnd].split(separator: 0x20)
@@ -79,11 +79,10 @@ enum Wire {
     }
 
     /// The length of the frame starting at `bytes[start]`, when its 4 length bytes are there.
-    static func frameLength(_ bytes: some Collection<UInt8>) -> Int? {
+    package static func frameLength(_ bytes: some Collection<UInt8>) -> Int? {
         guard bytes.count >= 4 else { return nil }
-        var it = bytes.makeIterator()
         var len = 0
-        for shift in [0, 8, 16, 24] { len |= Int(it.next()!) << shift }
+        for (i, byte) in bytes.prefix(4).enumerated() { len |= Int(byte) << (8 * i) }
         return len
     }
 
@@ -93,7 +92,7 @@ enum Wire {
     // MARK: Run headers
 
     /// The words of a run frame's first line after its id: `<gen> <index>,<timeout ms>,<skip>...`.
-    struct RunHeader: Equatable {
+    package struct RunHeader: Equatable {
         struct Function: Equatable {
             var index: Int
             var timeoutMS: Int
@@ -110,12 +109,12 @@ enum Wire {
         }
 
         /// ` <gen> i,t,s ...` (leading space), ready to follow the id.
-        func encodedWords() -> [UInt8] {
+        package func encodedWords() -> [UInt8] {
             Array(([""] + [String(generation)] + functions.map { "\($0.index),\($0.timeoutMS),\($0.skip ? 1 : 0)\($0.detached ? ",1" : "")" })
                 .joined(separator: " ").utf8)
         }
 
-        init?(words: [ArraySlice<UInt8>]) {
+        package init?(words: [ArraySlice<UInt8>]) {
             guard let genWord = words.first, let gen = Wire.integer(genWord) else { return nil }
             var functions: [Function] = []
             for word in words.dropFirst() {
@@ -140,13 +139,13 @@ enum Wire {
     }
 
     /// Splits a run frame's body into user and context JSON.
-    static func runBody(_ body: ArraySlice<UInt8>) -> (user: ArraySlice<UInt8>, context: ArraySlice<UInt8>)? {
+    package static func runBody(_ body: ArraySlice<UInt8>) -> (user: ArraySlice<UInt8>, context: ArraySlice<UInt8>)? {
         guard let nl = body.firstIndex(of: 0x0A) else { return nil }
         return (body[..<nl], body[body.index(after: nl)...])
     }
 
     /// A non-negative decimal integer of at most 18 digits.
-    static func integer(_ word: some Collection<UInt8>) -> Int64? {
+    package static func integer(_ word: some Collection<UInt8>) -> Int64? {
         guard !word.isEmpty, word.count <= 18 else { return nil }
         var n: Int64 = 0
         for c in word {

@@ -1,6 +1,7 @@
 import Claims
 import JOSE
 import JSONCore
+import OAuthWire
 
 /// Client authentication at the token and introspection endpoints: client_secret_basic
 /// (RFC 6749 §2.3.1), client_secret_post and private_key_jwt (RFC 7523 §2.2, OIDC Core §9).
@@ -23,7 +24,7 @@ struct ClientAuthenticator: Sendable {
     }
 
     func authenticate(authorization: String?, form: FormParameters, now: Int64) async throws(OAuthError) -> Result {
-        let basic = authorization.flatMap(Self.parseBasic)
+        let basic = authorization.flatMap(BasicCredentials.parse)
         if let authorization, basic == nil, authorization.lowercased().hasPrefix("basic") {
             throw OAuthError.invalidClient(basic: true)
         }
@@ -90,7 +91,7 @@ struct ClientAuthenticator: Sendable {
     /// The client a request names before it is authenticated (Basic user, form client_id, or the
     /// unverified `iss` of an assertion), for the abuse counters.
     static func claimedClientID(authorization: String?, form: FormParameters) -> String? {
-        if let (id, _) = authorization.flatMap(parseBasic) { return id }
+        if let (id, _) = authorization.flatMap(BasicCredentials.parse) { return id }
         if let id = form["client_id"] { return id }
         return form["client_assertion"].flatMap(unverifiedClaims)?["iss"]?.stringValue
     }
@@ -99,33 +100,5 @@ struct ClientAuthenticator: Sendable {
         let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard parts.count == 3, token.utf8.count <= 16 * 1024, let payload = Base64URL.decode(parts[1]) else { return nil }
         return (try? JSON.parse(payload))?.objectValue
-    }
-
-    /// `Basic base64(urlencode(id):urlencode(secret))`.
-    static func parseBasic(_ header: String) -> (String, String)? {
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "basic", let bytes = decodeBase64(parts[1].utf8) else { return nil }
-        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
-              let id = FormParameters.decode(bytes[..<colon]), let secret = FormParameters.decode(bytes[(colon + 1)...]),
-              !id.isEmpty
-        else { return nil }
-        return (id, secret)
-    }
-
-    /// Standard padded base64 (RFC 4648 §4), surrounding blanks ignored, as in the Authorization header.
-    static func decodeBase64(_ text: some Collection<UInt8>) -> [UInt8]? {
-        var chars = Array(OAuthSyntax.trimmingOWS(Array(text)))
-        guard chars.count % 4 == 0 else { return nil }
-        var padding = 0
-        while padding < 2, chars.last == UInt8(ascii: "=") { chars.removeLast(); padding += 1 }
-        for i in chars.indices {
-            switch chars[i] {
-            case UInt8(ascii: "+"): chars[i] = UInt8(ascii: "-")
-            case UInt8(ascii: "/"): chars[i] = UInt8(ascii: "_")
-            case UInt8(ascii: "-"), UInt8(ascii: "_"): return nil
-            default: break
-            }
-        }
-        return Base64URL.decode(chars)
     }
 }

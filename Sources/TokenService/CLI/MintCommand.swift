@@ -1,3 +1,4 @@
+import OAuthWire
 import ArgumentParser
 import Foundation
 import JSONCore

@@ -1,3 +1,4 @@
+import OAuthWire
 import Foundation
 import JOSE
 import JSONCore

@@ -1,3 +1,4 @@
+import OAuthWire
 import HTTPTypes
 import JSONCore
 

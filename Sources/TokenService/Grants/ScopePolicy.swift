@@ -1,3 +1,5 @@
+import OAuthWire
+
 /// Scope and audience decisions shared by every grant (RFC 6749 §3.3, RFC 8707).
 enum ScopePolicy {
     /// A `scope` parameter (RFC 6749 §3.3): scope tokens, de-duplicated in order.

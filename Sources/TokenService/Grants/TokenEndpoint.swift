@@ -1,3 +1,4 @@
+import OAuthWire
 import Claims
 import HTTPTypes
 import Logging

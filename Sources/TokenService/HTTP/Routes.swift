@@ -1,3 +1,4 @@
+import OAuthWire
 import Claims
 import HTTPTypes
 import Hummingbird
@@ -134,7 +135,8 @@ enum Routes {
         guard request.headers[.contentType].map(mediaType) == "application/x-www-form-urlencoded" else {
             throw OAuthError.invalidRequest("Content-Type must be application/x-www-form-urlencoded")
         }
-        return try FormParameters(body: try await collect(request, context: context, limit: formLimit))
+        let body = try await collect(request, context: context, limit: formLimit)
+        do { return try FormParameters(body: body) } catch { throw OAuthError.invalidRequest(error.reason) }
     }
 
     /// The media type of a Content-Type value, without parameters or surrounding blanks, lowercased.

@@ -1,26 +1,32 @@
+/// Why a form body was refused (the text names the parameter, never its value).
+public struct FormError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+}
+
 /// An `application/x-www-form-urlencoded` body (RFC 6749 appendix B). A parameter sent twice,
 /// broken percent-encoding or bytes that are not UTF-8 make the whole request invalid.
-struct FormParameters: Sendable {
-    private(set) var values: [String: String] = [:]
+public struct FormParameters: Sendable {
+    public private(set) var values: [String: String] = [:]
 
-    init(values: [String: String]) { self.values = values }
+    public init(values: [String: String]) { self.values = values }
 
-    init(body: some Collection<UInt8>) throws(OAuthError) {
+    public init(body: some Collection<UInt8>) throws(FormError) {
         for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             guard let name = Self.decode(parts[0]), let value = Self.decode(parts.count > 1 ? Array(parts[1]) : []) else {
-                throw OAuthError.invalidRequest("the body is not valid form encoding")
+                throw FormError(reason: "the body is not valid form encoding")
             }
             if name.isEmpty { continue }
-            guard values[name] == nil else { throw OAuthError.invalidRequest("parameter \(name) is repeated") }
+            guard values[name] == nil else { throw FormError(reason: "parameter \(name) is repeated") }
             values[name] = value
         }
     }
 
-    subscript(name: String) -> String? { values[name] }
+    public subscript(name: String) -> String? { values[name] }
 
     /// Percent-decoding with `+` as space; nil for broken escapes or invalid UTF-8.
-    static func decode(_ bytes: some Collection<UInt8>) -> String? {
+    public static func decode(_ bytes: some Collection<UInt8>) -> String? {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var it = bytes.makeIterator()
