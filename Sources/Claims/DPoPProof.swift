@@ -43,10 +43,8 @@ public struct DPoPProof: Sendable {
                               now: Int64, keys: DPoPKeyCache) throws(Failure) -> DPoPProof {
         func refuse(_ why: String) -> Failure { Failure(reason: why) }
         guard proof.utf8.count <= maxLength else { throw refuse("too long") }
-        let parts = proof.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3, let headerBytes = Base64URL.decode(parts[0]), let header = (try? JSON.parse(headerBytes))?.objectValue else {
-            throw refuse("not a compact JWS")
-        }
+        guard let jws = try? CompactJWS(proof, maxLength: maxLength) else { throw refuse("not a compact JWS") }
+        let header = jws.header
         guard header["typ"]?.stringValue == "dpop+jwt" else { throw refuse("typ must be dpop+jwt") }
         guard let algName = header["alg"]?.stringValue, let alg = JWSAlgorithm(rawValue: algName), algorithms.contains(alg) else {
             throw refuse("alg must be one of \(algorithms.map(\.rawValue).joined(separator: ", "))")
@@ -61,7 +59,7 @@ public struct DPoPProof: Sendable {
         } catch { throw refuse("jwk is not a usable public key") }
         guard key.acceptedAlgorithms.contains(alg) else { throw refuse("alg does not fit the jwk") }
         let claims: JSONObject
-        do { claims = try JWSVerifier(keys: KeySet([key])).verify(proof).claims } catch { throw refuse("the signature does not verify with its jwk") }
+        do { claims = try JWSVerifier(keys: KeySet([key])).verify(jws).claims } catch { throw refuse("the signature does not verify with its jwk") }
         do {
             try ClaimValidator([RequiredStringCheck("jti"), EqualsCheck("htm", method), IssuedAtWindowCheck(window: window)])
                 .validate(claims, now: now)

@@ -50,16 +50,15 @@ public struct AccessTokenVerifier: Sendable {
     }
 
     public func verify(_ token: String, now: Int64) async throws(Failure) -> VerifiedAccessToken {
-        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard token.utf8.count <= 16 * 1024, parts.count == 3, let headerBytes = Base64URL.decode(parts[0]),
-              let header = (try? JSON.parse(headerBytes))?.objectValue else { throw .malformed("not a compact JWS") }
+        guard let jws = try? CompactJWS(token) else { throw .malformed("not a compact JWS") }
+        let header = jws.header
         guard let kid = header["kid"]?.stringValue else { throw .malformed("no kid") }
         guard AccessTokenClaims.isAccessTokenType(header["typ"]) else { throw .notAnAccessToken }
         let key: JWSKey?
         do { key = try await keys.key(kid) } catch { throw .jwksUnavailable }
         guard let key else { throw .unknownKey }
         let verified: VerifiedJWS
-        do { verified = try JWSVerifier(keys: KeySet([key])).verify(token) } catch { throw .signature }
+        do { verified = try JWSVerifier(keys: KeySet([key])).verify(jws) } catch { throw .signature }
         do {
             try ClaimValidator.token(issuer: issuer, audiences: audiences, leeway: leeway).validate(verified.claims, now: now)
         } catch { throw .claims(error.reason) }

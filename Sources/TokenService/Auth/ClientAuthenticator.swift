@@ -69,11 +69,11 @@ struct ClientAuthenticator: Sendable {
         }
         guard let assertion = form["client_assertion"] else { throw OAuthError.invalidRequest("client_assertion is missing") }
         // The client is named by the (not yet verified) iss/sub; verification then uses its keys.
-        guard let unverified = Self.unverifiedClaims(assertion), let iss = unverified["iss"]?.stringValue,
+        guard let jws = try? CompactJWS(assertion), let iss = jws.unverifiedClaims()?["iss"]?.stringValue,
               let client = clients[iss], client.config.authMethods.contains(.privateKeyJWT), let keys = client.assertionKeys
         else { throw OAuthError.invalidClient(basic: false) }
         if let formID = form["client_id"], formID != iss { throw OAuthError.invalidClient(basic: false) }
-        guard let verified = try? JWSVerifier(keys: keys).verify(assertion) else { throw OAuthError.invalidClient(basic: false) }
+        guard let verified = try? JWSVerifier(keys: keys).verify(jws) else { throw OAuthError.invalidClient(basic: false) }
         let claims = verified.claims
         let checks = ClaimValidator([IssuerCheck(issuer: client.id), EqualsCheck("sub", client.id), AudienceCheck(accepted: audiences),
                                      ExpirationCheck(maxLifetime: Self.maxAssertionLifetime), NotBeforeCheck(), RequiredStringCheck("jti")])
@@ -93,12 +93,6 @@ struct ClientAuthenticator: Sendable {
     static func claimedClientID(authorization: String?, form: FormParameters) -> String? {
         if let (id, _) = authorization.flatMap(BasicCredentials.parse) { return id }
         if let id = form["client_id"] { return id }
-        return form["client_assertion"].flatMap(unverifiedClaims)?["iss"]?.stringValue
-    }
-
-    static func unverifiedClaims(_ token: String) -> JSONObject? {
-        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3, token.utf8.count <= 16 * 1024, let payload = Base64URL.decode(parts[1]) else { return nil }
-        return (try? JSON.parse(payload))?.objectValue
+        return form["client_assertion"].flatMap { try? CompactJWS($0) }?.unverifiedClaims()?["iss"]?.stringValue
     }
 }
