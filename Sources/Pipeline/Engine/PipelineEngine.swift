@@ -115,6 +115,8 @@ public final class PipelineEngine: Service, Sendable {
     /// Compiles the functions in a worker (a syntax error or a missing `pipe` fails the load).
     public func prepare(_ specs: [PipelineFunctionSpec], trigger: PipelineTrigger, env: JSONObject = [:],
                         outbound: OutboundPolicy = .none) async throws(PipelineLoadError) -> CompiledPipeline {
+        let unknownModules = specs.flatMap { spec in GenAuthModules.problems(in: spec.source).map { "\(spec.name): \($0)" } }
+        guard unknownModules.isEmpty else { throw PipelineLoadError(unknownModules) }
         let gen = generationCounter.wrappingAdd(1, ordering: .relaxed).newValue
         let fns: [JSONValue] = specs.map { ["name": .string($0.name), "source": .string($0.source)] }
         let settings: JSONObject = ["trigger": .string(trigger.rawValue), "env": .object(env),

@@ -146,6 +146,7 @@ final class JSRuntime {
     func makeBool(_ b: Bool) -> JSHandle { JSHandle(ref: JSValueMakeBoolean(context, b)) }
 
     func makeNumber(_ n: Double) -> JSHandle { JSHandle(ref: JSValueMakeNumber(context, n)) }
+    func makeUndefined() -> JSHandle { JSHandle(ref: JSValueMakeUndefined(context)) }
 
     func bool(_ value: JSHandle) -> Bool { JSValueToBoolean(context, value.ref) }
 

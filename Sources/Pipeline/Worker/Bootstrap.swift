@@ -4,14 +4,15 @@
 /// named by the spec (iterator, generator and async-function prototypes) — with RegExp's legacy statics
 /// removed or cleared on every entry, so that no call can leave state behind for the next one. Evaluated once per worker to a function
 /// that takes the host's `fetch` (it hands an outbound HTTP request to the service and returns its
-/// call id) and returns the runner's entry points, which are never reachable from user code.
+/// call id) and lodash (or undefined where it is not installed), and returns the runner's entry points,
+/// which are never reachable from user code.
 ///
 /// Runs may interleave: a function awaiting `axios` parks its run while others go on. Every entry
 /// point names its run and makes it the active one; each VM entry runs the code of that one run only
 /// (its microtasks drain before the entry returns, and runs share no reachable objects).
 enum Bootstrap {
     static let source = #"""
-(function (hostFetch) {
+(function (hostFetch, lodash) {
   'use strict';
   const global = globalThis;
   const MAX_LOG_LINES = 100, MAX_LOG_CHARS = 2048;
@@ -191,12 +192,26 @@ enum Bootstrap {
   };
   function requireModule(name) {
     if (name === 'utils' || name === './utils.js') name = './utils';
+    if (name === 'lodash') {
+      if (lodash === undefined) throw new Error("Cannot find module 'lodash': install Debian's libjs-lodash");
+      return lodash;
+    }
     if (Object.prototype.hasOwnProperty.call(modules, name)) return modules[name];
     throw new Error("Cannot find module '" + String(name) + "'");
   }
 
+  // GenAuth's management SDK (the global `authing`): every call, at any depth, rejects — templates that
+  // catch the rejection go on. It is not thenable, so `await authing` is not a call.
+  const AUTHING_UNAVAILABLE = 'the GenAuth management SDK is not available here';
+  const authing = new Proxy(function () {}, {
+    get: function (target, key) { return key === 'then' || typeof key === 'symbol' ? undefined : authing; },
+    apply: function () { return Promise.reject(new Error(AUTHING_UNAVAILABLE)); },
+    set: function () { return false; },
+    defineProperty: function () { return false; },
+  });
+
   const consoleObject = freeze({ log: log, info: log, warn: log, error: log, debug: log });
-  for (const [name, value] of [['log', log], ['console', consoleObject], ['require', requireModule], ['axios', axios]]) {
+  for (const [name, value] of [['log', log], ['console', consoleObject], ['require', requireModule], ['axios', axios], ['authing', authing]]) {
     defineProperty(global, name, { value: value, writable: false, enumerable: false, configurable: false });
   }
   defineProperty(global, 'env', { get: function () { return active !== null ? active.settings.env : EMPTY_ENV; }, enumerable: false, configurable: false });
@@ -483,7 +498,7 @@ enum Bootstrap {
   // Freeze every intrinsic — those reachable from the global object and the hidden ones — and
   // everything reachable from them, then the global object itself.
   (function lockdown() {
-    const seen = new Set(), stack = [global].concat(hiddenIntrinsics());
+    const seen = new Set(), stack = [global].concat(hiddenIntrinsics(), lodash === undefined ? [] : [lodash]);
     while (stack.length > 0) {
       const o = stack.pop();
       if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;

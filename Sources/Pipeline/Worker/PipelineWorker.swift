@@ -1,3 +1,4 @@
+import Foundation
 internal import CPipelineSupport
 import JSONCore
 #if canImport(Glibc)
@@ -144,11 +145,22 @@ final class WorkerState {
         let factory = try js.evaluate(Bootstrap.source, sourceURL: "tokenservice:bootstrap")
         var fetch: (([String]) -> String?)?
         let host = js.makeHostFunction { fetch?($0) }
-        let runner = js.retain(try js.call(factory, [host]))
+        let runner = js.retain(try js.call(factory, [host, try Self.loadLodash(js)]))
         api = (try js.property(runner, "start"), try js.property(runner, "advance"), try js.property(runner, "fail"),
                try js.property(runner, "answer"), try js.property(runner, "end"), try js.property(runner, "resolveCall"),
                try js.property(runner, "makeSettings"))
         fetch = { [unowned self] in self.outboundCall($0.first ?? "", function: $0.count > 1 ? Int($0[1]) : nil) }
+    }
+
+    /// lodash from Debian's `libjs-lodash`, evaluated once with a CommonJS `module` of its own (it never
+    /// touches the global object) and handed to the bootstrap, which freezes it; undefined when the file
+    /// is not there (`require('lodash')` then says so).
+    static func loadLodash(_ js: JSRuntime) throws(JSException) -> JSHandle {
+        guard let data = FileManager.default.contents(atPath: GenAuthModules.lodashPath) else { return js.makeUndefined() }
+        let source = String(decoding: data, as: UTF8.self)
+        let wrapped = "(function () { var global = globalThis, module = { exports: {} }, exports = module.exports, define;\n"
+            + source + "\n;return module.exports; })()"
+        return try js.evaluate(wrapped, sourceURL: "lodash")
     }
 
     func handle(_ payload: [UInt8]) {

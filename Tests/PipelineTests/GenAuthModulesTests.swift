@@ -1,0 +1,68 @@
+import JSONCore
+import Pipeline
+import Testing
+
+/// GenAuth's documented module list (pipelines.md): lodash from Debian's libjs-lodash, frozen; the
+/// `authing` management SDK rejects every call; anything else `require` names is refused at load.
+@Suite struct GenAuthModulesTests {
+    let engine = TestWorker.engine(workers: 1)
+
+    /// A function as GenAuth users write it, unchanged.
+    static let ported = Fn(name: "groups", source: """
+        const _ = require('lodash');
+        async function pipe(user, context, callback) {
+          const groups = _.uniq(_.map(_.get(user, 'customData.groups', []), _.toLower));
+          user.addIdToken('groups', _.sortBy(groups));
+          user.addIdToken('dept', _.get(user, ['customData', 'dept'], 'none'));
+          try { await authing.users.find({ id: user.id }); } catch (e) { user.addIdToken('sdk', e.message); }
+          callback(null, user, context);
+        }
+        """)
+
+    @Test func aPortedFunctionUsingLodashRuns() async throws {
+        defer { engine.shutdown() }
+        let user: JSONValue = ["id": "u1", "customData": ["groups": ["Ops", "ops", "Dev"], "dept": "R&D"]]
+        let r = try await engine.run([Self.ported], trigger: .preIDToken, user: user, context: ["accessTokenTarget": "user"])
+        #expect(r.outcome == .proceed && r.functions.map(\.outcome) == [.ok], "\(r.logs)")
+        #expect(r.claims == ["groups": ["dev", "ops"], "dept": "R&D", "sdk": "the GenAuth management SDK is not available here"])
+    }
+
+    @Test func lodashIsFrozenAndSharedByNoOne() async throws {
+        defer { engine.shutdown() }
+        let tamper = Fn(name: "tamper", source: """
+            function pipe(user, context, callback) {
+              const _ = require('lodash');
+              const changed = Reflect.set(_, 'get', function () { return 'hooked'; }) || Reflect.defineProperty(_, 'extra', { value: 1 });
+              try { _.mixin({ hooked: function () { return 1; } }); } catch (e) {}
+              context.addAccessToken('changed', changed || typeof _.hooked === 'function' || !Object.isFrozen(_));
+              callback(null, user, context);
+            }
+            """)
+        for _ in 0..<2 {
+            let r = try await engine.run([tamper])
+            #expect(r.claims == ["changed": false], "\(r.logs)")
+        }
+    }
+
+    @Test(arguments: [
+        ("const fs = require('fs');", ["no such module"]),
+        ("const m = require(name);", ["string literal"]),
+        ("// const fs = require('fs');\nconst q = require('querystring');", []),
+        ("/* require('child_process') */ const s = 'require(\"net\")'; const t = `require('os')`;", []),
+        ("const x = a.require('fs'); const u = require( \"./utils\" ); const l = require('lodash');", []),
+        ("const r = /require\\('fs'\\)/; const a = require('axios');", []),
+    ])
+    func requiresAreCheckedBeforeAnythingRuns(source: String, expected: [String]) {
+        let problems = GenAuthModules.problems(in: source)
+        #expect(problems.count == expected.count, "\(problems)")
+        for (p, e) in zip(problems, expected) { #expect(p.contains(e), "\(p)") }
+    }
+
+    @Test func anUnknownModuleFailsTheLoad() async throws {
+        defer { engine.shutdown() }
+        await #expect(throws: PipelineLoadError.self) {
+            _ = try await engine.prepare([Fn(name: "fs", source: "const fs = require('fs'); function pipe(u, c, cb) { cb(null, u, c); }").spec],
+                                         trigger: .preAccessToken)
+        }
+    }
+}
