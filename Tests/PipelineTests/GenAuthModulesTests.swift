@@ -66,3 +66,12 @@ import Testing
         }
     }
 }
+
+/// The worker's bootstrap (a resource, `bootstrap.js`) is valid JavaScript for the engine that runs it.
+@Suite struct BootstrapResourceTests {
+    @Test func bootstrapParses() throws {
+        #expect(Bootstrap.source.hasPrefix("(function (hostFetch, lodash) {"))
+        try JSRuntime().checkSyntax(Bootstrap.source, sourceURL: "bootstrap.js")
+        #expect(throws: JSException.self) { try JSRuntime().checkSyntax(Bootstrap.source + " }", sourceURL: "bootstrap.js") }
+    }
+}

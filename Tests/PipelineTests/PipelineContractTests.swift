@@ -140,9 +140,8 @@ import Testing
               try { eval('1'); } catch (e) { evalBlocked = true; }
               let fnBlocked = false;
               try { new Function('return 1')(); } catch (e) { fnBlocked = true; }
-              let fsBlocked = false;
-              try { require('fs'); } catch (e) { fsBlocked = true; }
-              context.addToken('blocked', [evalBlocked, fnBlocked, fsBlocked, typeof process, typeof fetch, typeof setTimeout]);
+              // require('fs') never gets this far: the load refuses it (GenAuthModulesTests).
+              context.addToken('blocked', [evalBlocked, fnBlocked, typeof process, typeof fetch, typeof setTimeout]);
               console.log('hello', 'world');
               callback(null, user, context);
             }
@@ -154,7 +153,7 @@ import Testing
         #expect(c["v6"] == true)
         #expect(c["qs"] == ["a": ["1", "2"], "b": "x y"])
         #expect(c["domain"] == "example.com")
-        #expect(c["blocked"] == [true, true, true, "undefined", "undefined", "undefined"])
+        #expect(c["blocked"] == [true, true, "undefined", "undefined", "undefined"])
         #expect(r.logs.contains(PipelineLogLine(function: "globals", message: "hello world")))
     }
 

@@ -1,8 +1,8 @@
 internal import CJavaScriptCore
 
 /// An exception thrown by JavaScript (or the VM terminating it), as text.
-struct JSException: Error, CustomStringConvertible {
-    let description: String
+package struct JSException: Error, CustomStringConvertible {
+    package let description: String
 }
 
 /// A JavaScript value owned by a `JSRuntime`; only the runtime can look inside.
@@ -12,14 +12,14 @@ struct JSHandle {
 
 /// The one thin unsafe layer over JavaScriptCore's C API. One runtime = one context group (VM)
 /// with one global context, used from a single thread only (a group must never be shared).
-final class JSRuntime {
+package final class JSRuntime {
     private let group: JSContextGroupRef
     let context: JSGlobalContextRef
     /// The class of host functions; each one's private data is its retained `HostFunction` box.
     private var hostClass: JSClassRef?
     private var hostFunctions: [Unmanaged<HostFunction>] = []
 
-    init() throws(JSException) {
+    package init() throws(JSException) {
         guard let group = JSContextGroupCreate() else { throw JSException(description: "JSContextGroupCreate failed") }
         guard let context = JSGlobalContextCreateInGroup(group, nil) else {
             JSContextGroupRelease(group)
@@ -84,7 +84,7 @@ final class JSRuntime {
     }
 
     /// Checks syntax without running anything; the error names the line.
-    func checkSyntax(_ script: String, sourceURL: String, startingLine: Int32 = 1) throws(JSException) {
+    package func checkSyntax(_ script: String, sourceURL: String, startingLine: Int32 = 1) throws(JSException) {
         let s = JSStringCreateWithUTF8CString(script)
         let url = JSStringCreateWithUTF8CString(sourceURL)
         defer { JSStringRelease(s); JSStringRelease(url) }
