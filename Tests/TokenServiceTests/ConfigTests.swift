@@ -34,44 +34,42 @@ import Testing
         }
     }
 
-    @Test func shortHMACSecretAndReadableKeyFileAreRefused() async throws {
-        let f = try Fixture { config in
-            var keys = config["keys"]!.arrayValue!
-            keys.append(["kid": "short", "alg": "HS256", "secret": "abcdefghijklmnopqrstuvwxyzABCDE"])
-            config["keys"] = .array(keys)
-        }
+    /// The problems of the fixture config with `keys` added and `readableFile` opened to group and others.
+    static func problems(adding keys: [JSONValue], readableFile: String) async throws -> String {
+        let f = try Fixture { config in config["keys"] = .array((config["keys"]?.arrayValue ?? []) + keys) }
         defer { f.cleanUp() }
-        chmod(f.dir.appendingPathComponent("rs.pem").path, 0o644)
+        chmod(f.dir.appendingPathComponent(readableFile).path, 0o644)
         do {
             _ = try await f.state()
             Issue.record("the config must not load")
+            return ""
         } catch let error as ConfigError {
-            let all = error.problems.joined(separator: "\n")
-            #expect(all.contains("at least 32 bytes"))
-            #expect(all.contains("readable by group or others"))
+            return error.problems.joined(separator: "\n")
         }
+    }
+
+    @Test func shortHMACSecretAndReadableKeyFileAreRefused() async throws {
+        let all = try await Self.problems(adding: [["kid": "short", "alg": "HS256", "secret": "abcdefghijklmnopqrstuvwxyzABCDE"]], readableFile: "rs.pem")
+        #expect(all.contains("at least 32 bytes"))
+        #expect(all.contains("readable by group or others"))
     }
 
     /// HMAC secrets in files are private like key files, and guessable ones are refused.
     @Test func hmacSecretFilesArePrivateAndNotGuessable() async throws {
-        let f = try Fixture { config in
-            var keys = config["keys"]!.arrayValue!
-            keys.append(["kid": "same", "alg": "HS256", "secret": .string(String(repeating: "a", count: 48))])
-            keys.append(["kid": "word", "alg": "HS256", "secret": .string(String(repeating: "secret", count: 8))])
-            config["keys"] = .array(keys)
+        let all = try await Self.problems(adding: [["kid": "same", "alg": "HS256", "secret": .string(String(repeating: "a", count: 48))],
+                                                   ["kid": "word", "alg": "HS256", "secret": .string(String(repeating: "secret", count: 8))]],
+                                          readableFile: "hs.key")
+        #expect(all.contains("$.keys[3].secret") && all.contains("readable by group or others"), "\(all)")
+        #expect(all.contains("$.keys[4].secret: has too little entropy") && all.contains("$.keys[5].secret: has too little entropy"), "\(all)")
+        #expect(!all.contains("aaaa") && !all.contains("secretsecret"), "a problem never echoes the secret")
+        for _ in 0..<200 {
+            let random = secureRandomBytes(32)
+            #expect(ConfigLoader.looksRandom(random) && ConfigLoader.looksRandom(Array(Base64URL.encode(random).utf8)))
+            #expect(ConfigLoader.looksRandom(Array(random.map { String(format: "%02x", $0) }.joined().utf8)), "openssl rand -hex 32")
         }
-        defer { f.cleanUp() }
-        chmod(f.dir.appendingPathComponent("hs.key").path, 0o644)
-        do {
-            _ = try await f.state()
-            Issue.record("the config must not load")
-        } catch let error as ConfigError {
-            let all = error.problems.joined(separator: "\n")
-            #expect(all.contains("$.keys[3].secret") && all.contains("readable by group or others"), "\(all)")
-            #expect(all.contains("$.keys[4].secret: has too little entropy") && all.contains("$.keys[5].secret: has too little entropy"), "\(all)")
-            #expect(!all.contains("aaaa") && !all.contains("secretsecret"), "a problem never echoes the secret")
+        for guessable in [String(repeating: "0123456789abcdef", count: 4), "password" + String(repeating: "1", count: 40)] {
+            #expect(!ConfigLoader.looksRandom(Array(guessable.utf8)), "\(guessable)")
         }
-        #expect(ConfigLoader.looksRandom(Array(Base64URL.encode(secureRandomBytes(32)).utf8)))
     }
 
     @Test func secretsFromEnvironmentAndFiles() throws {

@@ -240,10 +240,10 @@ enum ConfigLoader {
             guard let f = r.object(item, path, known: ["name", "file", "enabled", "async", "timeout_ms", "terminate_on_timeout"]) else { continue }
             var fn = ServiceConfig.PipelineFunction(name: r.string(f, "name", path, required: true) ?? "", file: "")
             if let file = r.string(f, "file", path, required: true) { fn.file = r.resolve(file) }
-            fn.enabled = r.bool(f, "enabled", path) ?? true
-            fn.async = r.bool(f, "async", path) ?? false
-            fn.timeoutMS = r.int(f, "timeout_ms", path, range: 1...60_000) ?? 3000
-            fn.terminateOnTimeout = r.bool(f, "terminate_on_timeout", path) ?? true
+            fn.settings.enabled = r.bool(f, "enabled", path) ?? fn.settings.enabled
+            fn.settings.async = r.bool(f, "async", path) ?? fn.settings.async
+            fn.settings.timeoutMS = r.int(f, "timeout_ms", path, range: 1...60_000) ?? fn.settings.timeoutMS
+            fn.settings.terminateOnTimeout = r.bool(f, "terminate_on_timeout", path) ?? fn.settings.terminateOnTimeout
             if out.contains(where: { $0.name == fn.name }) { r.problem(path, "duplicate function name \"\(fn.name)\"") }
             out.append(fn)
         }
@@ -266,10 +266,20 @@ enum ConfigLoader {
             maxRequestsPerCall: r.int(h, "max_requests_per_call", path, range: 0...1000) ?? OutboundPolicy.defaultMaxRequestsPerCall)
     }
 
-    /// An HMAC secret that is not obviously guessable: at least 16 distinct bytes in every 32 (one
-    /// repeated character, a short word repeated, or a counting pattern fail).
+    /// An HMAC secret that is not obviously guessable: its bytes' empirical entropy adds up to at least
+    /// 128 bits, and it is not a shorter block repeated. One repeated character, a word repeated or a short
+    /// counting pattern fail; `keys generate` output and random hex or base64 of 32 bytes pass.
     static func looksRandom(_ secret: [UInt8]) -> Bool {
-        Set(secret).count >= min(16, max(1, secret.count / 2))
+        guard !secret.isEmpty else { return false }
+        var counts = [Int](repeating: 0, count: 256)
+        for b in secret { counts[Int(b)] += 1 }
+        let n = Double(secret.count)
+        let bitsPerByte = counts.reduce(0.0) { sum, c in c == 0 ? sum : sum - Double(c) / n * log2(Double(c) / n) }
+        guard bitsPerByte * n >= 128 else { return false }
+        for period in 1...(secret.count / 2) where secret.count % period == 0 {
+            if secret.indices.allSatisfy({ secret[$0] == secret[$0 % period] }) { return false }
+        }
+        return true
     }
 
     static func hexBytes(_ hex: String) -> [UInt8]? {
