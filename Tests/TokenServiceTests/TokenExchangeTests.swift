@@ -164,6 +164,7 @@ import Testing
                 ("a token signed with an HMAC key (backends hold those)", [("subject_token", forged)]),
                 ("someone else's token as actor_token", [("subject_token", victimsOwn), ("actor_token", forOther), ("actor_token_type", Self.accessType)]),
                 ("a chain past max_chain (4)", [("subject_token", try signed(["aud": "https://api.example.com", "act": deep]))]),
+                ("a subject past its exp (within the clock leeway)", [("subject_token", try signed(["aud": "https://api.example.com", "exp": .int(now - 5)]))]),
                 ("a DPoP-bound subject without a proof", [("subject_token", try signed(["aud": "https://api.example.com", "cnf": ["jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"]]))]),
             ]
             for (name, params) in cases {

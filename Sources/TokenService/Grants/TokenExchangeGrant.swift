@@ -24,6 +24,8 @@ struct TokenExchangeGrant: Sendable {
         guard let subject = try token(form, "subject_token", state: state, now: now) else { throw OAuthError.invalidRequest("subject_token is missing") }
         let actor = try token(form, "actor_token", state: state, now: now)
         try Self.checkSubject(subject, caller: client)
+        // Accepted within the clock leeway, but a token issued for it would already have expired.
+        guard subject.expiresAt > now else { throw OAuthError.invalidGrant("the subject_token has expired") }
         if let actor, (actor.claims["client_id"]?.stringValue ?? actor.subject) != client.id {
             throw OAuthError.invalidGrant("the actor_token must be a token of the calling client")
         }
