@@ -13,16 +13,32 @@ public enum PipelineTrigger: String, Sendable, CaseIterable {
 public struct PipelineFunctionSpec: Sendable, Equatable {
     public var name: String
     public var source: String
-    public var enabled: Bool
-    public var async: Bool
-    public var timeoutMS: Int
-    public var terminateOnTimeout: Bool
+    public var settings: PipelineFunctionSettings
 
-    public init(name: String, source: String, enabled: Bool = true, async: Bool = false, timeoutMS: Int = 3000,
-                terminateOnTimeout: Bool = true) {
-        self.name = name; self.source = source; self.enabled = enabled; self.async = async
-        self.timeoutMS = timeoutMS; self.terminateOnTimeout = terminateOnTimeout
+    public var enabled: Bool { settings.enabled }
+    public var async: Bool { settings.async }
+    public var timeoutMS: Int { settings.timeoutMS }
+    public var terminateOnTimeout: Bool { settings.terminateOnTimeout }
+
+    public init(name: String, source: String, settings: PipelineFunctionSettings = PipelineFunctionSettings()) {
+        self.name = name
+        self.source = source
+        self.settings = settings
     }
+}
+
+/// How one function runs (config `pipelines.<trigger>[]`): the one definition of these settings and their
+/// defaults, read by the config loader and carried to the engine.
+public struct PipelineFunctionSettings: Sendable, Equatable {
+    public var enabled = true
+    /// Runs after the response is decided; its claims and errors are ignored.
+    public var async = false
+    /// The function's whole time, outbound calls included.
+    public var timeoutMS = 3000
+    /// Fail closed (500) when the function throws, rejects, overruns or does not call back; false skips it.
+    public var terminateOnTimeout = true
+
+    public init() {}
 }
 
 /// A line a function logged with `log` / `console.log`.

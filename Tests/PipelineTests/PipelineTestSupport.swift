@@ -25,18 +25,22 @@ enum TestWorker {
 struct Fn {
     var name: String
     var source: String
-    var timeoutMS = 3000
-    var terminateOnTimeout = true
-    var async = false
-    var enabled = true
+    var timeoutMS = PipelineFunctionSettings().timeoutMS
+    var terminateOnTimeout = PipelineFunctionSettings().terminateOnTimeout
+    var async = PipelineFunctionSettings().async
+    var enabled = PipelineFunctionSettings().enabled
     /// A function that never calls back and never returns: an endless microtask loop.
     static func awaitLoop(name: String = "hang", timeoutMS: Int) -> Fn {
         Fn(name: name, source: "async function pipe(u, c, cb) { while (true) await null; }", timeoutMS: timeoutMS)
     }
 
     var spec: PipelineFunctionSpec {
-        PipelineFunctionSpec(name: name, source: source, enabled: enabled, async: async, timeoutMS: timeoutMS,
-                             terminateOnTimeout: terminateOnTimeout)
+        var settings = PipelineFunctionSettings()
+        settings.enabled = enabled
+        settings.async = async
+        settings.timeoutMS = timeoutMS
+        settings.terminateOnTimeout = terminateOnTimeout
+        return PipelineFunctionSpec(name: name, source: source, settings: settings)
     }
 }
 

@@ -109,10 +109,7 @@ struct ServiceConfig: Sendable {
     struct PipelineFunction: Sendable {
         var name: String
         var file: String
-        var enabled = true
-        var async = false
-        var timeoutMS = 3000
-        var terminateOnTimeout = true
+        var settings = PipelineFunctionSettings()
     }
 
     var issuer: String

@@ -57,8 +57,7 @@ final class ServiceState: Sendable {
                     problems.append("pipeline \(trigger.rawValue)/\(fn.name): cannot read \(fn.file)")
                     continue
                 }
-                specs.append(PipelineFunctionSpec(name: fn.name, source: source, enabled: fn.enabled, async: fn.async,
-                                                  timeoutMS: fn.timeoutMS, terminateOnTimeout: fn.terminateOnTimeout))
+                specs.append(PipelineFunctionSpec(name: fn.name, source: source, settings: fn.settings))
             }
             if specs.contains(where: \.enabled) {
                 guard let engine else {
