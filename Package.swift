@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "JOSE", targets: ["JOSE"]),
         .library(name: "Claims", targets: ["Claims"]),
         .library(name: "TokenVerifier", targets: ["TokenVerifier"]),
+        .library(name: "TokenVerifierHummingbird", targets: ["TokenVerifierHummingbird"]),
         .executable(name: "example-backend", targets: ["ExampleBackend"]),
     ],
     dependencies: [
@@ -60,13 +61,16 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
+        // The verifier for backends depends on no web framework; its Hummingbird middleware is a product of its own.
+        .target(name: "TokenVerifier", dependencies: ["JOSE", "Claims", "JSONCore"], swiftSettings: swiftSettings),
         .target(
-            name: "TokenVerifier",
-            dependencies: ["JOSE", "Claims", "JSONCore", .product(name: "Hummingbird", package: "hummingbird")],
+            name: "TokenVerifierHummingbird",
+            dependencies: ["TokenVerifier", "Claims", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ExampleBackend",
-            dependencies: ["TokenVerifier", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TokenVerifier", "TokenVerifierHummingbird", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         // Fuzz targets for the parsers of client input (make fuzz builds it with libFuzzer; a plain build
         // replays files through the same targets).

@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import Logging
 import TokenVerifier
+import TokenVerifierHummingbird
 
 struct BackendContext: AccessTokenRequestContext {
     var coreContext: CoreRequestContextStorage

@@ -2,6 +2,7 @@ import Claims
 import Foundation
 public import Hummingbird
 import HTTPTypes
+public import TokenVerifier
 
 /// A request context that can carry the verified access token.
 public protocol AccessTokenRequestContext: RequestContext {
