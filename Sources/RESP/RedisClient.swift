@@ -59,11 +59,6 @@ public final class RedisClient: Sendable {
         return value
     }
 
-    /// What went wrong last, while the client has no working connection.
-    public var problem: String? {
-        state.withLock { $0.channel?.isActive == true ? nil : $0.lastError ?? "not connected" }
-    }
-
     public func close() {
         let channel = state.withLock { s in
             s.closed = true

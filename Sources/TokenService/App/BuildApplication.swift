@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import Pipeline
+import ServiceLifecycle
 
 /// What `serve` starts from.
 struct AppConfiguration: Sendable {
@@ -58,8 +59,9 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
         server: .guardedHTTP1(timeouts: timeouts),
         configuration: .init(address: .hostname(configuration.host ?? config.listen.host, port: configuration.port ?? config.listen.port),
                              serverName: nil, availableConnectionsDelegate: MaximumAvailableConnections(connectionCap, logger: logger)),
-        // Shut down in reverse order: the server drains first, the pipeline engine stops last (for good).
-        services: [engine, reload],
+        // Shut down in reverse order: the server drains first, then the shared state (Redis) closes, and the
+        // pipeline engine stops last (for good).
+        services: [engine] + [core.shared as? any Service].compactMap { $0 } + [reload],
         onServerRunning: { channel in
             logger.info("tokenservice listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")",
                                                              "issuer": "\(config.issuer)"])

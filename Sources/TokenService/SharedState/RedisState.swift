@@ -1,4 +1,5 @@
 import RESP
+import ServiceLifecycle
 
 /// The shared state in Redis: every replica using the same Redis (and prefix) agrees. Each operation
 /// is one atomic command — `SET NX PX` for one-time keys, a Lua script for a fixed-window counter
@@ -57,5 +58,13 @@ final class RedisState: SharedState {
             throw SharedStateError("unexpected answer from the counter script")
         }
         return WindowCount(count: Int(n), resetIn: ms > 0 ? max(1, (ms + 999) / 1000) : 0)
+    }
+}
+
+/// Runs for the life of the service; at shutdown (after the server has drained) the connection is closed.
+extension RedisState: Service {
+    func run() async throws {
+        try? await gracefulShutdown()
+        client.close()
     }
 }
