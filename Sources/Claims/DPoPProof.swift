@@ -71,7 +71,8 @@ public struct DPoPProof: Sendable {
         case .absent:
             if claims["ath"] != nil { throw refuse("ath is not used at the token endpoint") }
         case .of(let token):
-            let expected = Base64URL.encode(Digest.hash(.sha256, Array(token.utf8)))
+            guard let digest = try? Digest.hash(.sha256, Array(token.utf8)) else { throw refuse("the access token could not be hashed") }
+            let expected = Base64URL.encode(digest)
             guard let ath = claims["ath"]?.stringValue, constantTimeEquals(Array(ath.utf8), Array(expected.utf8)) else {
                 throw refuse("ath is not the hash of the access token")
             }

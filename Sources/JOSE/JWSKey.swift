@@ -31,7 +31,7 @@ public final class JWSKey: Sendable {
         try self.init(evp: try EVPKey.privateKey(pem: pem), algorithm: algorithm, kid: kid)
     }
 
-    public init(evp: EVPKey, algorithm: JWSAlgorithm, kid requestedKid: String? = nil) throws(JOSEError) {
+    package init(evp: EVPKey, algorithm: JWSAlgorithm, kid requestedKid: String? = nil) throws(JOSEError) {
         let signer = try AsymmetricSigner(key: evp, algorithm: algorithm)
         var jwk = try Self.publicJWK(of: evp, algorithm: algorithm)
         let kid: String

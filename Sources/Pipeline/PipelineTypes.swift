@@ -115,7 +115,7 @@ extension PipelineHTTPCall {
 
     /// The first 16 hex digits of the path's SHA-256: tells calls to different paths apart without revealing them.
     static func pathHash(_ path: Substring) -> String {
-        let digest = Digest.hash(.sha256, Array(path.utf8))
+        guard let digest = try? Digest.hash(.sha256, Array(path.utf8)) else { return "unavailable" }
         return digest.prefix(8).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }
 }

@@ -57,7 +57,7 @@ struct Fixture {
                  "access_token_ttl": 60],
                 ["client_id": "es-client", "client_secret": .string(billingSecret), "grant_types": ["client_credentials"],
                  "scopes": ["a"], "audiences": ["https://api.example.com"], "signing_key": "es-1"],
-                ["client_id": "web-app", "client_secret_sha256": .string(Digest.hash(.sha256, Array(webSecret.utf8)).map { String(format: "%02x", $0) }.joined()),
+                ["client_id": "web-app", "client_secret_sha256": .string(try Digest.hash(.sha256, Array(webSecret.utf8)).map { String(format: "%02x", $0) }.joined()),
                  "grant_types": ["authorization_code", "implicit", "password", "refresh_token"],
                  "scopes": ["openid", "profile", "email", "phone", "address", "invoices:read"], "audiences": ["https://api.example.com"]],
                 ["client_id": "batch", "jwks": batchKey.publicJWKS, "token_endpoint_auth_methods": ["private_key_jwt"],
@@ -151,7 +151,7 @@ extension JWSKey {
                    accessToken: String? = nil) throws -> String {
         guard let jwk = publicJWK else { throw JOSEError.invalidKey("a DPoP proof needs a public key") }
         var claims: JSONObject = ["jti": .string(jti), "htm": .string(method), "htu": .string(htu), "iat": iat]
-        if let accessToken { claims["ath"] = .string(Base64URL.encode(Digest.hash(.sha256, Array(accessToken.utf8)))) }
+        if let accessToken { claims["ath"] = .string(Base64URL.encode(try Digest.hash(.sha256, Array(accessToken.utf8)))) }
         return try compact(header: ["typ": "dpop+jwt", "alg": .string(algorithm.rawValue), "jwk": jwk.json], claims: claims)
     }
 }

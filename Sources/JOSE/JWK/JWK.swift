@@ -65,7 +65,7 @@ public struct JWK: Sendable, Equatable {
             guard let value else { throw JOSEError.invalidKey("JWK lacks \(name)") }
             o.appendNew(name, .string(value))
         }
-        return Base64URL.encode(Digest.hash(.sha256, JSON.serialize(.object(o))))
+        return Base64URL.encode(try Digest.hash(.sha256, JSON.serialize(.object(o))))
     }
 }
 

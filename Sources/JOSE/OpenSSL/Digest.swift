@@ -29,7 +29,9 @@ public enum Digest {
     }
     static let fetched = Fetched()
 
-    public static func hash(_ algorithm: Algorithm, _ data: some Collection<UInt8>) -> [UInt8] {
+    /// The digest of `data`. Throws when OpenSSL fails: an empty digest would compare equal to another
+    /// empty one, and secrets are compared by digest.
+    public static func hash(_ algorithm: Algorithm, _ data: some Collection<UInt8>) throws(JOSEError) -> [UInt8] {
         let run = { (buf: UnsafeRawBufferPointer) -> [UInt8] in
             [UInt8](unsafeUninitializedCapacity: 64) { out, n in
                 var len: UInt32 = 0
@@ -41,8 +43,9 @@ public enum Digest {
                 }
             }
         }
-        if let r = data.withContiguousStorageIfAvailable({ run(UnsafeRawBufferPointer($0)) }) { return r }
-        return Array(data).withUnsafeBytes(run)
+        let digest = data.withContiguousStorageIfAvailable({ run(UnsafeRawBufferPointer($0)) }) ?? Array(data).withUnsafeBytes(run)
+        guard digest.count == algorithm.byteCount else { throw JOSEError.openSSL("EVP_Digest") }
+        return digest
     }
 }
 

@@ -2,12 +2,12 @@ internal import COpenSSL
 
 /// Owns one OpenSSL `EVP_PKEY` (RSA, EC or Ed25519; private or public-only), freed in `deinit`.
 /// Immutable after construction: OpenSSL allows concurrent signing and verifying with a shared key.
-public final class EVPKey: @unchecked Sendable {
-    public enum KeyType: Sendable, Equatable { case rsa, ec(curve: String), ed25519 }
+package final class EVPKey: @unchecked Sendable {
+    package enum KeyType: Sendable, Equatable { case rsa, ec(curve: String), ed25519 }
 
     let pkey: OpaquePointer
-    public let type: KeyType
-    public let isPrivate: Bool
+    package let type: KeyType
+    package let isPrivate: Bool
 
     init(taking pkey: OpaquePointer, isPrivate: Bool) throws(JOSEError) {
         self.pkey = pkey
@@ -33,17 +33,17 @@ public final class EVPKey: @unchecked Sendable {
     deinit { EVP_PKEY_free(pkey) }
 
     /// Size in bits (RSA modulus, EC field, 253 for Ed25519).
-    public var bits: Int { Int(EVP_PKEY_get_bits(pkey)) }
+    package var bits: Int { Int(EVP_PKEY_get_bits(pkey)) }
 
     // MARK: PEM
 
     /// Loads a private key from PEM: PKCS#8, PKCS#1 (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`).
-    public static func privateKey(pem: [UInt8]) throws(JOSEError) -> EVPKey {
+    package static func privateKey(pem: [UInt8]) throws(JOSEError) -> EVPKey {
         try readPEM(pem, isPrivate: true)
     }
 
     /// Loads a public key from PEM (`PUBLIC KEY`, SubjectPublicKeyInfo).
-    public static func publicKey(pem: [UInt8]) throws(JOSEError) -> EVPKey {
+    package static func publicKey(pem: [UInt8]) throws(JOSEError) -> EVPKey {
         try readPEM(pem, isPrivate: false)
     }
 
@@ -61,13 +61,13 @@ public final class EVPKey: @unchecked Sendable {
     }
 
     /// PKCS#8 PEM of the private key (for `keys generate`).
-    public func privateKeyPEM() throws(JOSEError) -> String {
+    package func privateKeyPEM() throws(JOSEError) -> String {
         guard isPrivate else { throw JOSEError.invalidKey("public key has no private part") }
         return try writePEM { PEM_write_bio_PrivateKey($0, pkey, nil, nil, 0, nil, nil) }
     }
 
     /// SubjectPublicKeyInfo PEM of the public key.
-    public func publicKeyPEM() throws(JOSEError) -> String {
+    package func publicKeyPEM() throws(JOSEError) -> String {
         try writePEM { PEM_write_bio_PUBKEY($0, pkey) }
     }
 
@@ -83,19 +83,19 @@ public final class EVPKey: @unchecked Sendable {
 
     // MARK: Generation
 
-    public static func generateRSA(bits: Int = 2048) throws(JOSEError) -> EVPKey {
+    package static func generateRSA(bits: Int = 2048) throws(JOSEError) -> EVPKey {
         try generate("RSA") { ctx throws(JOSEError) in
             try check(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, Int32(bits)), "EVP_PKEY_CTX_set_rsa_keygen_bits")
         }
     }
 
-    public static func generateEC(curve: String) throws(JOSEError) -> EVPKey {
+    package static func generateEC(curve: String) throws(JOSEError) -> EVPKey {
         try generate("EC") { ctx throws(JOSEError) in
             try check(EVP_PKEY_CTX_set_group_name(ctx, curve), "EVP_PKEY_CTX_set_group_name")
         }
     }
 
-    public static func generateEd25519() throws(JOSEError) -> EVPKey {
+    package static func generateEd25519() throws(JOSEError) -> EVPKey {
         try generate("ED25519") { _ throws(JOSEError) in }
     }
 
@@ -146,7 +146,7 @@ public final class EVPKey: @unchecked Sendable {
 
     // MARK: Public key import (JWK)
 
-    public static func rsaPublicKey(modulus n: [UInt8], exponent e: [UInt8]) throws(JOSEError) -> EVPKey {
+    package static func rsaPublicKey(modulus n: [UInt8], exponent e: [UInt8]) throws(JOSEError) -> EVPKey {
         guard !n.isEmpty, !e.isEmpty else { throw JOSEError.invalidKey("RSA n and e are required") }
         guard let bld = OSSL_PARAM_BLD_new() else { throw JOSEError.openSSL("OSSL_PARAM_BLD_new") }
         defer { OSSL_PARAM_BLD_free(bld) }
@@ -158,7 +158,7 @@ public final class EVPKey: @unchecked Sendable {
         return try fromData("RSA", bld)
     }
 
-    public static func ecPublicKey(curve: String, x: [UInt8], y: [UInt8], coordinateSize: Int) throws(JOSEError) -> EVPKey {
+    package static func ecPublicKey(curve: String, x: [UInt8], y: [UInt8], coordinateSize: Int) throws(JOSEError) -> EVPKey {
         guard x.count == coordinateSize, y.count == coordinateSize else {
             throw JOSEError.invalidKey("EC coordinates must be \(coordinateSize) bytes")
         }
@@ -187,7 +187,7 @@ public final class EVPKey: @unchecked Sendable {
         return key
     }
 
-    public static func ed25519PublicKey(_ raw: [UInt8]) throws(JOSEError) -> EVPKey {
+    package static func ed25519PublicKey(_ raw: [UInt8]) throws(JOSEError) -> EVPKey {
         guard raw.count == 32 else { throw JOSEError.invalidKey("Ed25519 public key must be 32 bytes") }
         guard let pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, raw, raw.count) else {
             throw JOSEError.openSSL("EVP_PKEY_new_raw_public_key")
@@ -196,7 +196,7 @@ public final class EVPKey: @unchecked Sendable {
     }
 
     /// An RSA private key from its JWK parameters n, e, d (RFC 7518 §6.3.2; CRT parameters optional).
-    public static func rsaPrivateKey(modulus n: [UInt8], publicExponent e: [UInt8], privateExponent d: [UInt8]) throws(JOSEError) -> EVPKey {
+    package static func rsaPrivateKey(modulus n: [UInt8], publicExponent e: [UInt8], privateExponent d: [UInt8]) throws(JOSEError) -> EVPKey {
         guard let bld = OSSL_PARAM_BLD_new() else { throw JOSEError.openSSL("OSSL_PARAM_BLD_new") }
         defer { OSSL_PARAM_BLD_free(bld) }
         let parts: [[UInt8]] = [n, e, d]
@@ -209,7 +209,7 @@ public final class EVPKey: @unchecked Sendable {
     }
 
     /// An Ed25519 private key from its 32-byte seed (JWK `d`, RFC 8037 §2).
-    public static func ed25519PrivateKey(_ seed: [UInt8]) throws(JOSEError) -> EVPKey {
+    package static func ed25519PrivateKey(_ seed: [UInt8]) throws(JOSEError) -> EVPKey {
         guard seed.count == 32 else { throw JOSEError.invalidKey("Ed25519 private key must be 32 bytes") }
         guard let pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, seed, seed.count) else {
             throw JOSEError.openSSL("EVP_PKEY_new_raw_private_key")

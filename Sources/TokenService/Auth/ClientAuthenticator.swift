@@ -49,10 +49,11 @@ struct ClientAuthenticator: Sendable {
         throw OAuthError.invalidClient(basic: false)
     }
 
-    private static let decoyDigest = Digest.hash(.sha256, Array("tokenservice-no-such-client".utf8))
+    /// What an unknown client's secret is compared with (the same work as a known one): random, so nothing matches it.
+    private static let decoyDigest = secureRandomBytes(32)
 
     private func checkSecret(id: String, secret: String, method: ServiceConfig.AuthMethod) throws(OAuthError) -> Result {
-        let presented = Digest.hash(.sha256, Array(secret.utf8))
+        guard let presented = try? Digest.hash(.sha256, Array(secret.utf8)) else { throw OAuthError.invalidClient(basic: method == .clientSecretBasic) }
         let client = clients[id]
         var expected = Self.decoyDigest
         if let client, case .secretSHA256(let digest) = client.config.credential { expected = digest }

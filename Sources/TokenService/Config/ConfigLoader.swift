@@ -172,7 +172,9 @@ enum ConfigLoader {
         var credentials: [ServiceConfig.Client.Credential] = []
         if let secret = r.secret(c["client_secret"], "\(path).client_secret") {
             if secret.count < 32 { r.problem("\(path).client_secret", "must be at least 32 bytes") }
-            credentials.append(.secretSHA256(Digest.hash(.sha256, secret)))
+            if let digest = try? Digest.hash(.sha256, secret) { credentials.append(.secretSHA256(digest)) } else {
+                r.problem("\(path).client_secret", "could not be hashed (OpenSSL)")
+            }
         }
         if let hex = r.string(c, "client_secret_sha256", path) {
             if let digest = Self.hexBytes(hex), digest.count == 32 { credentials.append(.secretSHA256(digest)) } else {

@@ -77,12 +77,16 @@ struct Issuer: Sendable {
         let alg = signers.key.algorithm
         var standard = StandardClaims.claims(for: r.user, scopes: Set(r.scope))
         try await runPipeline(.preIDToken, state: state, user: .object(r.user), context: r.context, into: &standard, scope: scope)
+        let accessTokenHash: String, codeHash: String?
+        do {
+            accessTokenHash = try TokenHash.halfHash(of: r.accessToken, algorithm: alg)
+            codeHash = try r.code.map { code throws(JOSEError) in try TokenHash.halfHash(of: code, algorithm: alg) }
+        } catch { throw OAuthError.serverError("hashing for at_hash/c_hash failed") }
         let claims = IDTokenClaims(
             issuer: state.config.issuer, subject: r.user["id"]?.stringValue ?? "", audience: r.client.id,
             authorizedParty: r.client.id, issuedAt: iat, expiresAt: iat + Int64(r.client.config.idTokenTTL),
             authTime: r.authTime, nonce: r.nonce, acr: r.acr, amr: r.amr,
-            accessTokenHash: TokenHash.halfHash(of: r.accessToken, algorithm: alg),
-            codeHash: r.code.map { TokenHash.halfHash(of: $0, algorithm: alg) }, standard: standard)
+            accessTokenHash: accessTokenHash, codeHash: codeHash, standard: standard)
         return try sign(claims.payload, with: signers.idToken, client: r.client, kind: "id_token", scope: scope)
     }
 

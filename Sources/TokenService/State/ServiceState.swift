@@ -32,7 +32,12 @@ final class ServiceState: Sendable {
         self.config = config
         self.keys = keys
         self.clients = clients
-        self.gatewayTokenDigests = config.gateways.map { Digest.hash(.sha256, $0.token) }
+        var digests: [[UInt8]] = []
+        for gateway in config.gateways {
+            guard let digest = try? Digest.hash(.sha256, gateway.token) else { throw ConfigError(problems: ["gateway \(gateway.name): the token could not be hashed (OpenSSL)"]) }
+            digests.append(digest)
+        }
+        self.gatewayTokenDigests = digests
         self.pipelines = pipelines
         self.discoveryJSON = JSON.serialize(.object(Discovery.document(config: config, keys: keys)))
         self.dpopTokenEndpoint = DPoPProof.normalize(Endpoint.token.url(config.issuer))
@@ -74,7 +79,7 @@ final class ServiceState: Sendable {
     }
 
     func gatewayAuthorized(_ token: String) -> Bool {
-        let presented = Digest.hash(.sha256, Array(token.utf8))
+        guard let presented = try? Digest.hash(.sha256, Array(token.utf8)) else { return false }
         var ok = false
         for digest in gatewayTokenDigests where constantTimeEquals(digest, presented) { ok = true }
         return ok
