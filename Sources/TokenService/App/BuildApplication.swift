@@ -40,11 +40,9 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
     let logger = configuration.logger
     let (config, engine, state) = try await ServiceState.start(path: configuration.configPath, environment: dependencies.environment,
                                                               engine: dependencies.engine, logger: logger)
-    let holder = StateHolder(state)
-    let issuer = Issuer(engine: engine, metrics: ServiceMetrics(), now: dependencies.now)
     // Read at start: a reload keeps the shared store (moving replicas to another Redis is a restart).
-    let core = ServiceCore(holder: holder, issuer: issuer, shared: dependencies.shared ?? config.sharedState.store())
-    let reload = ReloadOnHangup(path: configuration.configPath, holder: holder, engine: engine, logger: logger,
+    let core = ServiceCore.compose(state: state, engine: engine, shared: dependencies.shared ?? config.sharedState.store(), now: dependencies.now)
+    let reload = ReloadOnHangup(path: configuration.configPath, holder: core.holder, engine: engine, logger: logger,
                                 environment: dependencies.environment)
     let descriptors = DescriptorLimit.raiseToHard()
     let connectionCap = DescriptorLimit.connectionCap(configured: config.listen.maxConnections, descriptors: descriptors)
@@ -68,6 +66,13 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
         },
         logger: logger)
     return BuiltApplication(app: app, core: core, engine: engine)
+}
+
+extension ServiceCore {
+    /// The service behind the HTTP API, composed in one place for `serve` and the offline commands.
+    static func compose(state: ServiceState, engine: PipelineEngine, shared: any SharedState, now: @escaping @Sendable () -> Int64) -> ServiceCore {
+        ServiceCore(holder: StateHolder(state), issuer: Issuer(engine: engine, metrics: ServiceMetrics(), now: now), shared: shared)
+    }
 }
 
 extension ServiceState {

@@ -24,10 +24,8 @@ struct MintCommand: AsyncParsableCommand {
 
     private func mint(_ session: OfflineSession) async throws {
         let state = session.state
-        // The same grants as `serve`, offline: no shared state to agree with, no request to log.
-        let core = ServiceCore(holder: StateHolder(state), issuer: Issuer(engine: session.engine, metrics: ServiceMetrics(),
-                                                                           now: { Int64(Date().timeIntervalSince1970) }),
-                               shared: InProcessState())
+        // The same grants as `serve`, offline: no request to log.
+        let core = session.core
         let requestScope = RequestScope.offline(session.logger)
         let userObject = try user.map { try JSONFile.object($0) }
         let contextObject = try context.map { try JSONFile.object($0) } ?? [:]

@@ -3,11 +3,13 @@ import Logging
 import Pipeline
 
 /// What the offline commands (mint, pipeline test, config check, microbench) share: a quiet logger,
-/// pipeline workers, and the configuration loaded exactly as `serve` loads it.
+/// pipeline workers, the configuration loaded exactly as `serve` loads it, and the service composed as
+/// `serve` composes it (with this process's memory as the shared state: nothing to agree with offline).
 struct OfflineSession {
     let logger: Logger
     let engine: PipelineEngine
     let state: ServiceState
+    let core: ServiceCore
 
     static func with<T>(config path: String, logLevel: Logger.Level = .warning,
                         _ body: (OfflineSession) async throws -> T) async throws -> T {
@@ -21,6 +23,7 @@ struct OfflineSession {
             throw CommandFailure("\(path): \(error.problems.count) problem(s)\n" + error.problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
         defer { engine.shutdown() }
-        return try await body(OfflineSession(logger: logger, engine: engine, state: state))
+        let core = ServiceCore.compose(state: state, engine: engine, shared: InProcessState(), now: { Int64(Date().timeIntervalSince1970) })
+        return try await body(OfflineSession(logger: logger, engine: engine, state: state, core: core))
     }
 }
