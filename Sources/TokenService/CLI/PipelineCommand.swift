@@ -1,3 +1,4 @@
+import OAuthWire
 import ArgumentParser
 import JSONCore
 import Logging
@@ -12,7 +13,10 @@ struct PipelineCommand: AsyncParsableCommand {
         @Option(help: "Configuration file.") var config: String
         @Option(help: "pre_id_token or pre_access_token.") var trigger: String
         @Option(help: "JSON file with the user object (omit for M2M: user is null).") var user: String?
-        @Option(help: "JSON file with the context object.") var context: String?
+        @Option(help: "JSON file with the context object (with --client: the gateway's context, or fields added to an M2M one).")
+        var context: String?
+        @Option(help: "Build the context the service builds for this client (clientId, appName, scope, audience, grantType, request).")
+        var client: String?
 
         func run() async throws {
             guard let trig = PipelineTrigger(rawValue: trigger) else { throw CommandFailure("trigger must be pre_id_token or pre_access_token") }
@@ -23,6 +27,10 @@ struct PipelineCommand: AsyncParsableCommand {
             let (state, engine) = (session.state, session.engine)
             let userValue: JSONValue = try user.map { .object(try JSONFile.object($0)) } ?? .null
             var ctx = try context.map { try JSONFile.object($0) } ?? [:]
+            if let client {
+                guard let registered = state.clients[client] else { throw CommandFailure("unknown client \(client)") }
+                ctx = Self.serviceContext(for: registered, user: userValue, given: ctx, state: state)
+            }
             if ctx["accessTokenTarget"] == nil, trig == .preAccessToken {
                 ctx["accessTokenTarget"] = userValue.isNull ? "programmaticAccount" : "user"
             }
@@ -30,15 +38,35 @@ struct PipelineCommand: AsyncParsableCommand {
                 print(JSON.serializeString(.object(["outcome": "proceed", "claims": [:], "logs": [], "note": "no enabled functions"])))
                 return
             }
-            // The synchronous functions, then the async ones (whose claims never reach a token), awaited.
+            // The synchronous functions, then — only when they allowed the token, as the service does — the
+            // async ones (whose claims never reach a token), awaited.
             let report = await engine.run(pipeline, user: userValue, context: ctx, background: false)
-            let background = await engine.runBackground(pipeline, user: userValue, context: ctx)
             var out = PipelineCommand.describe(report, pipeline)
-            let async = PipelineCommand.describe(background, pipeline)
-            out["async"] = ["outcome": async["outcome"] ?? "proceed", "functions": async["functions"] ?? [], "logs": async["logs"] ?? [],
-                            "http": async["http"] ?? []]
+            if report.outcome == .proceed {
+                let async = PipelineCommand.describe(await engine.runBackground(pipeline, user: userValue, context: ctx), pipeline)
+                out["async"] = ["outcome": async["outcome"] ?? "proceed", "functions": async["functions"] ?? [], "logs": async["logs"] ?? [],
+                                "http": async["http"] ?? []]
+            } else {
+                out["async"] = ["outcome": "not run: the token was refused", "functions": [], "logs": [], "http": []]
+            }
             print(JSON.serializeString(.object(out)))
             if report.outcome != .proceed { throw ExitCode(2) }
+        }
+
+        /// The context the service gives this client's pipelines: client_credentials without a user (from a
+        /// loopback address), the gateway's authorization_code with one; the client's scopes and first audience.
+        static func serviceContext(for client: RegisteredClient, user: JSONValue, given: JSONObject, state: ServiceState) -> JSONObject {
+            let audience = client.config.audiences.first ?? ""
+            guard user.isNull else {
+                return PipelineContext.user(gatewayContext: given, client: client, grantType: ServiceConfig.GrantType.authorizationCode.rawValue,
+                                            scope: client.config.scopes, audience: audience, redacting: state.config.pipelineRedactedHeaders)
+            }
+            let grant = ServiceConfig.GrantType.clientCredentials.rawValue
+            var ctx = PipelineContext.oauth(grantType: grant, client: client, scope: client.config.scopes, audience: audience,
+                                            form: FormParameters(values: ["grant_type": grant]),
+                                            info: .init(remoteIP: "127.0.0.1", headers: [:]), redacting: state.config.pipelineRedactedHeaders)
+            for (k, v) in given where ctx[k] == nil { ctx[k] = v }
+            return ctx
         }
     }
 
