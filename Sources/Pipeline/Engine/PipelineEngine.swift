@@ -148,8 +148,11 @@ public final class PipelineEngine: Service, Sendable {
     /// Runs the synchronous functions in order, then (unless `background` is false) the `async: true`
     /// ones fire-and-forget: in the same frame, so that the worker answers once the synchronous ones are
     /// done and goes on with the others (one message, one parse of the context, no second run).
-    public func run(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject, background: Bool = true) async -> PipelineReport {
+    /// `logger`: the request's, so that what async functions log later carries its request id.
+    public func run(_ pipeline: CompiledPipeline, user: JSONValue, context: JSONObject, background: Bool = true,
+                    logger requestLogger: Logger? = nil) async -> PipelineReport {
         let input = RunInput(user: user, context: context)
+        let backgroundLogger = requestLogger ?? logger
         guard background, pipeline.combined.detaches else { return await runFunctions(pipeline, plan: pipeline.foreground, input: input) }
         guard backgroundRuns.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxBackgroundRuns else {
             backgroundRuns.wrappingSubtract(1, ordering: .relaxed)
@@ -168,12 +171,12 @@ public final class PipelineEngine: Service, Sendable {
                 }
                 Task { [self] in
                     defer { backgroundRuns.wrappingSubtract(1, ordering: .relaxed) }
-                    noteBackground(await runFunctions(pipeline, plan: pipeline.background, input: input), pipeline)
+                    noteBackground(await runFunctions(pipeline, plan: pipeline.background, input: input), pipeline, logger: backgroundLogger)
                 }
                 return
             }
             defer { backgroundRuns.wrappingSubtract(1, ordering: .relaxed) }
-            noteBackground(backgroundReport(reply, pipeline, total: ContinuousClock.now - sent), pipeline)
+            noteBackground(backgroundReport(reply, pipeline, total: ContinuousClock.now - sent), pipeline, logger: backgroundLogger)
         }
         let report = await runFunctions(pipeline, plan: pipeline.combined, input: input, detached: detached)
         // Answered without an `A` (the run stopped before its detached functions): nothing is left to come.
@@ -206,13 +209,14 @@ public final class PipelineEngine: Service, Sendable {
     }
 
     /// Logs what async functions printed and called, and counts the ones that did not succeed.
-    private func noteBackground(_ r: PipelineReport, _ pipeline: CompiledPipeline) {
+    private func noteBackground(_ r: PipelineReport, _ pipeline: CompiledPipeline, logger: Logger) {
         for line in r.logs { logger.info("pipeline log", metadata: ["function": "\(line.function)", "async": "true", "log": "\(line.message)"]) }
         for call in r.httpCalls {
             logger.debug("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))
         }
+        // Failures are counted and logged once a second for the service, not per request.
         for f in r.functions where f.outcome != .ok {
-            backgroundTrouble.note(function: f.name, outcome: f.outcome, logger: logger)
+            backgroundTrouble.note(function: f.name, outcome: f.outcome, logger: self.logger)
         }
     }
 

@@ -113,7 +113,7 @@ struct Issuer: Sendable {
                      into claims: inout JSONObject, scope: RequestScope) async throws(OAuthError) {
         let logger = scope.logger
         guard let pipeline = state.pipelines[trigger], let engine else { return }
-        let report = await engine.run(pipeline, user: user, context: context)
+        let report = await engine.run(pipeline, user: user, context: context, logger: logger)
         for f in report.functions {
             metrics.pipelineRun(trigger: trigger.rawValue, function: f.name, outcome: f.outcome.label, duration: f.duration)
         }
