@@ -71,7 +71,8 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
 extension ServiceCore {
     /// The service behind the HTTP API, composed in one place for `serve` and the offline commands.
     static func compose(state: ServiceState, engine: PipelineEngine, shared: any SharedState, now: @escaping @Sendable () -> Int64) -> ServiceCore {
-        ServiceCore(holder: StateHolder(state), issuer: Issuer(engine: engine, metrics: ServiceMetrics(), now: now), shared: shared)
+        ServiceCore(holder: StateHolder(state), issuer: Issuer(engine: engine, metrics: ServiceMetrics(), now: now), grants: .standard,
+                    shared: shared)
     }
 }
 

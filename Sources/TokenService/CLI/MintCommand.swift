@@ -32,15 +32,17 @@ struct MintCommand: AsyncParsableCommand {
         let grantType = grant ?? (userObject == nil ? "client_credentials" : "authorization_code")
         do {
             let response: TokenResponse
-            if grantType == "client_credentials" {
+            if let handler = core.grants.handler(for: grantType) {
                 guard let registered = state.clients[client] else { throw CommandFailure("unknown client \(client)") }
-                guard registered.config.grantTypes.contains(.clientCredentials) else { throw OAuthError.unauthorizedClient("client_credentials is not allowed for this client") }
+                guard registered.config.grantTypes.contains(handler.grantType) else {
+                    throw OAuthError.unauthorizedClient("\(grantType) is not allowed for this client")
+                }
                 var form: [String: String] = ["grant_type": grantType]
                 if let scope { form["scope"] = scope }
                 if let audience { form["audience"] = audience }
-                response = try await core.clientCredentials.issue(
-                    client: registered, form: FormParameters(values: form),
-                    info: .init(remoteIP: "127.0.0.1", headers: [:]), state: state, scope: requestScope)
+                response = try await handler.issue(GrantRequest(client: registered, form: FormParameters(values: form),
+                                                                info: RequestInfo(remoteIP: "127.0.0.1", headers: [:]), state: state,
+                                                                scope: requestScope), issuer: core.issuer)
             } else {
                 guard let userObject else { throw CommandFailure("--user is required for \(grantType)") }
                 var body: JSONObject = ["client_id": .string(client), "grant_type": .string(grantType), "user": .object(userObject),

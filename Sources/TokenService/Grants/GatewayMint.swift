@@ -23,7 +23,8 @@ struct GatewayMint: Sendable {
         var dpopThumbprint: String?
     }
 
-    static let userGrants: Set<ServiceConfig.GrantType> = [.authorizationCode, .implicit, .password, .refreshToken]
+    /// The grants a gateway runs with a user before it asks for tokens (listed by `GrantRegistry`).
+    static let grants: [ServiceConfig.GrantType] = [.authorizationCode, .implicit, .password, .refreshToken]
 
     static func parse(_ body: [UInt8]) throws(OAuthError) -> MintRequest {
         let root: JSONValue
@@ -41,7 +42,7 @@ struct GatewayMint: Sendable {
         }
         let clientID = try string("client_id", required: true) ?? ""
         let grantName = try string("grant_type", required: true) ?? ""
-        guard let grant = ServiceConfig.GrantType(rawValue: grantName), userGrants.contains(grant) else {
+        guard let grant = ServiceConfig.GrantType(rawValue: grantName), grants.contains(grant) else {
             throw OAuthError.unsupportedGrantType("grant_type must be authorization_code, implicit, password or refresh_token")
         }
         guard let user = o["user"]?.objectValue else { throw OAuthError.invalidRequest("user must be an object") }

@@ -12,7 +12,7 @@ enum PipelineContext {
 
     /// A grant at the token endpoint (client_credentials, token exchange): `user` is null.
     static func oauth(grantType: String, client: RegisteredClient, scope: [String], audience: String, form: FormParameters,
-                      info: ClientCredentialsGrant.RequestInfo, redacting: Set<String>) -> JSONObject {
+                      info: RequestInfo, redacting: Set<String>) -> JSONObject {
         var body = JSONObject()
         for (k, v) in form.values.sorted(by: { $0.key < $1.key }) where !secretParameters.contains(k) { body.appendNew(k, .string(v)) }
         var headers = JSONObject()

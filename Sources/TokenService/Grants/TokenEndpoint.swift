@@ -4,29 +4,29 @@ import HTTPTypes
 import Logging
 
 /// `POST /oauth/token`: the grant type, client authentication (behind the abuse limits), the client's
-/// token quota and DPoP binding, then the grant itself (one file per grant).
+/// token quota and DPoP binding, then the grant's handler from the registry (one file per grant).
 struct TokenEndpoint: Sendable {
     let issuer: Issuer
+    let grants: GrantRegistry
     let shared: any SharedState
     let guardrails: AbuseLimits
     let dpopKeys: DPoPKeyCache
     let scope: RequestScope
-
-    static let grants: Set<ServiceConfig.GrantType> = [.clientCredentials, .tokenExchange]
 
     struct Request: Sendable {
         var form: FormParameters
         var authorization: String?
         /// Every `DPoP` header value (more than one is an error).
         var dpop: [String]
-        var info: ClientCredentialsGrant.RequestInfo
+        var info: RequestInfo
     }
 
     func handle(_ r: Request, state: ServiceState) async throws(OAuthError) -> TokenResponse {
         guard let grantName = r.form["grant_type"] else { throw OAuthError.invalidRequest("grant_type is missing") }
-        guard let grant = ServiceConfig.GrantType(rawValue: grantName), Self.grants.contains(grant) else {
+        guard let handler = grants.handler(for: grantName) else {
             throw OAuthError.unsupportedGrantType("grant_type \(grantName) is not supported at this endpoint")
         }
+        let grant = handler.grantType
         scope.note.set { $0.grantType = grant.rawValue }
         let client = try await authenticate(r, state: state, audiences: [state.tokenEndpoint, state.config.issuer]).client
         guard client.config.grantTypes.contains(grant) else {
@@ -34,15 +34,8 @@ struct TokenEndpoint: Sendable {
         }
         try await guardrails.spendToken(client: client, now: issuer.now())
         let jkt = try await dpopThumbprint(r.dpop, client: client, state: state)
-        var response: TokenResponse
-        switch grant {
-        case .tokenExchange:
-            response = try await TokenExchangeGrant(issuer: issuer).issue(client: client, form: r.form, info: r.info, dpopThumbprint: jkt,
-                                                                                 state: state, scope: scope)
-        default:
-            response = try await ClientCredentialsGrant(issuer: issuer).issue(client: client, form: r.form, info: r.info, dpopThumbprint: jkt,
-                                                                             state: state, scope: scope)
-        }
+        var response = try await handler.issue(GrantRequest(client: client, form: r.form, info: r.info, dpopThumbprint: jkt, state: state,
+                                                            scope: scope), issuer: issuer)
         if jkt != nil { response.tokenType = "DPoP" }
         return response
     }

@@ -10,16 +10,16 @@ import JSONCore
 /// - an actor token is the caller's own;
 /// - audience and scope narrow, never widen; the result never outlives the subject, keeps the subject's
 ///   DPoP binding (with a proof of that key), and nests `act` at most `token_exchange.max_chain` deep.
-struct TokenExchangeGrant: Sendable {
-    let issuer: Issuer
+struct TokenExchangeGrant: TokenGrant {
+    var grantType: ServiceConfig.GrantType { .tokenExchange }
 
     static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
     static let idTokenType = "urn:ietf:params:oauth:token-type:id_token"
     static let jwtType = "urn:ietf:params:oauth:token-type:jwt"
     static let tokenTypes: Set<String> = [accessTokenType, idTokenType, jwtType]
 
-    func issue(client: RegisteredClient, form: FormParameters, info: ClientCredentialsGrant.RequestInfo, dpopThumbprint: String?,
-               state: ServiceState, scope requestScope: RequestScope) async throws(OAuthError) -> TokenResponse {
+    func issue(_ r: GrantRequest, issuer: Issuer) async throws(OAuthError) -> TokenResponse {
+        let (client, form, state, dpopThumbprint) = (r.client, r.form, r.state, r.dpopThumbprint)
         let now = issuer.now()
         guard let subject = try token(form, "subject_token", state: state, now: now) else { throw OAuthError.invalidRequest("subject_token is missing") }
         let actor = try token(form, "actor_token", state: state, now: now)
@@ -48,15 +48,15 @@ struct TokenExchangeGrant: Sendable {
 
         var context: JSONObject = [:]
         if state.pipelines[.preAccessToken] != nil {
-            context = PipelineContext.oauth(grantType: ServiceConfig.GrantType.tokenExchange.rawValue, client: client, scope: scope,
-                                            audience: audience, form: form, info: info, redacting: state.config.pipelineRedactedHeaders)
+            context = PipelineContext.oauth(grantType: grantType.rawValue, client: client, scope: scope,
+                                            audience: audience, form: form, info: r.info, redacting: state.config.pipelineRedactedHeaders)
             context["subjectToken"] = .object(subject.claims)
             if let actor { context["actorToken"] = .object(actor.claims) }
         }
         let issued = try await issuer.accessToken(
             .init(client: client, subject: subject.subject, scope: scope, audience: audience, user: .null, context: context,
                   dpopThumbprint: dpopThumbprint, actor: .object(act), notAfter: subject.expiresAt),
-            state: state, scope: requestScope)
+            state: state, scope: r.scope)
         var response = TokenResponse(accessToken: issued.token, expiresIn: issued.expiresIn, scope: scope)
         response.issuedTokenType = Self.accessTokenType
         return response

@@ -11,10 +11,9 @@ enum Discovery {
         algs.insert("RS256")
         var scopes = ["openid", "profile", "email", "phone", "address"]
         for client in config.clients { for s in client.scopes where !scopes.contains(s) { scopes.append(s) } }
-        var grants = ["client_credentials"]
-        for g in ServiceConfig.GrantType.allCases where g != .clientCredentials && config.clients.contains(where: { $0.grantTypes.contains(g) }) {
-            grants.append(g.rawValue)
-        }
+        // Every grant of the registry that some client may use; client_credentials always (RFC 8414 §2).
+        let grants = GrantRegistry.standard.grantTypes
+            .filter { g in g == .clientCredentials || config.clients.contains { $0.grantTypes.contains(g) } }.map(\.rawValue)
         var o = JSONObject()
         o.appendNew("issuer", .string(issuer))
         o.appendNew("authorization_endpoint", .string(config.authorizationEndpoint ?? issuer + "/authorize"))

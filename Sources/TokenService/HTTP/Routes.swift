@@ -10,15 +10,16 @@ import NIOCore
 struct ServiceCore: Sendable {
     let holder: StateHolder
     let issuer: Issuer
+    /// The grants the token endpoint serves.
+    let grants: GrantRegistry
     /// One-time memory and abuse counters (this process, or Redis shared by replicas).
     let shared: any SharedState
     /// This replica's abuse counters while `shared` cannot be reached (limits never fail open).
     let localCounters = InProcessState()
     let dpopKeys = DPoPKeyCache()
     var metrics: ServiceMetrics { issuer.metrics }
-    var clientCredentials: ClientCredentialsGrant { ClientCredentialsGrant(issuer: issuer) }
     func tokenEndpoint(_ scope: RequestScope) -> TokenEndpoint {
-        TokenEndpoint(issuer: issuer, shared: shared, guardrails: guardrails(scope),
+        TokenEndpoint(issuer: issuer, grants: grants, shared: shared, guardrails: guardrails(scope),
                       dpopKeys: dpopKeys, scope: scope)
     }
     func guardrails(_ scope: RequestScope) -> AbuseLimits {
