@@ -59,7 +59,7 @@ import TestSupport
     @Test func aStrangerCannotLockAClientOutFromAnotherAddress() async throws {
         let limits = Self.guardrails()
         for _ in 0..<10 { await limits.recordFailure(clientID: "billing", address: "203.0.113.9", now: 1000) }
-        await #expect(throws: OAuthError.self) { try await limits.admit(clientID: "billing", address: "203.0.113.9", limits: Self.strict, now: 1000) }
+        await #expect(throws: TokenError.self) { try await limits.admit(clientID: "billing", address: "203.0.113.9", limits: Self.strict, now: 1000) }
         try await limits.admit(clientID: "billing", address: "198.51.100.7", limits: Self.strict, now: 1000)
         try await limits.admit(clientID: "reports", address: "203.0.113.9", limits: Self.strict, now: 1000)
         // Keys cannot run into each other however client_ids are spelt.
@@ -71,7 +71,7 @@ import TestSupport
         let unreachable = RedisState(settings: try #require(RedisSettings(url: "redis://127.0.0.1:1/0", prefix: "t:", password: nil)))
         let limits = Self.guardrails(shared: unreachable)
         for _ in 0..<3 { await limits.recordFailure(clientID: "billing", address: "203.0.113.9", now: 1000) }
-        await #expect(throws: OAuthError.self) { try await limits.admit(clientID: "billing", address: "203.0.113.9", limits: Self.strict, now: 1000) }
+        await #expect(throws: TokenError.self) { try await limits.admit(clientID: "billing", address: "203.0.113.9", limits: Self.strict, now: 1000) }
     }
 
     @Test func theQuotaAppliesToGatewayMintsToo() async throws {

@@ -25,7 +25,7 @@ struct AbuseLimits: Sendable {
     static func quotaKey(client: String) -> String { "quota:" + part(client) }
 
     /// Before authentication: refuses a (client_id, address) pair or an address over its failure limit.
-    func admit(clientID: String?, address: String, limits: ServiceConfig.Limits, now: Int64) async throws(OAuthError) {
+    func admit(clientID: String?, address: String, limits: ServiceConfig.Limits, now: Int64) async throws(TokenError) {
         if let clientID {
             let c = await peek(Self.failedKey(client: clientID, address: address), now: now)
             if c.count >= limits.failedAuthPerClient { throw throttled("client", retryAfter: c.resetIn) }
@@ -41,7 +41,7 @@ struct AbuseLimits: Sendable {
     }
 
     /// One token for `client`, within its quota.
-    func spendToken(client: RegisteredClient, now: Int64) async throws(OAuthError) {
+    func spendToken(client: RegisteredClient, now: Int64) async throws(TokenError) {
         guard let quota = client.config.tokensPerMinute else { return }
         let count = await increment(Self.quotaKey(client: client.id), now: now)
         if count.count > quota { throw throttled("client_quota", retryAfter: count.resetIn) }
@@ -61,7 +61,7 @@ struct AbuseLimits: Sendable {
         }
     }
 
-    private func throttled(_ reason: String, retryAfter: Int64) -> OAuthError {
+    private func throttled(_ reason: String, retryAfter: Int64) -> TokenError {
         metrics.throttled(reason: reason)
         switch reason {
         case "client_quota": return .tooManyRequests("this client's token quota for the minute is used up", retryAfter: retryAfter)

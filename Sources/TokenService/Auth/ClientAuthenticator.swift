@@ -23,69 +23,69 @@ struct ClientAuthenticator: Sendable {
         let method: ServiceConfig.AuthMethod
     }
 
-    func authenticate(authorization: String?, form: FormParameters, now: Int64) async throws(OAuthError) -> Result {
+    func authenticate(authorization: String?, form: FormParameters, now: Int64) async throws(TokenError) -> Result {
         let basic = authorization.flatMap(BasicCredentials.parse)
         if let authorization, basic == nil, authorization.lowercased().hasPrefix("basic") {
-            throw OAuthError.invalidClient(basic: true)
+            throw TokenError.invalidClient(basic: true)
         }
         let usesPost = form["client_secret"] != nil
         let usesAssertion = form["client_assertion"] != nil || form["client_assertion_type"] != nil
         let methods = (basic != nil ? 1 : 0) + (usesPost ? 1 : 0) + (usesAssertion ? 1 : 0)
-        guard methods <= 1 else { throw OAuthError.invalidRequest("use exactly one client authentication method") }
+        guard methods <= 1 else { throw TokenError.invalidRequest("use exactly one client authentication method") }
 
         if let (id, secret) = basic {
-            if let formID = form["client_id"], formID != id { throw OAuthError.invalidRequest("client_id does not match the Authorization header") }
+            if let formID = form["client_id"], formID != id { throw TokenError.invalidRequest("client_id does not match the Authorization header") }
             return try checkSecret(id: id, secret: secret, method: .clientSecretBasic)
         }
         if usesPost {
             guard let id = form["client_id"], let secret = form["client_secret"] else {
-                throw OAuthError.invalidRequest("client_secret_post needs client_id and client_secret")
+                throw TokenError.invalidRequest("client_secret_post needs client_id and client_secret")
             }
             return try checkSecret(id: id, secret: secret, method: .clientSecretPost)
         }
         if usesAssertion {
             return try await checkAssertion(form: form, now: now)
         }
-        throw OAuthError.invalidClient(basic: false)
+        throw TokenError.invalidClient(basic: false)
     }
 
     /// What an unknown client's secret is compared with (the same work as a known one): random, so nothing matches it.
     private static let decoyDigest = secureRandomBytes(32)
 
-    private func checkSecret(id: String, secret: String, method: ServiceConfig.AuthMethod) throws(OAuthError) -> Result {
-        guard let presented = try? Digest.hash(.sha256, Array(secret.utf8)) else { throw OAuthError.invalidClient(basic: method == .clientSecretBasic) }
+    private func checkSecret(id: String, secret: String, method: ServiceConfig.AuthMethod) throws(TokenError) -> Result {
+        guard let presented = try? Digest.hash(.sha256, Array(secret.utf8)) else { throw TokenError.invalidClient(basic: method == .clientSecretBasic) }
         let client = clients[id]
         var expected = Self.decoyDigest
         if let client, case .secretSHA256(let digest) = client.config.credential { expected = digest }
         let matches = constantTimeEquals(presented, expected)
         guard let client, matches, client.config.authMethods.contains(method) else {
-            throw OAuthError.invalidClient(basic: method == .clientSecretBasic)
+            throw TokenError.invalidClient(basic: method == .clientSecretBasic)
         }
         return Result(client: client, method: method)
     }
 
-    private func checkAssertion(form: FormParameters, now: Int64) async throws(OAuthError) -> Result {
+    private func checkAssertion(form: FormParameters, now: Int64) async throws(TokenError) -> Result {
         guard form["client_assertion_type"] == Self.assertionType else {
-            throw OAuthError.invalidRequest("client_assertion_type must be \(Self.assertionType)")
+            throw TokenError.invalidRequest("client_assertion_type must be \(Self.assertionType)")
         }
-        guard let assertion = form["client_assertion"] else { throw OAuthError.invalidRequest("client_assertion is missing") }
+        guard let assertion = form["client_assertion"] else { throw TokenError.invalidRequest("client_assertion is missing") }
         // The client is named by the (not yet verified) iss/sub; verification then uses its keys.
         guard let jws = try? CompactJWS(assertion), let iss = jws.unverifiedClaims()?["iss"]?.stringValue,
               let client = clients[iss], client.config.authMethods.contains(.privateKeyJWT), let keys = client.assertionKeys
-        else { throw OAuthError.invalidClient(basic: false) }
-        if let formID = form["client_id"], formID != iss { throw OAuthError.invalidClient(basic: false) }
-        guard let verified = try? JWSVerifier(keys: keys).verify(jws) else { throw OAuthError.invalidClient(basic: false) }
+        else { throw TokenError.invalidClient(basic: false) }
+        if let formID = form["client_id"], formID != iss { throw TokenError.invalidClient(basic: false) }
+        guard let verified = try? JWSVerifier(keys: keys).verify(jws) else { throw TokenError.invalidClient(basic: false) }
         let claims = verified.claims
         let checks = ClaimValidator([IssuerCheck(issuer: client.id), EqualsCheck("sub", client.id), AudienceCheck(accepted: audiences),
                                      ExpirationCheck(maxLifetime: Self.maxAssertionLifetime), NotBeforeCheck(), RequiredStringCheck("jti")])
         guard (try? checks.validate(claims, now: now)) != nil, let exp = claims["exp"].flatMap(NumericDate.seconds), let jti = claims["jti"]?.stringValue else {
-            throw OAuthError.invalidClient(basic: false)
+            throw TokenError.invalidClient(basic: false)
         }
         let fresh: Bool
         do {
             fresh = try await oneTime.claimOnce("assertion:" + client.id + ":" + jti, expiresAt: exp.saturatingAdd(ClaimValidator.defaultLeeway), now: now)
-        } catch { throw OAuthError.temporarilyUnavailable("the one-time check of the assertion is unavailable") }
-        guard fresh else { throw OAuthError.invalidClient(basic: false) }
+        } catch { throw TokenError.temporarilyUnavailable("the one-time check of the assertion is unavailable") }
+        guard fresh else { throw TokenError.invalidClient(basic: false) }
         return Result(client: client, method: .privateKeyJWT)
     }
 

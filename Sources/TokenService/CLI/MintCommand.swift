@@ -35,13 +35,13 @@ struct MintCommand: AsyncParsableCommand {
             if let handler = core.grants.handler(for: grantType) {
                 guard let registered = state.clients[client] else { throw CommandFailure("unknown client \(client)") }
                 guard registered.config.grantTypes.contains(handler.grantType) else {
-                    throw OAuthError.unauthorizedClient("\(grantType) is not allowed for this client")
+                    throw TokenError.unauthorizedClient("\(grantType) is not allowed for this client")
                 }
                 var form: [String: String] = ["grant_type": grantType]
                 if let scope { form["scope"] = scope }
                 if let audience { form["audience"] = audience }
                 response = try await handler.issue(GrantRequest(client: registered, form: FormParameters(values: form),
-                                                                info: RequestInfo(remoteIP: "127.0.0.1", headers: [:]), state: state,
+                                                                info: RequestInfo(remoteIP: "127.0.0.1", headers: []), state: state,
                                                                 scope: requestScope), issuer: core.issuer)
             } else {
                 guard let userObject else { throw CommandFailure("--user is required for \(grantType)") }
@@ -53,8 +53,8 @@ struct MintCommand: AsyncParsableCommand {
                 response = try await core.gatewayMint(requestScope).handle(try GatewayMint.parse(JSON.serialize(.object(body))), state: state, scope: requestScope)
             }
             print(JSON.serializeString(.object(response.json)))
-        } catch let error as OAuthError {
-            throw CommandFailure(JSON.serializeString(.object(["error": .string(error.code), "error_description": .string(error.errorDescription)])))
+        } catch let error as TokenError {
+            throw CommandFailure(String(decoding: error.body, as: UTF8.self))
         }
     }
 }

@@ -64,11 +64,14 @@ struct PipelineCommand: AsyncParsableCommand {
             let grant = ServiceConfig.GrantType.clientCredentials.rawValue
             var ctx = PipelineContext.oauth(grantType: grant, client: client, scope: client.config.scopes, audience: audience,
                                             form: FormParameters(values: ["grant_type": grant]),
-                                            info: .init(remoteIP: "127.0.0.1", headers: [:]), redacting: state.config.pipelineRedactedHeaders)
+                                            info: .init(remoteIP: "127.0.0.1", headers: []), redacting: state.config.pipelineRedactedHeaders)
             for (k, v) in given where ctx[k] == nil { ctx[k] = v }
             return ctx
         }
     }
+
+    /// The answer a client would get: status and error code, as the edge writes them.
+    static func http(_ error: TokenError) -> JSONValue { .string("\(error.status.code) \(error.code)") }
 
     /// What `pipeline test` prints for one run: outcome, claims, removals, refusals, logs, every
     /// function's outcome and its outbound calls (method, URL without query, status or error, ms).
@@ -82,8 +85,8 @@ struct PipelineCommand: AsyncParsableCommand {
         let outcome: JSONValue
         switch report.outcome {
         case .proceed: outcome = "proceed"
-        case .denied(let f, let m): outcome = ["denied": ["function": .string(f), "message": .string(m), "http": "403 access_denied"]]
-        case .failed(let f, let r): outcome = ["failed": ["function": .string(f), "reason": .string(r), "http": "500 server_error"]]
+        case .denied(let f, let m): outcome = ["denied": ["function": .string(f), "message": .string(m), "http": http(.accessDenied(m))]]
+        case .failed(let f, let r): outcome = ["failed": ["function": .string(f), "reason": .string(r), "http": http(.serverError(r))]]
         }
         let calls: [JSONValue] = report.httpCalls.map { call in
             var o: JSONObject = ["function": .string(pipeline.functions[call.function].name), "method": .string(call.method),

@@ -8,7 +8,7 @@ struct ClientCredentialsGrant: TokenGrant {
     var grantType: ServiceConfig.GrantType { .clientCredentials }
 
     /// Issues for an already authenticated client (also `tokenservice mint`).
-    func issue(_ r: GrantRequest, issuer: Issuer) async throws(OAuthError) -> TokenResponse {
+    func issue(_ r: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse {
         let (client, form, state) = (r.client, r.form, r.state)
         let scope = try ScopePolicy.grant(requested: form["scope"], client: client)
         let requested = try ScopePolicy.requestedAudience(audience: form["audience"], resource: form["resource"])

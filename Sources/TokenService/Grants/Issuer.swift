@@ -39,9 +39,9 @@ struct Issuer: Sendable {
     }
 
     /// Builds, runs `pre_access_token` on, and signs an RFC 9068 access token.
-    func accessToken(_ r: AccessTokenRequest, state: ServiceState, scope: RequestScope) async throws(OAuthError) -> IssuedAccessToken {
+    func accessToken(_ r: AccessTokenRequest, state: ServiceState, scope: RequestScope) async throws(TokenError) -> IssuedAccessToken {
         guard let signers = state.keys.signers(for: r.client.config.signingKey) else {
-            throw OAuthError.serverError("no active signing key")
+            throw TokenError.serverError("no active signing key")
         }
         let iat = now()
         var expiresAt = iat + Int64(r.client.config.accessTokenTTL)
@@ -72,7 +72,7 @@ struct Issuer: Sendable {
         var context: JSONObject
     }
 
-    func idToken(_ r: IDTokenRequest, signers: KeyRing.Signers, state: ServiceState, scope: RequestScope) async throws(OAuthError) -> String {
+    func idToken(_ r: IDTokenRequest, signers: KeyRing.Signers, state: ServiceState, scope: RequestScope) async throws(TokenError) -> String {
         let iat = now()
         let alg = signers.key.algorithm
         var standard = StandardClaims.claims(for: r.user, scopes: Set(r.scope))
@@ -81,7 +81,7 @@ struct Issuer: Sendable {
         do {
             accessTokenHash = try TokenHash.halfHash(of: r.accessToken, algorithm: alg)
             codeHash = try r.code.map { code throws(JOSEError) in try TokenHash.halfHash(of: code, algorithm: alg) }
-        } catch { throw OAuthError.serverError("hashing for at_hash/c_hash failed") }
+        } catch { throw TokenError.serverError("hashing for at_hash/c_hash failed") }
         let claims = IDTokenClaims(
             issuer: state.config.issuer, subject: r.user["id"]?.stringValue ?? "", audience: r.client.id,
             authorizedParty: r.client.id, issuedAt: iat, expiresAt: iat + Int64(r.client.config.idTokenTTL),
@@ -92,7 +92,7 @@ struct Issuer: Sendable {
 
     /// Signs a payload and counts the token; a signing failure is logged (never the key) and is a 500.
     private func sign(_ payload: JSONObject, with signer: JWSSigner, client: RegisteredClient, kind: String,
-                      scope: RequestScope) throws(OAuthError) -> String {
+                      scope: RequestScope) throws(TokenError) -> String {
         do {
             let token = try signer.sign(claims: payload)
             metrics.tokenIssued(client: client.id, algorithm: signer.key.algorithm.rawValue, kind: kind)
@@ -103,14 +103,14 @@ struct Issuer: Sendable {
             return token
         } catch {
             scope.logger.error("signing failed", metadata: ["kid": "\(signer.key.kid)", "error": "\(error)"])
-            throw OAuthError.serverError("token signing failed")
+            throw TokenError.serverError("token signing failed")
         }
     }
 
     /// Runs a trigger's pipeline and applies what it added to `claims`. A `callback(error)` is 403
     /// access_denied; a function that fails closed is 500 server_error.
     func runPipeline(_ trigger: PipelineTrigger, state: ServiceState, user: JSONValue, context: JSONObject,
-                     into claims: inout JSONObject, scope: RequestScope) async throws(OAuthError) {
+                     into claims: inout JSONObject, scope: RequestScope) async throws(TokenError) {
         let logger = scope.logger
         guard let pipeline = state.pipelines[trigger], let engine else { return }
         let report = await engine.run(pipeline, user: user, context: context, logger: logger)
@@ -133,10 +133,10 @@ struct Issuer: Sendable {
             return
         case .denied(let function, let message):
             logger.info("pipeline denied issuance", metadata: ["function": "\(function)"])
-            throw OAuthError.accessDenied(message.isEmpty ? "denied by pipeline \(function)" : message)
+            throw TokenError.accessDenied(message.isEmpty ? "denied by pipeline \(function)" : message)
         case .failed(let function, let reason):
             logger.error("pipeline failed", metadata: ["function": "\(function)", "reason": "\(reason)"])
-            throw OAuthError.serverError("pipeline \(function) failed")
+            throw TokenError.serverError("pipeline \(function) failed")
         }
     }
 }

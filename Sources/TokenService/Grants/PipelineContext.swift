@@ -1,5 +1,4 @@
 import OAuthWire
-import HTTPTypes
 import JSONCore
 
 /// Builds the GenAuth `context` object that pipeline functions receive.
@@ -16,9 +15,7 @@ enum PipelineContext {
         var body = JSONObject()
         for (k, v) in form.values.sorted(by: { $0.key < $1.key }) where !secretParameters.contains(k) { body.appendNew(k, .string(v)) }
         var headers = JSONObject()
-        for field in info.headers where !isRedacted(field.name.canonicalName, redacting) {
-            headers[field.name.canonicalName] = .string(field.value)
-        }
+        for (name, value) in info.headers where !isRedacted(name, redacting) { headers[name] = .string(value) }
         let request: JSONObject = ["ip": .string(info.remoteIP), "body": .object(body), "query": [:], "geo": [:], "headers": .object(headers)]
         return common(protocol: "oauth", connection: nil, client: client, grantType: grantType, scope: scope,
                       audience: audience, target: "programmaticAccount", request: request)

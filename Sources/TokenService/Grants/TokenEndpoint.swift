@@ -1,6 +1,5 @@
 import OAuthWire
 import Claims
-import HTTPTypes
 import Logging
 
 /// `POST /oauth/token`: the grant type, client authentication (behind the abuse limits), the client's
@@ -21,16 +20,16 @@ struct TokenEndpoint: Sendable {
         var info: RequestInfo
     }
 
-    func handle(_ r: Request, state: ServiceState) async throws(OAuthError) -> TokenResponse {
-        guard let grantName = r.form["grant_type"] else { throw OAuthError.invalidRequest("grant_type is missing") }
+    func handle(_ r: Request, state: ServiceState) async throws(TokenError) -> TokenResponse {
+        guard let grantName = r.form["grant_type"] else { throw TokenError.invalidRequest("grant_type is missing") }
         guard let handler = grants.handler(for: grantName) else {
-            throw OAuthError.unsupportedGrantType("grant_type \(grantName) is not supported at this endpoint")
+            throw TokenError.unsupportedGrantType("grant_type \(grantName) is not supported at this endpoint")
         }
         let grant = handler.grantType
         scope.note.set { $0.grantType = grant.rawValue }
         let client = try await authenticate(r, state: state, audiences: [state.tokenEndpoint, state.config.issuer]).client
         guard client.config.grantTypes.contains(grant) else {
-            throw OAuthError.unauthorizedClient("\(grant.rawValue) is not allowed for this client")
+            throw TokenError.unauthorizedClient("\(grant.rawValue) is not allowed for this client")
         }
         try await guardrails.spendToken(client: client, now: issuer.now())
         let jkt = try await dpopThumbprint(r.dpop, client: client, state: state)
@@ -41,7 +40,7 @@ struct TokenEndpoint: Sendable {
     }
 
     /// Client authentication behind the failed-authentication limits (also used by introspection).
-    func authenticate(_ r: Request, state: ServiceState, audiences: Set<String>) async throws(OAuthError) -> ClientAuthenticator.Result {
+    func authenticate(_ r: Request, state: ServiceState, audiences: Set<String>) async throws(TokenError) -> ClientAuthenticator.Result {
         let now = issuer.now()
         let claimed = ClientAuthenticator.claimedClientID(authorization: r.authorization, form: r.form)
         if let claimed { scope.note.set { $0.clientID = claimed } }
@@ -50,29 +49,29 @@ struct TokenEndpoint: Sendable {
         do {
             return try await authenticator.authenticate(authorization: r.authorization, form: r.form, now: now)
         } catch {
-            if error.code == "invalid_client" { await guardrails.recordFailure(clientID: claimed, address: r.info.remoteIP, now: now) }
+            if error.isClientAuthenticationFailure { await guardrails.recordFailure(clientID: claimed, address: r.info.remoteIP, now: now) }
             throw error
         }
     }
 
     /// The thumbprint of a valid, unused DPoP proof for this request; nil without one (unless the
     /// client must use DPoP).
-    private func dpopThumbprint(_ proofs: [String], client: RegisteredClient, state: ServiceState) async throws(OAuthError) -> String? {
+    private func dpopThumbprint(_ proofs: [String], client: RegisteredClient, state: ServiceState) async throws(TokenError) -> String? {
         guard let proof = proofs.first else {
-            if client.config.dpopBoundAccessTokens { throw OAuthError.invalidDPoPProof("this client must send a DPoP proof") }
+            if client.config.dpopBoundAccessTokens { throw TokenError.invalidDPoPProof("this client must send a DPoP proof") }
             return nil
         }
-        guard proofs.count == 1 else { throw OAuthError.invalidDPoPProof("send exactly one DPoP header") }
+        guard proofs.count == 1 else { throw TokenError.invalidDPoPProof("send exactly one DPoP header") }
         let now = issuer.now()
         let verified: DPoPProof
         do { verified = try DPoPProof.verify(proof, method: "POST", normalizedURL: state.dpopTokenEndpoint, now: now, keys: dpopKeys) } catch {
-            throw OAuthError.invalidDPoPProof("DPoP proof: \(error.reason)")
+            throw TokenError.invalidDPoPProof("DPoP proof: \(error.reason)")
         }
         let fresh: Bool
         do { fresh = try await shared.claimOnce(verified.oneTimeKey, expiresAt: verified.rememberUntil, now: now) } catch {
-            throw OAuthError.temporarilyUnavailable("the one-time check of the DPoP proof is unavailable")
+            throw TokenError.temporarilyUnavailable("the one-time check of the DPoP proof is unavailable")
         }
-        guard fresh else { throw OAuthError.invalidDPoPProof("DPoP proof: jti was already used") }
+        guard fresh else { throw TokenError.invalidDPoPProof("DPoP proof: jti was already used") }
         return verified.thumbprint
     }
 }

@@ -18,23 +18,23 @@ struct TokenExchangeGrant: TokenGrant {
     static let jwtType = "urn:ietf:params:oauth:token-type:jwt"
     static let tokenTypes: Set<String> = [accessTokenType, idTokenType, jwtType]
 
-    func issue(_ r: GrantRequest, issuer: Issuer) async throws(OAuthError) -> TokenResponse {
+    func issue(_ r: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse {
         let (client, form, state, dpopThumbprint) = (r.client, r.form, r.state, r.dpopThumbprint)
         let now = issuer.now()
-        guard let subject = try token(form, "subject_token", state: state, now: now) else { throw OAuthError.invalidRequest("subject_token is missing") }
+        guard let subject = try token(form, "subject_token", state: state, now: now) else { throw TokenError.invalidRequest("subject_token is missing") }
         let actor = try token(form, "actor_token", state: state, now: now)
         try Self.checkSubject(subject, caller: client)
         // Accepted within the clock leeway, but a token issued for it would already have expired.
-        guard subject.expiresAt > now else { throw OAuthError.invalidGrant("the subject_token has expired") }
+        guard subject.expiresAt > now else { throw TokenError.invalidGrant("the subject_token has expired") }
         if let actor, (actor.claims["client_id"]?.stringValue ?? actor.subject) != client.id {
-            throw OAuthError.invalidGrant("the actor_token must be a token of the calling client")
+            throw TokenError.invalidGrant("the actor_token must be a token of the calling client")
         }
         if subject.actorDepth + 1 > client.config.exchangeMaxChain {
-            throw OAuthError.invalidGrant("the delegation chain would be longer than \(client.config.exchangeMaxChain)")
+            throw TokenError.invalidGrant("the delegation chain would be longer than \(client.config.exchangeMaxChain)")
         }
         // RFC 9449: a bound subject stays bound, and only to the key that holds it.
         if let bound = subject.dpopThumbprint, bound != dpopThumbprint {
-            throw OAuthError.invalidGrant("the subject_token is DPoP-bound: send a DPoP proof of its key")
+            throw TokenError.invalidGrant("the subject_token is DPoP-bound: send a DPoP proof of its key")
         }
 
         let requested = try ScopePolicy.requestedAudience(audience: form["audience"], resource: form["resource"])
@@ -63,29 +63,29 @@ struct TokenExchangeGrant: TokenGrant {
     }
 
     /// The caller may exchange this subject token (the contract's policy; RFC 8693 §2.1 leaves it to us).
-    static func checkSubject(_ subject: IssuedToken, caller: RegisteredClient) throws(OAuthError) {
+    static func checkSubject(_ subject: IssuedToken, caller: RegisteredClient) throws(TokenError) {
         if subject.isAccessToken {
             if subject.isAudience(caller.config.resourceAudiences) { return }
             if subject.claims["may_act"]?.objectValue?["sub"]?.stringValue == caller.id { return }
-            throw OAuthError.invalidGrant("the subject_token is not for this client (aud) and does not name it in may_act")
+            throw TokenError.invalidGrant("the subject_token is not for this client (aud) and does not name it in may_act")
         }
-        guard subject.issuedTo == caller.id else { throw OAuthError.invalidGrant("an ID token is exchanged only by the client it was issued to") }
+        guard subject.issuedTo == caller.id else { throw TokenError.invalidGrant("an ID token is exchanged only by the client it was issued to") }
     }
 
     /// Reads `name` and `name_type` and verifies the token as one this service issued, of the header
     /// type its token type implies. Nil when the parameter is absent.
-    private func token(_ form: FormParameters, _ name: String, state: ServiceState, now: Int64) throws(OAuthError) -> IssuedToken? {
+    private func token(_ form: FormParameters, _ name: String, state: ServiceState, now: Int64) throws(TokenError) -> IssuedToken? {
         guard let token = form[name] else {
-            if form[name + "_type"] != nil { throw OAuthError.invalidRequest("\(name)_type is given without \(name)") }
+            if form[name + "_type"] != nil { throw TokenError.invalidRequest("\(name)_type is given without \(name)") }
             return nil
         }
-        guard let type = form[name + "_type"] else { throw OAuthError.invalidRequest("\(name)_type is missing") }
-        guard Self.tokenTypes.contains(type) else { throw OAuthError.invalidRequest("\(name)_type \(type) is not supported") }
+        guard let type = form[name + "_type"] else { throw TokenError.invalidRequest("\(name)_type is missing") }
+        guard Self.tokenTypes.contains(type) else { throw TokenError.invalidRequest("\(name)_type \(type) is not supported") }
         guard let issued = state.keys.verifyIssued(token, issuer: state.config.issuer, now: now) else {
-            throw OAuthError.invalidGrant("the \(name) is not a valid token of this issuer")
+            throw TokenError.invalidGrant("the \(name) is not a valid token of this issuer")
         }
         if type == Self.accessTokenType && !issued.isAccessToken || type == Self.idTokenType && issued.isAccessToken {
-            throw OAuthError.invalidGrant("the \(name) is not of type \(type)")
+            throw TokenError.invalidGrant("the \(name) is not of type \(type)")
         }
         return issued
     }

@@ -1,4 +1,3 @@
-import HTTPTypes
 import OAuthWire
 
 /// One grant at the token endpoint (ory/fosite's handler per grant): the `grant_type` it answers, and how
@@ -6,7 +5,7 @@ import OAuthWire
 /// implementing this and one line in `GrantRegistry.standard`.
 protocol TokenGrant: Sendable {
     var grantType: ServiceConfig.GrantType { get }
-    func issue(_ request: GrantRequest, issuer: Issuer) async throws(OAuthError) -> TokenResponse
+    func issue(_ request: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse
 }
 
 /// What a grant is given: the authenticated client, the form, what the request carried, the DPoP key the
@@ -20,10 +19,11 @@ struct GrantRequest: Sendable {
     var scope: RequestScope
 }
 
-/// The request's source address and headers, as pipelines see them (credentials left out there).
+/// The request's source address and headers (names as received), as pipelines see them (credentials are
+/// left out there). The edge fills it in; grants know no HTTP types.
 struct RequestInfo: Sendable {
     var remoteIP: String
-    var headers: HTTPFields
+    var headers: [(name: String, value: String)]
 }
 
 /// The grants this service issues tokens for: the token endpoint's handlers, and the grants an auth gateway

@@ -30,10 +30,10 @@ enum Introspection {
 
     /// RFC 9701 §5: `typ: token-introspection+jwt`, signed with the service's (published) key; claims
     /// `iss`, `aud` (the calling client), `iat` and `token_introspection`.
-    static func signed(_ result: JSONObject, audience: String, state: ServiceState, now: Int64) throws(OAuthError) -> String {
-        guard let signer = state.keys.introspectionSigner else { throw OAuthError.serverError("no published signing key for introspection") }
+    static func signed(_ result: JSONObject, audience: String, state: ServiceState, now: Int64) throws(TokenError) -> String {
+        guard let signer = state.keys.introspectionSigner else { throw TokenError.serverError("no published signing key for introspection") }
         let claims: JSONObject = ["iss": .string(state.config.issuer), "aud": .string(audience), "iat": .int(now),
                                   "token_introspection": .object(result)]
-        do { return try signer.sign(claims: claims) } catch { throw OAuthError.serverError("signing the introspection answer failed") }
+        do { return try signer.sign(claims: claims) } catch { throw TokenError.serverError("signing the introspection answer failed") }
     }
 }

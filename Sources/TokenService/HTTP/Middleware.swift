@@ -31,7 +31,7 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let method = Endpoint.byPath[request.uri.path]?.method, request.method != method, !(method == .get && request.method == .head) {
-            throw OAuthError(.methodNotAllowed, "invalid_request", "use \(method.rawValue) for this endpoint", headers: [.allow: method.rawValue])
+            throw TokenError(.methodNotAllowed(allow: method.rawValue), "use \(method.rawValue) for this endpoint")
         }
         return try await next(request, context)
     }

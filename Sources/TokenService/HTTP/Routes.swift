@@ -49,13 +49,12 @@ enum Routes {
             guard let auth = request.headers[.authorization], auth.count > 7, auth.prefix(7).lowercased() == "bearer ",
                   state.gatewayAuthorized(String(auth.dropFirst(7)))
             else {
-                throw OAuthError(.unauthorized, "invalid_token", "a valid gateway bearer token is required",
-                                 headers: [.wwwAuthenticate: #"Bearer realm="tokenservice""#])
+                throw TokenError(.invalidToken, "a valid gateway bearer token is required")
             }
             let body = try await collect(request, context: context, limit: jsonLimit)
             let mint = try GatewayMint.parse(body)
             if !request.headers[values: .dpop].isEmpty {
-                throw OAuthError.invalidRequest("the gateway checks the DPoP proof and sends dpop_jkt in the body")
+                throw TokenError.invalidRequest("the gateway checks the DPoP proof and sends dpop_jkt in the body")
             }
             return json(try await core.gatewayMint(context.scope).handle(mint, state: state, scope: context.scope).json)
         }
@@ -65,7 +64,7 @@ enum Routes {
             let r = try await tokenRequest(request, context: context)
             let client = try await core.tokenEndpoint(context.scope).authenticate(
                 r, state: state, audiences: [state.tokenEndpoint, state.config.issuer, Endpoint.introspect.url(state.config.issuer)]).client
-            guard let token = r.form["token"] else { throw OAuthError.invalidRequest("token is missing") }
+            guard let token = r.form["token"] else { throw TokenError.invalidRequest("token is missing") }
             let now = core.issuer.now()
             let result = Introspection.result(token: token, caller: client, state: state, now: now)
             // RFC 9701: a signed answer when the client asks for one.
@@ -117,11 +116,11 @@ enum Routes {
             let buffer = try await request.body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
         } catch is NIOTooManyBytesError {
-            throw OAuthError(.contentTooLarge, "invalid_request", "the request body is larger than \(limit) bytes")
+            throw TokenError(.bodyTooLarge, "the request body is larger than \(limit) bytes")
         } catch {
             // The client's stream ended early (a body shorter than its Content-Length) or broke: its doing.
             context.logger.info("request body could not be read", metadata: ["error.type": "\(type(of: error))"])
-            throw OAuthError.invalidRequest("the request body could not be read in full")
+            throw TokenError.invalidRequest("the request body could not be read in full")
         }
     }
 
@@ -129,15 +128,15 @@ enum Routes {
     static func tokenRequest(_ request: Request, context: TokenRequestContext) async throws -> TokenEndpoint.Request {
         TokenEndpoint.Request(form: try await formBody(request, context: context), authorization: request.headers[.authorization],
                               dpop: request.headers[values: .dpop],
-                              info: .init(remoteIP: context.remoteIP, headers: request.headers))
+                              info: .init(remoteIP: context.remoteIP, headers: request.headers.map { ($0.name.canonicalName, $0.value) }))
     }
 
     static func formBody(_ request: Request, context: TokenRequestContext) async throws -> FormParameters {
         guard request.headers[.contentType].map(mediaType) == "application/x-www-form-urlencoded" else {
-            throw OAuthError.invalidRequest("Content-Type must be application/x-www-form-urlencoded")
+            throw TokenError.invalidRequest("Content-Type must be application/x-www-form-urlencoded")
         }
         let body = try await collect(request, context: context, limit: formLimit)
-        do { return try FormParameters(body: body) } catch { throw OAuthError.invalidRequest(error.reason) }
+        do { return try FormParameters(body: body) } catch { throw TokenError.invalidRequest(error.reason) }
     }
 
     /// The media type of a Content-Type value, without parameters or surrounding blanks, lowercased.

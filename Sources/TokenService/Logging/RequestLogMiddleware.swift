@@ -47,7 +47,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         } catch {
             context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))"])
             response = Response(status: .internalServerError, headers: .noStoreJSON,
-                                body: .init(byteBuffer: ByteBuffer(bytes: OAuthError.serverError("internal error").body)))
+                                body: .init(byteBuffer: ByteBuffer(bytes: TokenError.serverError("internal error").body)))
         }
         response.headers[Self.header] = id
         let elapsed = ContinuousClock.now - start
