@@ -12,6 +12,7 @@ enum TestWorker {
 
     static func engine(workers: Int = 2, memoryMB: Int = 256, spareIdle: Duration = .seconds(30),
                        configure: (inout PipelineEngine.Configuration) -> Void = { _ in }) -> PipelineEngine {
+        ignoreSIGPIPE()
         var config = PipelineEngine.Configuration(
             launch: WorkerLaunch(executable: executable, arguments: ["pipeline-worker"]),
             workers: workers, memoryLimitMB: memoryMB)

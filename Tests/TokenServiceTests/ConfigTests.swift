@@ -4,6 +4,7 @@ import JSONCore
 import Logging
 import Pipeline
 import Testing
+import TestSupport
 @testable import TokenService
 
 @Suite struct ConfigTests {
@@ -97,6 +98,7 @@ import Testing
         try Fixture.write(dir, "keys/es256.pem", try EVPKey.generateEC(curve: "P-256").privateKeyPEM())
         try Fixture.write(dir, "keys/ed25519.pem", try EVPKey.generateEd25519().privateKeyPEM())
         try Fixture.write(dir, "keys/hs256.key", Base64URL.encode(secureRandomBytes(48)))
+        ignoreSIGPIPE()
         let engine = PipelineEngine.forThisExecutable(logger: Logger(label: "test"), runtime: .init(), executable: WorkerLaunch.siblingExecutable(named: "tokenservice"))
         defer { engine.shutdown() }
         let state = try await ServiceState.load(path: dir.appendingPathComponent("config/dev.json").path, engine: engine, environment: [:])

@@ -5,6 +5,7 @@ import JOSE
 import JSONCore
 import Logging
 import Pipeline
+import TestSupport
 @testable import TokenService
 
 /// A configuration in a fresh temporary directory, with generated keys.
@@ -79,7 +80,8 @@ struct Fixture {
     }
 
     func engine() -> PipelineEngine {
-        PipelineEngine.forThisExecutable(logger: Logger(label: "test"), runtime: .init(), executable: WorkerLaunch.siblingExecutable(named: "tokenservice"))
+        ignoreSIGPIPE()
+        return PipelineEngine.forThisExecutable(logger: Logger(label: "test"), runtime: .init(), executable: WorkerLaunch.siblingExecutable(named: "tokenservice"))
     }
 
     func state(engine: PipelineEngine? = nil) async throws -> ServiceState {

@@ -95,9 +95,9 @@ public final class PipelineEngine: Service, Sendable {
     /// The newest pipeline of each trigger: what a fresh worker loads before it takes work.
     private let current = Mutex<[PipelineTrigger: CompiledPipeline]>([:])
 
+    /// The process must ignore SIGPIPE (the executable's `main` does): a worker that dies mid-write would
+    /// otherwise take it down.
     public init(configuration: Configuration, logger: Logger) {
-        // A worker that dies mid-write must not take the service down with SIGPIPE.
-        signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
         let outbound = LazyOutbound(maxActive: configuration.maxOutboundActive, maxQueued: configuration.maxOutboundQueued)

@@ -10,6 +10,9 @@ import Pipeline
 @main
 enum Main {
     static func main() {
+        // A pipeline worker (or a client) that goes away mid-write must not take the process down: writes
+        // to a closed pipe or socket fail with EPIPE instead.
+        signal(SIGPIPE, SIG_IGN)
         let args = CommandLine.arguments
         if args.count > 1, args[1] == PipelineWorkerCommand.configuration.commandName {
             PipelineWorkerCommand.main(Array(args.dropFirst(2)))
