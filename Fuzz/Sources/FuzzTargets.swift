@@ -89,6 +89,11 @@ enum FuzzTargets {
             precondition(Wire.RunHeader(words: Array(words)) == header, "a run header encodes back to itself")
         }
         _ = Wire.runBody(message.body)
-        _ = try? JSON.parse(message.body)
+        _ = Wire.RunReply(json: message.body)
+        _ = Wire.OutboundRequest(json: message.body)
+        if let load = Wire.LoadRequest(json: message.body) {
+            precondition(Wire.LoadRequest(json: load.json)?.functions.count == load.functions.count, "a load request encodes back")
+        }
+        if let reply = Wire.LoadReply(json: message.body) { precondition(Wire.LoadReply(json: reply.json) == reply, "a load reply encodes back") }
     }
 }

@@ -112,3 +112,23 @@ import Testing
         #expect(line?.metadata["request_id"] == "req-42" && line?.metadata["log"] == "notified", "\(sink.lines)")
     }
 }
+
+/// The wire bodies have one encoder and one decoder: what one side writes, the other reads back.
+@Suite struct WireBodyTests {
+    @Test func loadRequestAndReplyRoundTrip() throws {
+        let request = Wire.LoadRequest(generation: 7, settings: ["trigger": "pre_id_token"], functions: [.init(name: "a", source: "function pipe(){}")])
+        let back = try #require(Wire.LoadRequest(json: request.json))
+        #expect(back.generation == 7 && back.settings == ["trigger": "pre_id_token"] && back.functions.map(\.name) == ["a"])
+        for reply in [Wire.LoadReply(errors: []), Wire.LoadReply(errors: ["a: SyntaxError"])] { #expect(Wire.LoadReply(json: reply.json) == reply) }
+        #expect(Wire.LoadReply(json: Array(#"{"ok":false}"#.utf8))?.errors == ["load failed"], "a refusal always says why")
+        #expect(Wire.LoadReply(json: Array("[]".utf8)) == nil)
+    }
+
+    @Test func aRunReplyAsTheBootstrapWritesIt() throws {
+        let text = #"{"results":[{"i":0,"o":"ok"},{"i":1,"o":"denied","m":"no"}],"out":{"ops":[["add","k",1],["remove","picture"],["bad"]],"logs":[["f","hi"]],"refused":["iss"],"droppedLogs":2}}"#
+        let reply = try #require(Wire.RunReply(json: Array(text.utf8)))
+        #expect(reply.results.map(\.index) == [0, 1] && reply.results[1].message == "no")
+        #expect(reply.operations == [.add("k", 1), .remove("picture")] && reply.refused == ["iss"] && reply.droppedLogs == 2)
+        #expect(Wire.RunReply(json: Array(#"{"error":"bad frame"}"#.utf8))?.error == "bad frame")
+    }
+}

@@ -118,11 +118,11 @@ public final class PipelineEngine: Service, Sendable {
         let unknownModules = specs.flatMap { spec in GenAuthModules.problems(in: spec.source).map { "\(spec.name): \($0)" } }
         guard unknownModules.isEmpty else { throw PipelineLoadError(unknownModules) }
         let gen = generationCounter.wrappingAdd(1, ordering: .relaxed).newValue
-        let fns: [JSONValue] = specs.map { ["name": .string($0.name), "source": .string($0.source)] }
         let settings: JSONObject = ["trigger": .string(trigger.rawValue), "env": .object(env),
                                     "registered": .array(RegisteredClaims.names.sorted().map { .string($0) }),
                                     "maxClaimBytes": .int(Int64(ClaimExtensions.maxBytes))]
-        let body = JSON.serialize(.object(["gen": .int(Int64(gen)), "settings": .object(settings), "fns": .array(fns)]))
+        let body = Wire.LoadRequest(generation: Int64(gen), settings: settings,
+                                    functions: specs.map { .init(name: $0.name, source: $0.source) }).json
         let enabled = specs.indices.filter { specs[$0].enabled }
         let plan = { (indices: [Int], detach: Bool) in
             RunPlan(specs, generation: gen, indices: indices, detach: detach, graceMS: self.configuration.killGraceMS,
@@ -335,13 +335,13 @@ public final class PipelineEngine: Service, Sendable {
         case nil:
             return .ready
         case .frame(let reply, _)?, .answered(let reply, _)?:
-            guard let o = try? JSON.parse(reply).objectValue else {
+            guard let loaded = Wire.LoadReply(json: reply) else {
                 worker.forgetLoaded(pipeline.generation)
                 return .failed(["unreadable reply from the pipeline worker"])
             }
-            if o["ok"] == true { return .ready }
+            if loaded.ok { return .ready }
             worker.forgetLoaded(pipeline.generation)
-            return .failed(o["errors"]?.arrayValue?.compactMap(\.stringValue) ?? ["load failed"])
+            return .failed(loaded.errors)
         case .lost(_, let reason)?:
             return .failed(["the pipeline worker was lost while compiling (\(reason)); is JavaScriptCore installed?"])
         case .unavailable?:

@@ -1,32 +1,28 @@
 import Claims
 import JSONCore
 
-/// A worker's answer to a run (`{"results": [...], "out": {"ops", "logs", "refused", "droppedLogs"}}`)
-/// as a `PipelineReport`.
+/// A worker's answer to a run (`Wire.RunReply`) as a `PipelineReport`.
 enum PipelineReply {
     static func decode(_ frame: [UInt8], pipeline: CompiledPipeline, total: Duration) -> PipelineReport {
         var report = PipelineReport()
-        let o = try? JSON.parse(frame).objectValue
-        if let error = o?["error"]?.stringValue {
-            report.outcome = .failed(function: "(worker)", reason: error)
-            return report
-        }
-        guard let o, let results = o["results"]?.arrayValue else {
+        guard let reply = Wire.RunReply(json: frame) else {
             report.outcome = .failed(function: "(worker)", reason: "unreadable reply from the pipeline worker")
             return report
         }
-        let share = results.isEmpty ? total : total / results.count
-        for r in results {
-            guard let ro = r.objectValue, let i = ro["i"]?.intValue.map(Int.init), pipeline.functions.indices.contains(i) else { continue }
-            let spec = pipeline.functions[i]
-            let message = ro["m"]?.stringValue ?? ""
+        if let error = reply.error {
+            report.outcome = .failed(function: "(worker)", reason: error)
+            return report
+        }
+        let share = reply.results.isEmpty ? total : total / reply.results.count
+        for r in reply.results where pipeline.functions.indices.contains(r.index) {
+            let spec = pipeline.functions[r.index]
             let outcome: FunctionOutcome
-            switch ro["o"]?.stringValue ?? "failed" {
+            switch r.outcome {
             case "ok": outcome = .ok
-            case "denied": outcome = .denied(message)
+            case "denied": outcome = .denied(r.message)
             case "timeout": outcome = spec.terminateOnTimeout ? .failed("timed out after \(spec.timeoutMS) ms") : .skipped("timed out")
             case "pending": outcome = spec.terminateOnTimeout ? .failed("did not call back") : .skipped("did not call back")
-            default: outcome = spec.terminateOnTimeout ? .failed(message) : .skipped(message)
+            default: outcome = spec.terminateOnTimeout ? .failed(r.message) : .skipped(r.message)
             }
             report.functions.append((spec.name, outcome, share))
             switch outcome {
@@ -35,21 +31,11 @@ enum PipelineReply {
             case .ok, .skipped: break
             }
         }
-        if let out = o["out"]?.objectValue {
-            for op in out["ops"]?.arrayValue ?? [] {
-                guard let a = op.arrayValue, let kind = a.first?.stringValue, a.count >= 2, let key = a[1].stringValue else { continue }
-                if kind == "add", a.count == 3 { report.extensions.operations.append(.add(key, a[2])) }
-                if kind == "remove" { report.extensions.operations.append(.remove(key)) }
-            }
-            for line in out["logs"]?.arrayValue ?? [] {
-                if let l = line.arrayValue, l.count == 2, let f = l[0].stringValue, let m = l[1].stringValue {
-                    report.logs.append(PipelineLogLine(function: f, message: m))
-                }
-            }
-            report.refusedClaims = out["refused"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            if let dropped = out["droppedLogs"]?.intValue, dropped > 0 {
-                report.logs.append(PipelineLogLine(function: "(pipeline)", message: "\(dropped) more log lines were dropped"))
-            }
+        report.extensions.operations = reply.operations
+        report.logs = reply.logs
+        report.refusedClaims = reply.refused
+        if reply.droppedLogs > 0 {
+            report.logs.append(PipelineLogLine(function: "(pipeline)", message: "\(reply.droppedLogs) more log lines were dropped"))
         }
         // Exact bound on what the pipeline adds (the worker's count is an estimate). Serialised here,
         // a claim takes at most six bytes per byte of the reply (\uXXXX escapes): a small reply cannot

@@ -40,9 +40,10 @@ enum OutboundCall {
                         queueing: Bool, client: @autoclosure () -> OutboundHTTP,
                         done: @escaping @Sendable (Result, PipelineHTTPCall?) -> Void) {
         let start = ProgressBoard.nowNS()
-        guard let o = try? JSON.parse(Array(body)).objectValue, let method = o["method"]?.stringValue, let text = o["url"]?.stringValue else {
+        guard let asked = Wire.OutboundRequest(json: body) else {
             return done(.refused(code: "ERR_BAD_OPTION", message: "invalid request"), nil)
         }
+        let (method, text) = (asked.method, asked.url)
         let record = { @Sendable (url: String, status: Int?, error: String?) in
             PipelineHTTPCall(function: function, method: method, url: url, status: status, error: error,
                              milliseconds: Int((ProgressBoard.nowNS() - start) / 1_000_000))
@@ -59,20 +60,20 @@ enum OutboundCall {
         }
         guard methods.contains(method) else { return refuse("ERR_BAD_OPTION", "unsupported method \(method)", url: url.withoutQuery) }
         var headers: [(String, String)] = []
-        for (name, value) in o["headers"]?.objectValue ?? [:] {
-            guard let v = value.stringValue, isToken(name), !v.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else {
+        for (name, value) in asked.headers {
+            guard let v = value, isToken(name), !v.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else {
                 return refuse("ERR_INVALID_HEADER", "invalid header \(name)", url: url.withoutQuery)
             }
             if !reservedHeaders.contains(name.lowercased()) { headers.append((name, v)) }
         }
-        let requestBody = o["data"]?.stringValue.map { Array($0.utf8) }
+        let requestBody = asked.data.map { Array($0.utf8) }
         if let requestBody, requestBody.count > maxRequestBodyBytes {
             return refuse("ERR_BAD_REQUEST", "request body over \(maxRequestBodyBytes) bytes", url: url.withoutQuery)
         }
         let remainingMS = Int((deadlineNS - start) / 1_000_000)
-        let asked = o["timeout"]?.intValue.map(Int.init) ?? 0
-        let timeoutMS = asked > 0 ? min(asked, remainingMS) : remainingMS
-        guard timeoutMS > 0 else { return refuse("ECONNABORTED", "timeout of \(max(asked, 0))ms exceeded", url: url.withoutQuery) }
+        let askedMS = Int(asked.timeoutMS)
+        let timeoutMS = askedMS > 0 ? min(askedMS, remainingMS) : remainingMS
+        guard timeoutMS > 0 else { return refuse("ECONNABORTED", "timeout of \(max(askedMS, 0))ms exceeded", url: url.withoutQuery) }
         let request = OutboundHTTP.Request(method: method, url: url, headers: headers, body: requestBody, timeoutMS: timeoutMS,
                                            maxResponseBytes: policy.maxResponseBytes)
         client().perform(request, queueing: queueing) { outcome in

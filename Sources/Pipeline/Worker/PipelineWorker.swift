@@ -194,45 +194,41 @@ final class WorkerState {
     /// Compiles each function once. The file becomes the body of a factory function that is called
     /// per request, so top-level state in a file is fresh for every call.
     private func load(_ body: ArraySlice<UInt8>) -> [UInt8] {
-        guard let header = try? JSON.parse(Array(body)).objectValue, let gen = header["gen"]?.intValue,
-              let fns = header["fns"]?.arrayValue, let settings = header["settings"] else {
-            return Array(#"{"ok":false,"errors":["bad load frame"]}"#.utf8)
-        }
-        var errors: [JSONValue] = []
+        guard let request = Wire.LoadRequest(json: body) else { return Wire.LoadReply(errors: ["bad load frame"]).json }
+        var errors: [String] = []
         var names: [JSHandle] = [], factories: [JSHandle] = []
         // Top-level code runs here once per file: the VM's own limit stops a runaway load cleanly. Runs
         // have no VM limit (it costs two CPU-clock system calls per VM entry, ~20 % of a run): the
         // supervisor kills a worker whose function passes its timeout.
         js.setTimeLimit(seconds: 1)
         defer { js.clearTimeLimit() }
-        for fn in fns {
-            let name = fn.objectValue?["name"]?.stringValue ?? "?"
-            let source = fn.objectValue?["source"]?.stringValue ?? ""
+        for fn in request.functions {
+            let (name, source) = (fn.name, fn.source)
             let wrapped = "(function () {" + source + "\n;return typeof pipe === 'function' ? pipe : undefined;\n})"
             do {
                 try js.checkSyntax(wrapped, sourceURL: name)
                 let factory = js.retain(try js.evaluate(wrapped, sourceURL: name))
                 // Run the top level once now so that a file without `pipe` fails the load, not a request.
                 let probe = try js.call(factory, [])
-                if !js.isFunction(probe) { errors.append(.string("\(name): the file does not define function pipe")) }
+                if !js.isFunction(probe) { errors.append("\(name): the file does not define function pipe") }
                 names.append(js.retain(js.makeString(name)))
                 factories.append(factory)
             } catch {
-                errors.append(.string("\(name): \(error.description)"))
+                errors.append("\(name): \(error.description)")
                 // A termination by the time limit fails the next API call once: absorb it here.
                 _ = try? js.evaluate("0", sourceURL: "tokenservice:reset")
             }
         }
-        guard errors.isEmpty, let made = try? js.call(api.makeSettings, [js.makeString(JSON.serializeString(settings))]) else {
+        guard errors.isEmpty, let made = try? js.call(api.makeSettings, [js.makeString(JSON.serializeString(.object(request.settings)))]) else {
             (factories + names).forEach(js.release)
-            return JSON.serialize(.object(["ok": false, "errors": .array(errors.isEmpty ? ["settings are not valid"] : errors)]))
+            return Wire.LoadReply(errors: errors.isEmpty ? ["settings are not valid"] : errors).json
         }
-        generations[Int(gen)] = Generation(settings: js.retain(made), names: names, factories: factories)
+        generations[Int(request.generation)] = Generation(settings: js.retain(made), names: names, factories: factories)
         // Keep a few generations (a reload may race requests that still use the previous one).
         for old in generations.keys.sorted().dropLast(4) {
             if let g = generations.removeValue(forKey: old) { (g.factories + g.names + [g.settings]).forEach(js.release) }
         }
-        return Array(#"{"ok":true}"#.utf8)
+        return Wire.LoadReply(errors: []).json
     }
 
     private func start(_ id: Int64, _ header: Wire.RunHeader, user: ArraySlice<UInt8>, context: ArraySlice<UInt8>) {
