@@ -19,9 +19,8 @@ public enum PipelineWorker {
         // A worker stuck in a function never sees its input close: it must still die with the service.
         guard ts_exit_with_parent() == 0 else { return 5 }
         guard let board = ProgressBoard(fd: 3) ?? ProgressBoard() else { return 3 }
-        // No FTL tier (an operator's JSC_useFTLJIT wins): pipeline functions are short, and FTL kept
-        // recompiling them on a compiler thread (measured with `make bench`'s notifier: the worker's CPU
-        // per token fell by a third without it; the 3-function pipeline did not change).
+        // No FTL tier (an operator's JSC_useFTLJIT wins): pipeline functions are short, and FTL keeps
+        // recompiling them on a compiler thread (BENCHMARKS.md, "The async notifier").
         setenv("JSC_useFTLJIT", "false", 0)
         let worker: WorkerState
         do { worker = try WorkerState(board: board) } catch {
