@@ -23,11 +23,33 @@ struct ClientAuthenticator: Sendable {
         let method: ServiceConfig.AuthMethod
     }
 
-    func authenticate(authorization: String?, form: FormParameters, now: Int64) async throws(TokenError) -> Result {
-        let basic = authorization.flatMap(BasicCredentials.parse)
-        if let authorization, basic == nil, authorization.lowercased().hasPrefix("basic") {
-            throw TokenError.invalidClient(basic: true)
+    /// What a request presents to authenticate its client, parsed once (the abuse counters read the
+    /// client it names before authentication, then authentication checks it).
+    struct Presented {
+        let basic: (id: String, secret: String)?
+        /// An `Authorization: Basic` value that does not parse.
+        let malformedBasic: Bool
+        let assertion: CompactJWS?
+        /// The assertion's `iss`, not yet verified: it names the client whose keys verify it.
+        let assertionIssuer: String?
+
+        init(authorization: String?, form: FormParameters) {
+            basic = authorization.flatMap(BasicCredentials.parse)
+            malformedBasic = basic == nil && authorization?.lowercased().hasPrefix("basic") == true
+            assertion = form["client_assertion"].flatMap { try? CompactJWS($0) }
+            assertionIssuer = assertion?.unverifiedClaims()?["iss"]?.stringValue
         }
+
+        /// The client the request names before it is authenticated (Basic user, form client_id, or the
+        /// unverified `iss` of an assertion), for the abuse counters.
+        func claimedClientID(form: FormParameters) -> String? {
+            basic?.id ?? form["client_id"] ?? assertionIssuer
+        }
+    }
+
+    func authenticate(_ presented: Presented, form: FormParameters, now: Int64) async throws(TokenError) -> Result {
+        let basic = presented.basic
+        if presented.malformedBasic { throw TokenError.invalidClient(basic: true) }
         let usesPost = form["client_secret"] != nil
         let usesAssertion = form["client_assertion"] != nil || form["client_assertion_type"] != nil
         let methods = (basic != nil ? 1 : 0) + (usesPost ? 1 : 0) + (usesAssertion ? 1 : 0)
@@ -44,7 +66,7 @@ struct ClientAuthenticator: Sendable {
             return try checkSecret(id: id, secret: secret, method: .clientSecretPost)
         }
         if usesAssertion {
-            return try await checkAssertion(form: form, now: now)
+            return try await checkAssertion(presented, form: form, now: now)
         }
         throw TokenError.invalidClient(basic: false)
     }
@@ -64,13 +86,13 @@ struct ClientAuthenticator: Sendable {
         return Result(client: client, method: method)
     }
 
-    private func checkAssertion(form: FormParameters, now: Int64) async throws(TokenError) -> Result {
+    private func checkAssertion(_ presented: Presented, form: FormParameters, now: Int64) async throws(TokenError) -> Result {
         guard form["client_assertion_type"] == Self.assertionType else {
             throw TokenError.invalidRequest("client_assertion_type must be \(Self.assertionType)")
         }
-        guard let assertion = form["client_assertion"] else { throw TokenError.invalidRequest("client_assertion is missing") }
+        guard form["client_assertion"] != nil else { throw TokenError.invalidRequest("client_assertion is missing") }
         // The client is named by the (not yet verified) iss/sub; verification then uses its keys.
-        guard let jws = try? CompactJWS(assertion), let iss = jws.unverifiedClaims()?["iss"]?.stringValue,
+        guard let jws = presented.assertion, let iss = presented.assertionIssuer,
               let client = clients[iss], client.config.authMethods.contains(.privateKeyJWT), let keys = client.assertionKeys
         else { throw TokenError.invalidClient(basic: false) }
         if let formID = form["client_id"], formID != iss { throw TokenError.invalidClient(basic: false) }
@@ -89,11 +111,4 @@ struct ClientAuthenticator: Sendable {
         return Result(client: client, method: .privateKeyJWT)
     }
 
-    /// The client a request names before it is authenticated (Basic user, form client_id, or the
-    /// unverified `iss` of an assertion), for the abuse counters.
-    static func claimedClientID(authorization: String?, form: FormParameters) -> String? {
-        if let (id, _) = authorization.flatMap(BasicCredentials.parse) { return id }
-        if let id = form["client_id"] { return id }
-        return form["client_assertion"].flatMap { try? CompactJWS($0) }?.unverifiedClaims()?["iss"]?.stringValue
-    }
 }

@@ -41,7 +41,7 @@ struct MintCommand: AsyncParsableCommand {
                 if let scope { form["scope"] = scope }
                 if let audience { form["audience"] = audience }
                 response = try await handler.issue(GrantRequest(client: registered, form: FormParameters(values: form),
-                                                                info: RequestInfo(remoteIP: "127.0.0.1", headers: []), state: state,
+                                                                info: RequestInfo(remoteIP: "127.0.0.1", headers: { [] }), state: state,
                                                                 scope: requestScope), issuer: core.issuer)
             } else {
                 guard let userObject else { throw CommandFailure("--user is required for \(grantType)") }

@@ -64,7 +64,7 @@ struct PipelineCommand: AsyncParsableCommand {
             let grant = ServiceConfig.GrantType.clientCredentials.rawValue
             var ctx = PipelineContext.oauth(grantType: grant, client: client, scope: client.config.scopes, audience: audience,
                                             form: FormParameters(values: ["grant_type": grant]),
-                                            info: .init(remoteIP: "127.0.0.1", headers: []), redacting: state.config.pipelineRedactedHeaders)
+                                            info: .init(remoteIP: "127.0.0.1", headers: { [] }), redacting: state.config.pipelineRedactedHeaders)
             for (k, v) in given where ctx[k] == nil { ctx[k] = v }
             return ctx
         }

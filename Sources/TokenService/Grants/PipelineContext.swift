@@ -15,7 +15,7 @@ enum PipelineContext {
         var body = JSONObject()
         for (k, v) in form.values.sorted(by: { $0.key < $1.key }) where !secretParameters.contains(k) { body.appendNew(k, .string(v)) }
         var headers = JSONObject()
-        for (name, value) in info.headers where !isRedacted(name, redacting) { headers[name] = .string(value) }
+        for (name, value) in info.headers() where !isRedacted(name, redacting) { headers[name] = .string(value) }
         let request: JSONObject = ["ip": .string(info.remoteIP), "body": .object(body), "query": [:], "geo": [:], "headers": .object(headers)]
         return common(protocol: "oauth", connection: nil, client: client, grantType: grantType, scope: scope,
                       audience: audience, target: "programmaticAccount", request: request)

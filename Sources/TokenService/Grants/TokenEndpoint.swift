@@ -42,12 +42,13 @@ struct TokenEndpoint: Sendable {
     /// Client authentication behind the failed-authentication limits (also used by introspection).
     func authenticate(_ r: Request, state: ServiceState, audiences: Set<String>) async throws(TokenError) -> ClientAuthenticator.Result {
         let now = issuer.now()
-        let claimed = ClientAuthenticator.claimedClientID(authorization: r.authorization, form: r.form)
+        let presented = ClientAuthenticator.Presented(authorization: r.authorization, form: r.form)
+        let claimed = presented.claimedClientID(form: r.form)
         if let claimed { scope.note.set { $0.clientID = claimed } }
         try await guardrails.admit(clientID: claimed, address: r.info.remoteIP, limits: state.config.limits, now: now)
         let authenticator = ClientAuthenticator(clients: state.clients, oneTime: shared, audiences: audiences)
         do {
-            return try await authenticator.authenticate(authorization: r.authorization, form: r.form, now: now)
+            return try await authenticator.authenticate(presented, form: r.form, now: now)
         } catch {
             if error.isClientAuthenticationFailure { await guardrails.recordFailure(clientID: claimed, address: r.info.remoteIP, now: now) }
             throw error

@@ -20,10 +20,11 @@ struct GrantRequest: Sendable {
 }
 
 /// The request's source address and headers (names as received), as pipelines see them (credentials are
-/// left out there). The edge fills it in; grants know no HTTP types.
+/// left out there). The edge fills it in; grants know no HTTP types. The headers are listed only when a
+/// pipeline is there to see them.
 struct RequestInfo: Sendable {
     var remoteIP: String
-    var headers: [(name: String, value: String)]
+    var headers: @Sendable () -> [(name: String, value: String)]
 }
 
 /// The grants this service issues tokens for: the token endpoint's handlers, and the grants an auth gateway

@@ -128,7 +128,7 @@ enum Routes {
     static func tokenRequest(_ request: Request, context: TokenRequestContext) async throws -> TokenEndpoint.Request {
         TokenEndpoint.Request(form: try await formBody(request, context: context), authorization: request.headers[.authorization],
                               dpop: request.headers[values: .dpop],
-                              info: .init(remoteIP: context.remoteIP, headers: request.headers.map { ($0.name.canonicalName, $0.value) }))
+                              info: .init(remoteIP: context.remoteIP, headers: { [fields = request.headers] in fields.map { ($0.name.canonicalName, $0.value) } }))
     }
 
     static func formBody(_ request: Request, context: TokenRequestContext) async throws -> FormParameters {
