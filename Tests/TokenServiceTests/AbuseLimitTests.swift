@@ -64,6 +64,7 @@ import TestSupport
         try await limits.admit(clientID: "reports", address: "203.0.113.9", limits: Self.strict, now: 1000)
         // Keys cannot run into each other however client_ids are spelt.
         #expect(AbuseLimits.failedKey(client: "a:b", address: "c") != AbuseLimits.failedKey(client: "a", address: "b:c"))
+        #expect(SharedStateKey.make("assertion", "a:b", "c") != SharedStateKey.make("assertion", "a", "b:c"), "one-time keys too")
     }
 
     /// Redis down: the replica counts alone instead of not counting.

@@ -18,11 +18,9 @@ struct AbuseLimits: Sendable {
     /// The request's logger.
     let logger: Logger
 
-    /// A key part that cannot run into the next one: `client_id`s may contain `:`.
-    private static func part(_ s: String) -> String { String(s.utf8.count) + ":" + s }
-    static func failedKey(client: String, address: String) -> String { "fail:ca:" + part(client) + part(address) }
-    static func failedKey(address: String) -> String { "fail:addr:" + address }
-    static func quotaKey(client: String) -> String { "quota:" + part(client) }
+    static func failedKey(client: String, address: String) -> String { SharedStateKey.make("fail:ca", client, address) }
+    static func failedKey(address: String) -> String { SharedStateKey.make("fail:addr", address) }
+    static func quotaKey(client: String) -> String { SharedStateKey.make("quota", client) }
 
     /// Before authentication: refuses a (client_id, address) pair or an address over its failure limit.
     func admit(clientID: String?, address: String, limits: ServiceConfig.Limits, now: Int64) async throws(TokenError) {

@@ -105,7 +105,7 @@ struct ClientAuthenticator: Sendable {
         }
         let fresh: Bool
         do {
-            fresh = try await oneTime.claimOnce("assertion:" + client.id + ":" + jti, expiresAt: exp.saturatingAdd(ClaimValidator.defaultLeeway), now: now)
+            fresh = try await oneTime.claimOnce(SharedStateKey.make("assertion", client.id, jti), expiresAt: exp.saturatingAdd(ClaimValidator.defaultLeeway), now: now)
         } catch { throw TokenError.temporarilyUnavailable("the one-time check of the assertion is unavailable") }
         guard fresh else { throw TokenError.invalidClient(basic: false) }
         return Result(client: client, method: .privateKeyJWT)

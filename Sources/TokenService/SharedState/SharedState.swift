@@ -12,6 +12,14 @@ protocol SharedState: Sendable {
     func problem() async -> String?
 }
 
+/// Keys in the shared state, built from parts that cannot run into each other: a `client_id` may contain
+/// `:`, so each variable part is length-prefixed.
+enum SharedStateKey {
+    static func make(_ kind: String, _ parts: String...) -> String {
+        parts.reduce(kind + ":") { $0 + String($1.utf8.count) + ":" + $1 }
+    }
+}
+
 struct WindowCount: Sendable, Equatable {
     var count: Int
     /// Seconds until the window ends (at least 1 while counting).
