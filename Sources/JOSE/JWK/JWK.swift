@@ -74,11 +74,7 @@ public struct JWKS: Sendable, Equatable {
     public var keys: [JWK]
     public init(keys: [JWK]) { self.keys = keys }
 
-    /// Members that hold a private or secret key (RFC 7518 §6.2.2, §6.3.2, §6.4.1): never in a JWK read
-    /// from a client, a proof or a JWKS, never in one we publish.
-    public static let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
-
-    /// A public JWK: one with a private or secret member is refused.
+    /// A set of public JWKs: a key with a private or secret member is refused (`JWK.privateMembers`).
     public init(json: JSONValue) throws(JOSEError) {
         guard let array = json.objectValue?["keys"]?.arrayValue else { throw JOSEError.invalidKey("a JWKS needs a keys array") }
         var keys: [JWK] = []
