@@ -32,7 +32,7 @@ struct MintCommand: AsyncParsableCommand {
         let grantType = grant ?? (userObject == nil ? "client_credentials" : "authorization_code")
         do {
             let response: TokenResponse
-            if let handler = core.grants.handler(for: grantType) {
+            if let handler = core.grants.handler(for: grantType, at: .token) {
                 guard let registered = state.clients[client] else { throw CommandFailure("unknown client \(client)") }
                 guard registered.config.grantTypes.contains(handler.grantType) else {
                     throw TokenError.unauthorizedClient("\(grantType) is not allowed for this client")
@@ -41,7 +41,7 @@ struct MintCommand: AsyncParsableCommand {
                 if let scope { form["scope"] = scope }
                 if let audience { form["audience"] = audience }
                 response = try await handler.issue(GrantRequest(client: registered, form: FormParameters(values: form),
-                                                                info: RequestInfo(remoteIP: "127.0.0.1", headers: { [] }), state: state,
+                                                                info: .offline, state: state,
                                                                 scope: requestScope), issuer: core.issuer)
             } else {
                 guard let userObject else { throw CommandFailure("--user is required for \(grantType)") }
@@ -50,7 +50,8 @@ struct MintCommand: AsyncParsableCommand {
                 if let scope { body["scope"] = .string(scope) }
                 if let audience { body["audience"] = .string(audience) }
                 if let nonce { body["nonce"] = .string(nonce) }
-                response = try await core.gatewayMint(requestScope).handle(try GatewayMint.parse(JSON.serialize(.object(body))), state: state, scope: requestScope)
+                response = try await core.gatewayMint(requestScope).handle(try GatewayMint.parse(JSON.serialize(.object(body))), info: .offline,
+                                                                           state: state, scope: requestScope)
             }
             print(JSON.serializeString(.object(response.json)))
         } catch let error as TokenError {

@@ -6,6 +6,7 @@ import Pipeline
 /// `user = null` and `context.accessTokenTarget = "programmaticAccount"`.
 struct ClientCredentialsGrant: TokenGrant {
     var grantType: ServiceConfig.GrantType { .clientCredentials }
+    var endpoint: GrantEndpoint { .token }
 
     /// Issues for an already authenticated client (also `tokenservice mint`).
     func issue(_ r: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse {

@@ -22,7 +22,7 @@ struct TokenEndpoint: Sendable {
 
     func handle(_ r: Request, state: ServiceState) async throws(TokenError) -> TokenResponse {
         guard let grantName = r.form["grant_type"] else { throw TokenError.invalidRequest("grant_type is missing") }
-        guard let handler = grants.handler(for: grantName) else {
+        guard let handler = grants.handler(for: grantName, at: .token) else {
             throw TokenError.unsupportedGrantType("grant_type \(grantName) is not supported at this endpoint")
         }
         let grant = handler.grantType

@@ -12,6 +12,7 @@ import JSONCore
 ///   DPoP binding (with a proof of that key), and nests `act` at most `token_exchange.max_chain` deep.
 struct TokenExchangeGrant: TokenGrant {
     var grantType: ServiceConfig.GrantType { .tokenExchange }
+    var endpoint: GrantEndpoint { .token }
 
     static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
     static let idTokenType = "urn:ietf:params:oauth:token-type:id_token"

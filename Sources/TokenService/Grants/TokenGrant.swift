@@ -1,22 +1,43 @@
 import OAuthWire
 
-/// One grant at the token endpoint (ory/fosite's handler per grant): the `grant_type` it answers, and how
+/// One grant (ory/fosite's handler per grant): the `grant_type` it answers, where it is asked for, and how
 /// it issues for a client that has authenticated and is allowed that grant. A new grant is one file
 /// implementing this and one line in `GrantRegistry.standard`.
 protocol TokenGrant: Sendable {
     var grantType: ServiceConfig.GrantType { get }
+    var endpoint: GrantEndpoint { get }
     func issue(_ request: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse
 }
 
-/// What a grant is given: the authenticated client, the form, what the request carried, the DPoP key the
-/// token is bound to (a verified, unused proof), the state it was read with and the request's scope.
+/// Where a grant is asked for: by a client at `/oauth/token`, or by the auth gateway at `/v1/tokens` after
+/// it ran the grant with the user.
+enum GrantEndpoint: Sendable {
+    case token
+    case gateway
+}
+
+/// What a grant is given: the authenticated client, the form (token endpoint) or the user the gateway
+/// authenticated (gateway), what the request carried, the DPoP key the token is bound to (a verified,
+/// unused proof, or the key the gateway checked), the state it was read with and the request's scope.
 struct GrantRequest: Sendable {
     var client: RegisteredClient
     var form: FormParameters
+    var gateway: GatewayUser?
     var info: RequestInfo
     var dpopThumbprint: String?
     var state: ServiceState
     var scope: RequestScope
+
+    init(client: RegisteredClient, form: FormParameters = FormParameters(values: [:]), gateway: GatewayUser? = nil,
+         info: RequestInfo, dpopThumbprint: String? = nil, state: ServiceState, scope: RequestScope) {
+        self.client = client
+        self.form = form
+        self.gateway = gateway
+        self.info = info
+        self.dpopThumbprint = dpopThumbprint
+        self.state = state
+        self.scope = scope
+    }
 }
 
 /// The request's source address and headers (names as received), as pipelines see them (credentials are
@@ -25,21 +46,35 @@ struct GrantRequest: Sendable {
 struct RequestInfo: Sendable {
     var remoteIP: String
     var headers: @Sendable () -> [(name: String, value: String)]
+
+    /// No request: `tokenservice mint` and other offline callers.
+    static let offline = RequestInfo(remoteIP: "127.0.0.1", headers: { [] })
 }
 
 /// The grants this service issues tokens for: the token endpoint's handlers, and the grants an auth gateway
-/// runs and then asks `/v1/tokens` to mint for. The token endpoint dispatches through it; discovery lists it.
+/// runs with a user and then asks `/v1/tokens` to mint for. Both endpoints dispatch through it; discovery
+/// lists it.
 struct GrantRegistry: Sendable {
-    let tokenEndpoint: [any TokenGrant]
-    let gateway: [ServiceConfig.GrantType]
+    let grants: [any TokenGrant]
 
-    static let standard = GrantRegistry(tokenEndpoint: [ClientCredentialsGrant(), TokenExchangeGrant()],
-                                        gateway: GatewayMint.grants)
+    static let standard = GrantRegistry(grants: [
+        ClientCredentialsGrant(),
+        TokenExchangeGrant(),
+        GatewayUserGrant(.authorizationCode),
+        GatewayUserGrant(.implicit),
+        GatewayUserGrant(.password),
+        GatewayUserGrant(.refreshToken),
+    ])
 
-    func handler(for grantType: String) -> (any TokenGrant)? {
-        tokenEndpoint.first { $0.grantType.rawValue == grantType }
+    func handler(for grantType: String, at endpoint: GrantEndpoint) -> (any TokenGrant)? {
+        grants.first { $0.endpoint == endpoint && $0.grantType.rawValue == grantType }
     }
 
-    /// Every grant, token endpoint first.
-    var grantTypes: [ServiceConfig.GrantType] { tokenEndpoint.map(\.grantType) + gateway }
+    /// The grant types asked for at `endpoint`, in registry order.
+    func grantTypes(at endpoint: GrantEndpoint) -> [ServiceConfig.GrantType] {
+        grants.filter { $0.endpoint == endpoint }.map(\.grantType)
+    }
+
+    /// Every grant, in registry order.
+    var grantTypes: [ServiceConfig.GrantType] { grants.map(\.grantType) }
 }

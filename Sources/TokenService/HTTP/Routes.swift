@@ -25,7 +25,7 @@ struct ServiceCore: Sendable {
     func guardrails(_ scope: RequestScope) -> AbuseLimits {
         AbuseLimits(shared: shared, local: localCounters, metrics: metrics, logger: scope.logger)
     }
-    func gatewayMint(_ scope: RequestScope) -> GatewayMint { GatewayMint(issuer: issuer, guardrails: guardrails(scope)) }
+    func gatewayMint(_ scope: RequestScope) -> GatewayMint { GatewayMint(issuer: issuer, grants: grants, guardrails: guardrails(scope)) }
 }
 
 enum Routes {
@@ -56,7 +56,8 @@ enum Routes {
             if !request.headers[values: .dpop].isEmpty {
                 throw TokenError.invalidRequest("the gateway checks the DPoP proof and sends dpop_jkt in the body")
             }
-            return json(try await core.gatewayMint(context.scope).handle(mint, state: state, scope: context.scope).json)
+            return json(try await core.gatewayMint(context.scope).handle(mint, info: requestInfo(request, context: context), state: state,
+                                                                         scope: context.scope).json)
         }
 
         router.post(RouterPath(Endpoint.introspect.path)) { request, context -> Response in
@@ -128,7 +129,11 @@ enum Routes {
     static func tokenRequest(_ request: Request, context: TokenRequestContext) async throws -> TokenEndpoint.Request {
         TokenEndpoint.Request(form: try await formBody(request, context: context), authorization: request.headers[.authorization],
                               dpop: request.headers[values: .dpop],
-                              info: .init(remoteIP: context.remoteIP, headers: { [fields = request.headers] in fields.map { ($0.name.canonicalName, $0.value) } }))
+                              info: requestInfo(request, context: context))
+    }
+
+    static func requestInfo(_ request: Request, context: TokenRequestContext) -> RequestInfo {
+        RequestInfo(remoteIP: context.remoteIP, headers: { [fields = request.headers] in fields.map { ($0.name.canonicalName, $0.value) } })
     }
 
     static func formBody(_ request: Request, context: TokenRequestContext) async throws -> FormParameters {
