@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
-import HummingbirdTesting
+import NIOCore
 import JSONCore
 import Logging
 import Testing
@@ -17,7 +16,7 @@ import TestSupport
         defer { f.cleanUp() }
         let (app, core, engine) = try await f.application()
         defer { engine.shutdown() }
-        try await app.test(.live) { client in try await body(f, client, core) }
+        try await app.test { client in try await body(f, client, core) }
     }
 
     static func token(_ client: some TestClientProtocol, id: String, secret: String) async throws -> (HTTPResponse.Status, JSONObject, String?) {

@@ -1,7 +1,6 @@
 import Claims
 import Foundation
 import HTTPTypes
-import HummingbirdTesting
 import JOSE
 import JSONCore
 import Testing

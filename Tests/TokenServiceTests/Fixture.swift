@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
-import HummingbirdTesting
+import HTTPTypes
+import NIOCore
 import JOSE
 import JSONCore
 import Logging
@@ -89,16 +89,19 @@ struct Fixture {
     }
 
     /// The application from the composition root, with a fixed clock when `now` is given.
-    func application(now: Int64? = nil, logger: Logger = Logger(label: "test")) async throws -> (some ApplicationProtocol, ServiceCore, PipelineEngine) {
+    func application(now: Int64? = nil, logger: Logger = Logger(label: "test")) async throws -> (TestApp, ServiceCore, PipelineEngine) {
         var dependencies = AppDependencies(engine: engine(), environment: [:])
         if let now { dependencies.now = { now } }
-        let built = try await buildApplication(configuration: .init(configPath: configPath, logger: logger), dependencies: dependencies)
-        return (built.app, built.core, built.engine)
+        let (listening, announce) = AsyncStream<SocketAddress>.makeStream()
+        let built = try await buildApplication(configuration: .init(configPath: configPath, host: "127.0.0.1", port: 0, logger: logger,
+                                                                    onListening: { announce.yield($0) }),
+                                               dependencies: dependencies)
+        return (TestApp(built: built, listening: listening), built.core, built.engine)
     }
 
     func cleanUp() { try? FileManager.default.removeItem(at: dir) }
 
-    /// A fixture, its application under HummingbirdTesting's router client, and its service core;
+    /// A fixture, a client of its application's listener, and its service core;
     /// pipeline workers and files are cleaned up afterwards.
     static func withRouterClient(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = [:],
                                  mutate: (inout JSONObject) -> Void = { _ in },
@@ -107,7 +110,7 @@ struct Fixture {
         defer { f.cleanUp() }
         let (app, core, engine) = try await f.application()
         defer { engine.shutdown() }
-        try await app.test(.router) { client in try await body(f, client, core) }
+        try await app.test { client in try await body(f, client, core) }
     }
 }
 

@@ -1,8 +1,7 @@
 import Claims
 import Foundation
 import HTTPTypes
-import Hummingbird
-import HummingbirdTesting
+import NIOCore
 import JOSE
 import JSONCore
 import Testing

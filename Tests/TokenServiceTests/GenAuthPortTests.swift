@@ -1,5 +1,4 @@
 import Foundation
-import HummingbirdTesting
 import JSONCore
 import Testing
 @testable import TokenService

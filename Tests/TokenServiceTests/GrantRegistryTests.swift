@@ -1,4 +1,3 @@
-import HummingbirdTesting
 import JSONCore
 import Testing
 @testable import TokenService

@@ -1,5 +1,4 @@
 import HTTPTypes
-import HummingbirdTesting
 import JSONCore
 import Testing
 @testable import TokenService

@@ -1,7 +1,6 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
-import HummingbirdTesting
+import NIOCore
 import JOSE
 import JSONCore
 import Testing
@@ -61,7 +60,7 @@ import Testing
             "iss": .string(f.issuer), "sub": "x", "exp": .int(Int64(Date().timeIntervalSince1970) - 60)])
         let foreign = try JWSSigner(key: try JWSKey(secret: secureRandomBytes(32), algorithm: .HS256, kid: "hs-1"), typ: nil)
             .sign(claims: ["iss": .string(f.issuer), "exp": .int(Int64(Date().timeIntervalSince1970) + 60)])
-        try await app.test(.router) { client in
+        try await app.test { client in
             let token = try await client.execute(uri: "/oauth/token", method: .post, headers: Form.basic("billing", f.billingSecret),
                                                  body: Form.encode([("grant_type", "client_credentials")])) { try #require($0.json["access_token"]?.stringValue) }
             func introspect(_ t: String) async throws -> TestResponse {

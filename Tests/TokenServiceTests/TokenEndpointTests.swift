@@ -1,8 +1,7 @@
 import OAuthWire
 import Foundation
 import HTTPTypes
-import Hummingbird
-import HummingbirdTesting
+import NIOCore
 import JOSE
 import JSONCore
 import Testing
@@ -94,7 +93,7 @@ import Testing
         let (app, _, engine) = try await f.application()
         defer { engine.shutdown() }
         let cc = ("grant_type", "client_credentials")
-        try await app.test(.router) { client in
+        try await app.test { client in
             // Unknown client and wrong secret: same status, body and header.
             let unknown = try await expectError(client, headers: Form.basic("nobody", f.billingSecret), body: Form.encode([cc]),
                                                 status: .unauthorized, code: "invalid_client")
@@ -145,7 +144,7 @@ import Testing
         defer { engine.shutdown() }
         let now = Int64(Date().timeIntervalSince1970)
         let type = ("client_assertion_type", ClientAuthenticator.assertionType)
-        try await app.test(.router) { client in
+        try await app.test { client in
             func post(_ a: String, status: HTTPResponse.Status, sourceLocation: SourceLocation = #_sourceLocation) async throws {
                 try await client.execute(uri: "/oauth/token", method: .post, headers: Form.headers,
                                          body: Form.encode([("grant_type", "client_credentials"), type, ("client_assertion", a)])) { res in
@@ -198,11 +197,11 @@ import Testing
 }
 
 @Test func contentTypeMediaTypeIgnoresParametersCaseAndBlanks() {
-    #expect(Routes.mediaType("application/x-www-form-urlencoded") == "application/x-www-form-urlencoded")
-    #expect(Routes.mediaType(" Application/X-WWW-Form-URLEncoded ; charset=UTF-8") == "application/x-www-form-urlencoded")
-    #expect(Routes.mediaType("\tapplication/json;x=1") == "application/json")
-    #expect(Routes.mediaType("") == "")
-    #expect(Routes.mediaType(";") == "")
+    #expect(ServiceResponder.mediaType("application/x-www-form-urlencoded") == "application/x-www-form-urlencoded")
+    #expect(ServiceResponder.mediaType(" Application/X-WWW-Form-URLEncoded ; charset=UTF-8") == "application/x-www-form-urlencoded")
+    #expect(ServiceResponder.mediaType("\tapplication/json;x=1") == "application/json")
+    #expect(ServiceResponder.mediaType("") == "")
+    #expect(ServiceResponder.mediaType(";") == "")
 }
 
 private extension String {

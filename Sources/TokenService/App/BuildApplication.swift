@@ -1,9 +1,9 @@
 import Foundation
-import Hummingbird
-import HummingbirdCore
+import NIOCore
 import Logging
 import Pipeline
 import ServiceLifecycle
+import UnixSignals
 
 /// What `serve` starts from.
 struct AppConfiguration: Sendable {
@@ -12,6 +12,8 @@ struct AppConfiguration: Sendable {
     var host: String?
     var port: Int?
     var logger: Logger
+    /// Told the listener's address once it accepts connections (tests listen on port 0).
+    var onListening: @Sendable (SocketAddress) async -> Void = { _ in }
 }
 
 /// What the application is built with that a test may provide instead.
@@ -24,18 +26,31 @@ struct AppDependencies: Sendable {
     var environment: [String: String] = ProcessInfo.processInfo.environment
 }
 
-/// What `buildApplication` built: the application to run, and its parts for tests and offline commands.
-struct BuiltApplication<App: ApplicationProtocol>: Sendable {
-    let app: App
+/// What `buildApplication` built: the long-running services (pipeline engine, shared state, reload on
+/// SIGHUP, the HTTP listener), and the parts tests and offline commands use.
+struct BuiltApplication: Sendable {
+    let edge: HTTPEdge<ServiceResponder>
     let core: ServiceCore
     let engine: PipelineEngine
+    let services: [any Service]
+    let logger: Logger
+
+    /// Runs until SIGTERM or SIGINT (or `signals`), then shuts down in reverse order: the listener drains
+    /// first, then the shared state (Redis) closes, and the pipeline engine stops last.
+    func run(signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        try await serviceGroup(signals: signals).run()
+    }
+
+    func serviceGroup(signals: [UnixSignal]) -> ServiceGroup {
+        ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals, logger: logger))
+    }
 }
 
-/// The one composition root (Hummingbird's pattern): the configuration is read and checked once, and
-/// everything built from it — pipeline engine, keys and clients, shared state, grants, routes and the
-/// long-running services — is wired here and nowhere else.
+/// The one composition root: the configuration is read and checked once, and everything built from it —
+/// pipeline engine, keys and clients, shared state, grants, the responder and the long-running
+/// services — is wired here and nowhere else.
 func buildApplication(configuration: AppConfiguration, dependencies: AppDependencies = AppDependencies()) async throws(ConfigError)
-    -> BuiltApplication<some ApplicationProtocol>
+    -> BuiltApplication
 {
     let logger = configuration.logger
     let (config, engine, state) = try await ServiceState.start(path: configuration.configPath, environment: dependencies.environment,
@@ -52,20 +67,16 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
     }
     let timeouts = ConnectionTimeouts(header: .seconds(Int64(config.listen.headerTimeoutSeconds)),
                                       idle: .seconds(Int64(config.listen.idleTimeoutSeconds)))
-    let app = Application(
-        router: Routes.build(core: core),
-        server: .guardedHTTP1(timeouts: timeouts),
-        configuration: .init(address: .hostname(configuration.host ?? config.listen.host, port: configuration.port ?? config.listen.port),
-                             serverName: nil, availableConnectionsDelegate: MaximumAvailableConnections(connectionCap, logger: logger)),
-        // Shut down in reverse order: the server drains first, then the shared state (Redis) closes, and the
-        // pipeline engine stops last (for good).
-        services: [engine] + [core.shared as? any Service].compactMap { $0 } + [reload],
-        onServerRunning: { channel in
-            logger.info("tokenservice listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")",
-                                                             "issuer": "\(config.issuer)"])
-        },
-        logger: logger)
-    return BuiltApplication(app: app, core: core, engine: engine)
+    var edge = HTTPEdge(settings: .init(host: configuration.host ?? config.listen.host, port: configuration.port ?? config.listen.port,
+                                        timeouts: timeouts, maxConnections: connectionCap),
+                        responder: ServiceResponder(core: core), metrics: core.metrics, logger: logger)
+    let issuer = config.issuer
+    edge.onListening = { address in
+        logger.info("tokenservice listening", metadata: ["address": "\(address)", "issuer": "\(issuer)"])
+        await configuration.onListening(address)
+    }
+    let services: [any Service] = [engine] + [core.shared as? any Service].compactMap { $0 } + [reload, edge]
+    return BuiltApplication(edge: edge, core: core, engine: engine, services: services, logger: logger)
 }
 
 extension ServiceCore {

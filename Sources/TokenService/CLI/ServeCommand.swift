@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Hummingbird
 import Pipeline
 import ServiceLifecycle
 import UnixSignals
@@ -27,7 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
             let built = try await buildApplication(configuration: .init(configPath: config, host: host, port: port,
                                                                         logger: Logger(label: "tokenservice")))
             defer { built.engine.shutdown() }
-            try await built.app.runService()
+            try await built.run()
         } catch let error as ConfigError {
             throw CommandFailure("configuration \(config) is not valid:\n" + error.problems.map { "  - \($0)" }.joined(separator: "\n"))
         }

@@ -1,6 +1,4 @@
-import HTTPTypes
 import NIOCore
-import NIOHTTPTypes
 
 /// How long a connection may take at each stage (`listen.header_timeout_seconds`,
 /// `listen.idle_timeout_seconds`).
@@ -16,71 +14,86 @@ struct ConnectionTimeouts: Sendable {
 /// - a head read: its body must be complete within `idle`;
 /// - a body complete: no deadline while the service works on it;
 /// - every response sent: the next request must begin within `idle`.
-/// Past a deadline the connection is closed. Lives on the connection's event loop; two handlers feed it:
-/// `RequestBytesWatcher` (bytes, before the HTTP decoder) and `RequestPartsWatcher` (HTTP parts, after it).
+/// Past a deadline the connection is closed. Lives on the connection's event loop; fed by
+/// `RequestBytesWatcher` (bytes, before the HTTP decoder) and the edge handler (heads, bodies, responses).
+/// Moving the deadline only stores it: one timer per connection wakes at the earliest deadline it may
+/// have and re-arms itself while the deadline has moved on, so a request costs no timer operations.
 final class ConnectionDeadlines {
     private let timeouts: ConnectionTimeouts
+    private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
+    private var timerFires = NIODeadline.distantFuture
     /// Requests whose head has been read and whose response is not complete (more than one when pipelined).
     private var open = 0
     private var headStarted = false
     private var close: (() -> Void)?
+    private var loop: (any EventLoop)?
 
     init(timeouts: ConnectionTimeouts) { self.timeouts = timeouts }
 
     func connected(on loop: any EventLoop, close: @escaping () -> Void) {
+        self.loop = loop
         self.close = close
         headStarted = true
-        arm(timeouts.header, on: loop)
+        set(timeouts.header)
     }
 
-    func bytesArrived(on loop: any EventLoop) {
+    func bytesArrived() {
         guard open == 0, !headStarted else { return }
         headStarted = true
-        arm(timeouts.header, on: loop)
+        set(timeouts.header)
     }
 
-    func headRead(on loop: any EventLoop) {
+    func headRead() {
         headStarted = false
         open += 1
-        arm(timeouts.idle, on: loop)
+        set(timeouts.idle)
     }
 
-    func bodyRead() { disarm() }
+    func bodyRead() { deadline = nil }
 
-    func responseSent(on loop: any EventLoop) {
+    func responseSent() {
         open = max(0, open - 1)
-        if open == 0, !headStarted { arm(timeouts.idle, on: loop) }
+        if open == 0, !headStarted { set(timeouts.idle) }
     }
 
     func closed() {
-        disarm()
-        close = nil
-    }
-
-    private func arm(_ delay: TimeAmount, on loop: any EventLoop) {
-        timer?.cancel()
-        timer = loop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            guard let self else { return }
-            self.timer = nil
-            self.close?()
-        }
-    }
-
-    private func disarm() {
         timer?.cancel()
         timer = nil
+        deadline = nil
+        close = nil
+        loop = nil
+    }
+
+    private func set(_ delay: TimeAmount) {
+        let at = NIODeadline.now() + delay
+        deadline = at
+        // A timer already armed at or before the new deadline re-arms itself when it fires.
+        if timer == nil || timerFires > at { arm(at) }
+    }
+
+    private func arm(_ at: NIODeadline) {
+        guard let loop else { return }
+        timer?.cancel()
+        timerFires = at
+        timer = loop.assumeIsolated().scheduleTask(deadline: at) { [weak self] in self?.fired() }
+    }
+
+    private func fired() {
+        timer = nil
+        guard let deadline else { return }
+        if deadline <= NIODeadline.now() { close?() } else { arm(deadline) }
     }
 }
 
 /// First in a connection's pipeline: sees the raw bytes, so a request's first byte starts its head's
-/// deadline; and owns the connection's `ConnectionDeadlines`.
+/// deadline; and starts and stops the connection's `ConnectionDeadlines`.
 final class RequestBytesWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     let deadlines: ConnectionDeadlines
 
-    init(timeouts: ConnectionTimeouts) { deadlines = ConnectionDeadlines(timeouts: timeouts) }
+    init(_ deadlines: ConnectionDeadlines) { self.deadlines = deadlines }
 
     func handlerAdded(context: ChannelHandlerContext) {
         if context.channel.isActive { start(context) }
@@ -97,39 +110,12 @@ final class RequestBytesWatcher: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        deadlines.bytesArrived(on: context.eventLoop)
+        deadlines.bytesArrived()
         context.fireChannelRead(data)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         deadlines.closed()
         context.fireChannelInactive()
-    }
-}
-
-/// After the HTTP codec: a request head and body read, a response sent.
-final class RequestPartsWatcher: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
-    private var deadlines: ConnectionDeadlines?
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        deadlines = try? context.pipeline.syncOperations.handler(type: RequestBytesWatcher.self).deadlines
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head: deadlines?.headRead(on: context.eventLoop)
-        case .end: deadlines?.bodyRead()
-        case .body: break
-        }
-        context.fireChannelRead(data)
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { deadlines?.responseSent(on: context.eventLoop) }
-        context.write(data, promise: promise)
     }
 }

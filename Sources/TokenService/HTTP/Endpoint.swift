@@ -1,7 +1,7 @@
-import HTTPTypes
+import NIOHTTP1
 
-/// Every endpoint of the HTTP API, once: the router, the 405 middleware, metrics labels, discovery and
-/// the OpenAPI check all read this table.
+/// Every endpoint of the HTTP API, once: the router, the 405 answer, body limits, metrics labels,
+/// discovery and the OpenAPI check all read this table.
 enum Endpoint: String, CaseIterable, Sendable {
     case token = "/oauth/token"
     case mint = "/v1/tokens"
@@ -13,12 +13,24 @@ enum Endpoint: String, CaseIterable, Sendable {
 
     var path: String { rawValue }
 
-    var method: HTTPRequest.Method {
+    var method: HTTPMethod {
         switch self {
-        case .token, .mint, .introspect: return .post
-        case .discovery, .jwks, .health, .metrics: return .get
+        case .token, .mint, .introspect: return .POST
+        case .discovery, .jwks, .health, .metrics: return .GET
         }
     }
+
+    /// The largest request body the endpoint reads; a larger one is answered 413 before it is read in full.
+    var bodyLimit: Int {
+        switch self {
+        case .token, .introspect: return 64 * 1024
+        case .mint: return 256 * 1024
+        case .discovery, .jwks, .health, .metrics: return Self.otherBodyLimit
+        }
+    }
+
+    /// Bodies of requests for no endpoint (answered 404) or a GET endpoint are read up to this and ignored.
+    static let otherBodyLimit = 16 * 1024
 
     /// The absolute URL of the endpoint under `issuer`.
     func url(_ issuer: String) -> String { issuer + path }

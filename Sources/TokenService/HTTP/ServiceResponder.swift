@@ -1,10 +1,9 @@
 import OAuthWire
 import Claims
-import HTTPTypes
-import Hummingbird
 import JSONCore
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// The service behind the HTTP API: current state, grants, shared state and metrics.
 struct ServiceCore: Sendable {
@@ -28,120 +27,94 @@ struct ServiceCore: Sendable {
     func gatewayMint(_ scope: RequestScope) -> GatewayMint { GatewayMint(issuer: issuer, grants: grants, guardrails: guardrails(scope)) }
 }
 
-enum Routes {
-    static let formLimit = 64 * 1024
-    static let jsonLimit = 256 * 1024
+/// The routes of the `Endpoint` table: a known path with its method goes to its handler, a known path
+/// with another method is 405 with `Allow` (`HEAD` is answered as `GET`), any other path 404. A thrown
+/// `TokenError` is the answer it maps to; anything else is logged and answered 500.
+struct ServiceResponder: EdgeResponder {
+    let core: ServiceCore
 
-    static func build(core: ServiceCore) -> Router<TokenRequestContext> {
-        let router = Router(context: TokenRequestContext.self)
-        router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: MetricsMiddleware(metrics: core.metrics))
-        router.add(middleware: MethodNotAllowedMiddleware())
-
-        router.post(RouterPath(Endpoint.token.path)) { request, context -> Response in
-            let state = core.holder.current
-            let response = try await core.tokenEndpoint(context.scope).handle(try await tokenRequest(request, context: context), state: state)
-            return json(response.json)
+    func respond(to request: EdgeRequest, scope: RequestScope) async -> EdgeResponse {
+        guard let endpoint = Endpoint.byPath[request.path] else {
+            return EdgeResponse(status: .notFound, headers: [:], body: [])
         }
+        do {
+            guard request.method == endpoint.method || (endpoint.method == .GET && request.method == .HEAD) else {
+                throw TokenError(.methodNotAllowed(allow: endpoint.method.rawValue), "use \(endpoint.method.rawValue) for this endpoint")
+            }
+            return try await handle(endpoint, request, scope: scope)
+        } catch let error as TokenError {
+            return error.response
+        } catch {
+            scope.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))"])
+            return TokenError.serverError("internal error").response
+        }
+    }
 
-        router.post(RouterPath(Endpoint.mint.path)) { request, context -> Response in
-            let state = core.holder.current
-            guard let auth = request.headers[.authorization], auth.count > 7, auth.prefix(7).lowercased() == "bearer ",
+    private func handle(_ endpoint: Endpoint, _ request: EdgeRequest, scope: RequestScope) async throws -> EdgeResponse {
+        let state = core.holder.current
+        switch endpoint {
+        case .token:
+            let response = try await core.tokenEndpoint(scope).handle(try Self.tokenRequest(request), state: state)
+            return Self.json(response.json)
+
+        case .mint:
+            guard let auth = request.header("Authorization"), auth.utf8.count > 7, auth.prefix(7).lowercased() == "bearer ",
                   state.gatewayAuthorized(String(auth.dropFirst(7)))
             else {
                 throw TokenError(.invalidToken, "a valid gateway bearer token is required")
             }
-            let body = try await collect(request, context: context, limit: jsonLimit)
-            let mint = try GatewayMint.parse(body)
-            if !request.headers[values: .dpop].isEmpty {
+            let mint = try GatewayMint.parse(Array(request.body.readableBytesView))
+            if request.headers.contains(name: DPoPProof.headerName) {
                 throw TokenError.invalidRequest("the gateway checks the DPoP proof and sends dpop_jkt in the body")
             }
-            return json(try await core.gatewayMint(context.scope).handle(mint, info: requestInfo(request, context: context), state: state,
-                                                                         scope: context.scope).json)
-        }
+            return Self.json(try await core.gatewayMint(scope).handle(mint, info: Self.requestInfo(request), state: state, scope: scope).json)
 
-        router.post(RouterPath(Endpoint.introspect.path)) { request, context -> Response in
-            let state = core.holder.current
-            let r = try await tokenRequest(request, context: context)
-            let client = try await core.tokenEndpoint(context.scope).authenticate(
+        case .introspect:
+            let r = try Self.tokenRequest(request)
+            let client = try await core.tokenEndpoint(scope).authenticate(
                 r, state: state, audiences: [state.tokenEndpoint, state.config.issuer, Endpoint.introspect.url(state.config.issuer)]).client
             guard let token = r.form["token"] else { throw TokenError.invalidRequest("token is missing") }
             let now = core.issuer.now()
             let result = Introspection.result(token: token, caller: client, state: state, now: now)
             // RFC 9701: a signed answer when the client asks for one.
-            if request.headers[values: .accept].contains(where: { $0.lowercased().contains(Introspection.jwtMediaType) }) {
+            if request.headers["Accept"].contains(where: { $0.lowercased().contains(Introspection.jwtMediaType) }) {
                 let jwt = try Introspection.signed(result, audience: client.id, state: state, now: now)
-                return Response(status: .ok, headers: [.contentType: Introspection.jwtMediaType, .cacheControl: "no-store", .pragma: "no-cache"],
-                                body: .init(byteBuffer: ByteBuffer(string: jwt)))
+                return EdgeResponse(headers: ["Content-Type": Introspection.jwtMediaType, "Cache-Control": "no-store", "Pragma": "no-cache"],
+                                    body: Array(jwt.utf8))
             }
-            return json(result)
-        }
+            return Self.json(result)
 
-        router.get(RouterPath(Endpoint.discovery.path)) { _, _ -> Response in
-            bytes(core.holder.current.discoveryJSON, cache: "public, max-age=300")
-        }
-        router.get(RouterPath(Endpoint.jwks.path)) { _, _ -> Response in
-            bytes(core.holder.current.keys.jwksJSON, cache: "public, max-age=300")
-        }
-        router.get(RouterPath(Endpoint.health.path)) { _, _ -> Response in
-            guard core.holder.current.canSign else {
-                return Response(status: .serviceUnavailable, headers: .noStoreJSON, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"cannot sign"}"#)))
-            }
+        case .discovery:
+            return .json(state.discoveryJSON, cache: "public, max-age=300")
+        case .jwks:
+            return .json(state.keys.jwksJSON, cache: "public, max-age=300")
+        case .health:
+            guard state.canSign else { return .json(Array(#"{"status":"cannot sign"}"#.utf8), status: .serviceUnavailable) }
             // Shared state down: still 200 (tokens that need no one-time check are issued), but said.
             if let problem = await core.shared.problem() {
-                return json(["status": "degraded", "shared_state": .string(problem)])
+                return Self.json(["status": "degraded", "shared_state": .string(problem)])
             }
-            return Response(status: .ok, headers: .noStoreJSON, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+            return .json(Array(#"{"status":"ok"}"#.utf8))
+        case .metrics:
+            return EdgeResponse(headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], body: core.metrics.exposition())
         }
-        router.get(RouterPath(Endpoint.metrics.path)) { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: core.metrics.exposition())))
-        }
-        return router
     }
 
-    static func json(_ o: JSONObject) -> Response {
-        bytes(JSON.serialize(.object(o)), cache: nil)
-    }
-
-    static func bytes(_ body: [UInt8], cache: String?) -> Response {
-        var headers = HTTPFields.noStoreJSON
-        if let cache {
-            headers = [.contentType: "application/json", .cacheControl: cache]
-        }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
-    }
-
-    static func collect(_ request: Request, context: TokenRequestContext, limit: Int) async throws -> [UInt8] {
-        do {
-            let buffer = try await request.body.collect(upTo: limit)
-            return Array(buffer.readableBytesView)
-        } catch is NIOTooManyBytesError {
-            throw TokenError(.bodyTooLarge, "the request body is larger than \(limit) bytes")
-        } catch {
-            // The client's stream ended early (a body shorter than its Content-Length) or broke: its doing.
-            context.logger.info("request body could not be read", metadata: ["error.type": "\(type(of: error))"])
-            throw TokenError.invalidRequest("the request body could not be read in full")
-        }
-    }
+    static func json(_ o: JSONObject) -> EdgeResponse { .json(JSON.serialize(.object(o))) }
 
     /// A form request at the token or introspection endpoint, with what client authentication and DPoP need.
-    static func tokenRequest(_ request: Request, context: TokenRequestContext) async throws -> TokenEndpoint.Request {
-        TokenEndpoint.Request(form: try await formBody(request, context: context), authorization: request.headers[.authorization],
-                              dpop: request.headers[values: .dpop],
-                              info: requestInfo(request, context: context))
-    }
-
-    static func requestInfo(_ request: Request, context: TokenRequestContext) -> RequestInfo {
-        RequestInfo(remoteIP: context.remoteIP, headers: { [fields = request.headers] in fields.map { ($0.name.canonicalName, $0.value) } })
-    }
-
-    static func formBody(_ request: Request, context: TokenRequestContext) async throws -> FormParameters {
-        guard request.headers[.contentType].map(mediaType) == "application/x-www-form-urlencoded" else {
+    static func tokenRequest(_ request: EdgeRequest) throws(TokenError) -> TokenEndpoint.Request {
+        guard request.header("Content-Type").map(mediaType) == "application/x-www-form-urlencoded" else {
             throw TokenError.invalidRequest("Content-Type must be application/x-www-form-urlencoded")
         }
-        let body = try await collect(request, context: context, limit: formLimit)
-        do { return try FormParameters(body: body) } catch { throw TokenError.invalidRequest(error.reason) }
+        let form: FormParameters
+        do { form = try FormParameters(body: Array(request.body.readableBytesView)) } catch { throw TokenError.invalidRequest(error.reason) }
+        return TokenEndpoint.Request(form: form, authorization: request.header("Authorization"),
+                                     dpop: request.headers[DPoPProof.headerName], info: requestInfo(request))
+    }
+
+    static func requestInfo(_ request: EdgeRequest) -> RequestInfo {
+        RequestInfo(remoteIP: request.remoteIP, headers: { [fields = request.headers] in fields.map { ($0.name, $0.value) } })
     }
 
     /// The media type of a Content-Type value, without parameters or surrounding blanks, lowercased.

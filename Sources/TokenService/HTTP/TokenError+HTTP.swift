@@ -1,19 +1,17 @@
-import HTTPTypes
-import Hummingbird
 import JSONCore
-import NIOCore
+import NIOHTTP1
 
 /// The one place a `TokenError` becomes HTTP: status, headers and the RFC 6749 §5.2 JSON body (never
-/// cached). The router answers with it; the CLI prints the same body and status.
-extension TokenError: HTTPResponseError {
-    var status: HTTPResponse.Status {
+/// cached). The edge answers with it; the CLI prints the same body and status.
+extension TokenError {
+    var status: HTTPResponseStatus {
         switch kind {
         case .invalidRequest, .invalidScope, .invalidTarget, .invalidGrant, .unauthorizedClient, .unsupportedGrantType, .invalidDPoPProof,
              .unknownClient:
             return .badRequest
         case .invalidClient, .invalidToken: return .unauthorized
         case .accessDenied: return .forbidden
-        case .bodyTooLarge: return .contentTooLarge
+        case .bodyTooLarge: return .payloadTooLarge
         case .methodNotAllowed: return .methodNotAllowed
         case .tooManyRequests: return .tooManyRequests
         case .serverError: return .internalServerError
@@ -21,12 +19,12 @@ extension TokenError: HTTPResponseError {
         }
     }
 
-    var headers: HTTPFields {
+    var headers: HTTPHeaders {
         switch kind {
-        case .invalidClient(basic: true): return [.wwwAuthenticate: #"Basic realm="tokenservice", charset="UTF-8""#]
-        case .invalidToken: return [.wwwAuthenticate: #"Bearer realm="tokenservice""#]
-        case .temporarilyUnavailable(let seconds), .tooManyRequests(let seconds): return [.retryAfter: String(max(1, seconds))]
-        case .methodNotAllowed(let allow): return [.allow: allow]
+        case .invalidClient(basic: true): return ["WWW-Authenticate": #"Basic realm="tokenservice", charset="UTF-8""#]
+        case .invalidToken: return ["WWW-Authenticate": #"Bearer realm="tokenservice""#]
+        case .temporarilyUnavailable(let seconds), .tooManyRequests(let seconds): return ["Retry-After": String(max(1, seconds))]
+        case .methodNotAllowed(let allow): return ["Allow": allow]
         default: return [:]
         }
     }
@@ -36,9 +34,9 @@ extension TokenError: HTTPResponseError {
         JSON.serialize(.object(JSONObject([("error", .string(code)), ("error_description", .string(errorDescription))])))
     }
 
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        var fields = HTTPFields.noStoreJSON
-        fields.append(contentsOf: headers)
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    var response: EdgeResponse {
+        var fields = EdgeResponse.noStoreJSON
+        fields.add(contentsOf: headers)
+        return EdgeResponse(status: status, headers: fields, body: body)
     }
 }

@@ -1,7 +1,6 @@
-import HTTPTypes
-import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import Synchronization
 
 /// What the handlers learn about a request that its access line reports (client, grant, key).
@@ -26,42 +25,13 @@ struct RequestScope: Sendable {
     static func offline(_ logger: Logger) -> RequestScope { RequestScope(logger: logger) }
 }
 
-/// The outermost middleware: takes the caller's `X-Request-Id` (1–128 of `[A-Za-z0-9._:-]`) or makes
-/// one, returns it on every response (errors too), puts it on the request's logger, and writes one
-/// access line per request.
-struct RequestLogMiddleware: RouterMiddleware {
-    typealias Context = TokenRequestContext
-    static let header = HTTPField.Name("X-Request-Id")!
+/// Request ids and the one access line per request.
+enum AccessLog {
+    static let requestIDHeader = "X-Request-Id"
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = ContinuousClock.now
-        let id = request.headers[Self.header].flatMap { Self.isValid($0) ? $0 : nil } ?? Self.newID()
-        var context = context
-        context.logger[metadataKey: "request_id"] = .string(id)
-        context.logger[metadataKey: "hb.request.id"] = nil
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch let error as any HTTPResponseError {
-            response = try error.response(from: request, context: context)
-        } catch {
-            context.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))"])
-            response = Response(status: .internalServerError, headers: .noStoreJSON,
-                                body: .init(byteBuffer: ByteBuffer(bytes: TokenError.serverError("internal error").body)))
-        }
-        response.headers[Self.header] = id
-        let elapsed = ContinuousClock.now - start
-        let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        var meta: Logger.Metadata = ["method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
-                                     "status": "\(response.status.code)", "duration_ms": "\(String(format: "%.3f", ms))",
-                                     "remote_ip": "\(context.remoteIP)"]
-        let note = context.note.current
-        if let v = note.clientID { meta["client_id"] = "\(v)" }
-        if let v = note.grantType { meta["grant_type"] = "\(v)" }
-        if let v = note.alg { meta["alg"] = "\(v)" }
-        if let v = note.kid { meta["kid"] = "\(v)" }
-        context.logger.info("access", metadata: meta)
-        return response
+    /// The caller's `X-Request-Id` when it is 1–128 of `[A-Za-z0-9._:-]`, or a new one.
+    static func requestID(_ headers: HTTPHeaders) -> String {
+        headers.first(name: requestIDHeader).flatMap { isValid($0) ? $0 : nil } ?? newID()
     }
 
     static func isValid(_ id: String) -> Bool {
@@ -73,5 +43,24 @@ struct RequestLogMiddleware: RouterMiddleware {
     static func newID() -> String {
         var g = SystemRandomNumberGenerator()
         return String(g.next(), radix: 16) + String(g.next(), radix: 16)
+    }
+
+    static func write(_ scope: RequestScope, method: HTTPMethod, path: String, status: HTTPResponseStatus, elapsed: Duration, remoteIP: String) {
+        guard scope.logger.logLevel <= .info else { return }
+        var meta: Logger.Metadata = ["method": "\(method.rawValue)", "path": "\(path)", "status": "\(status.code)",
+                                     "duration_ms": "\(milliseconds(elapsed))", "remote_ip": "\(remoteIP)"]
+        let note = scope.note.current
+        if let v = note.clientID { meta["client_id"] = "\(v)" }
+        if let v = note.grantType { meta["grant_type"] = "\(v)" }
+        if let v = note.alg { meta["alg"] = "\(v)" }
+        if let v = note.kid { meta["kid"] = "\(v)" }
+        scope.logger.info("access", metadata: meta)
+    }
+
+    /// `elapsed` in milliseconds with three decimals.
+    static func milliseconds(_ elapsed: Duration) -> String {
+        let micros = max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+        let fraction = String(micros % 1000)
+        return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 }

@@ -1,0 +1,143 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// One HTTP/1.1 connection's handler, after NIO's decoder and pipelining handler (which hands it one
+/// request at a time, in order). It reads a request's body within its endpoint's limit, asks the
+/// responder on the event loop — `Task.immediate` runs the responder here until it first waits (on a
+/// pipeline, Redis or an outbound call), so a request that never waits costs no thread hop — and writes
+/// the answer with `X-Request-Id`, `Content-Length` and keep-alive framing, then counts it and logs its
+/// access line.
+final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let responder: Responder
+    private let deadlines: ConnectionDeadlines
+    private let logger: Logger
+    private let metrics: ServiceMetrics
+    private var remoteIP = ""
+
+    /// The request being read: its head, its body so far and the most it may have.
+    private var head: HTTPRequestHead?
+    private var path = ""
+    private var body: ByteBuffer?
+    private var limit = 0
+    /// A request answered before its end was read (413): its remaining parts are dropped.
+    private var discarding = false
+
+    init(responder: Responder, deadlines: ConnectionDeadlines, logger: Logger, metrics: ServiceMetrics) {
+        self.responder = responder
+        self.deadlines = deadlines
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        remoteIP = context.channel.remoteAddress?.ipAddress ?? ""
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            deadlines.headRead()
+            discarding = false
+            path = Self.path(h.uri)
+            limit = Endpoint.byPath[path]?.bodyLimit ?? Endpoint.otherBodyLimit
+            if let length = h.headers.first(name: "Content-Length").flatMap({ Int($0) }), length > limit {
+                refuseBody(context, h)
+                return
+            }
+            head = h
+        case .body(var chunk):
+            guard head != nil, !discarding else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > limit {
+                if let h = head { refuseBody(context, h) }
+                return
+            }
+            if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
+        case .end:
+            deadlines.bodyRead()
+            guard let h = head, !discarding else { return }
+            let request = EdgeRequest(method: h.method, path: path, headers: h.headers,
+                                      body: body ?? context.channel.allocator.buffer(capacity: 0), remoteIP: remoteIP)
+            head = nil
+            body = nil
+            dispatch(context, request, version: h.version, keepAlive: h.isKeepAlive)
+        }
+    }
+
+    /// 413 before the body is read in full; the connection closes after the answer.
+    private func refuseBody(_ context: ChannelHandlerContext, _ h: HTTPRequestHead) {
+        head = nil
+        body = nil
+        discarding = true
+        let scope = requestScope(h.headers)
+        let response = TokenError(.bodyTooLarge, "the request body is larger than \(limit) bytes").response
+        write(context, response, scope: scope, method: h.method, path: path, version: h.version, keepAlive: false, started: .now)
+    }
+
+    private func dispatch(_ context: ChannelHandlerContext, _ request: EdgeRequest, version: HTTPVersion, keepAlive: Bool) {
+        let started = ContinuousClock.now
+        let scope = requestScope(request.headers)
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+        let responder = self.responder
+        Task.immediate {
+            let response = await responder.respond(to: request, scope: scope)
+            let method = request.method
+            if loop.inEventLoop {
+                bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: request.path, version: version,
+                                          keepAlive: keepAlive, started: started)
+            } else {
+                loop.execute {
+                    bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: request.path, version: version,
+                                              keepAlive: keepAlive, started: started)
+                }
+            }
+        }
+    }
+
+    private func requestScope(_ headers: HTTPHeaders) -> RequestScope {
+        var logger = self.logger
+        logger[metadataKey: "request_id"] = .string(AccessLog.requestID(headers))
+        return RequestScope(logger: logger)
+    }
+
+    private func write(_ context: ChannelHandlerContext, _ response: EdgeResponse, scope: RequestScope, method: HTTPMethod, path: String,
+                       version: HTTPVersion, keepAlive: Bool, started: ContinuousClock.Instant) {
+        var headers = response.headers
+        if case .string(let id)? = scope.logger[metadataKey: "request_id"] { headers.replaceOrAdd(name: AccessLog.requestIDHeader, value: id) }
+        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+        if !keepAlive {
+            headers.replaceOrAdd(name: "Connection", value: "close")
+        } else if version.major == 1, version.minor == 0 {
+            headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        }
+        // Counted and logged before the end is written: writing it may hand this handler the next pipelined request.
+        deadlines.responseSent()
+        let elapsed = ContinuousClock.now - started
+        metrics.request(endpoint: Endpoint.byPath[path]?.path ?? "other", status: Int(response.status.code), duration: elapsed)
+        AccessLog.write(scope, method: method, path: path, status: response.status, elapsed: elapsed, remoteIP: remoteIP)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
+        if method != .HEAD, !response.body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        }
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// The request target's path: up to `?` or `#`.
+    static func path(_ uri: String) -> String {
+        guard let end = uri.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else { return uri }
+        return String(uri[..<end])
+    }
+}
