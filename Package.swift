@@ -75,6 +75,11 @@ let package = Package(
             dependencies: ["TokenVerifier", "TokenVerifierHummingbird", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
+        // The minimal SwiftNIO HTTP/1.1 server `make bench` measures the service's HTTP floor against.
+        .executableTarget(name: "NIOFloor", dependencies: [.product(name: "NIOCore", package: "swift-nio"),
+                                                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                           .product(name: "NIOPosix", package: "swift-nio")],
+                          path: "Bench/NIOFloor", swiftSettings: swiftSettings),
         // Fuzz targets for the parsers of client input (make fuzz builds it with libFuzzer; a plain build
         // replays files through the same targets).
         .executableTarget(name: "TokenServiceFuzz", dependencies: ["JOSE", "JSONCore", "Claims", "OAuthWire", "Pipeline"],

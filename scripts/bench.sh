@@ -10,6 +10,8 @@ PORT_A=${BENCH_PORT:-18480}
 PORT_B=$((PORT_A + 1))
 PORT_C=$((PORT_A + 2))   # pipelines + an async notifier posting to a 1 s webhook
 PORT_D=$((PORT_A + 3))   # pipelines + a function that loops for one client
+PORT_E=$((PORT_A + 4))   # the floor: a minimal SwiftNIO HTTP/1.1 server (Bench/NIOFloor)
+FLOOR=${FLOOR:-$(dirname "$BIN")/NIOFloor}
 PORT_SINK=$((PORT_A + 10))
 rm -rf "$OUT"; mkdir -p "$OUT/keys" "$OUT/pipelines" "$OUT/raw"
 
@@ -139,6 +141,12 @@ start_server() { # $1 config -> pid in SERVER_PIDS[name]
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.05; done
   echo "server did not start" >&2; cat "$OUT/raw/server-$name.log" >&2; exit 1
 }
+start_floor() {
+  "$FLOOR" "$PORT_E" > "$OUT/raw/server-floor.log" 2>&1 &
+  SERVER_PIDS[floor]=$!
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT_E/healthz" >/dev/null && return 0; sleep 0.05; done
+  echo "the floor server did not start" >&2; exit 1
+}
 stop_servers() { for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done; kill "${SINK_PID:-0}" 2>/dev/null || true; }
 poison_loop() { # $1 base url, $2 seconds: the looping client, twice a second, each hit in the background
   local end=$((SECONDS + $2))
@@ -181,6 +189,7 @@ A="http://127.0.0.1:$PORT_A"
 B="http://127.0.0.1:$PORT_B"
 C="http://127.0.0.1:$PORT_C"
 D="http://127.0.0.1:$PORT_D"
+E="http://127.0.0.1:$PORT_E"
 # The slow webhook is asyncio on one thread (a real one runs elsewhere; this one must cost next to nothing here).
 python3 scripts/slow_webhook.py "$PORT_SINK" > /dev/null 2>&1 &
 SINK_PID=$!
@@ -188,9 +197,12 @@ start_server "$OUT/plain.json"
 start_server "$OUT/pipelines.json"
 start_server "$OUT/notifier.json"
 start_server "$OUT/poison.json"
+start_floor
 trap stop_servers EXIT
 bench warmup plain "$A/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
 bench warmup-pipeline pipelines "$B/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
+bench warmup-floor floor "$E/healthz" "" 2 >/dev/null 2>&1 || true
+bench floor floor "$E/healthz"
 bench healthz plain "$A/healthz"
 bench hs256 plain "$A/oauth/token" "$(lua_cc bench-hs)"
 bench hs256-pipeline pipelines "$B/oauth/token" "$(lua_cc bench-hs)"
@@ -199,6 +211,8 @@ bench hs256-notifier notifier "$C/oauth/token" "$(lua_cc bench-hs)"
 # Two more rounds of the three, shorter: the pipeline ratios are the median of three rounds (drift on a
 # shared machine moves single runs by ±20 %).
 for round in 2 3; do
+  bench "floor-r$round" floor "$E/healthz" "" $(((SECS + 1) / 2))
+  bench "healthz-r$round" plain "$A/healthz" "" $(((SECS + 1) / 2))
   bench "hs256-r$round" plain "$A/oauth/token" "$(lua_cc bench-hs)" $(((SECS + 1) / 2))
   bench "hs256-pipeline-r$round" pipelines "$B/oauth/token" "$(lua_cc bench-hs)" $(((SECS + 1) / 2))
   bench "hs256-notifier-r$round" notifier "$C/oauth/token" "$(lua_cc bench-hs)" $(((SECS + 1) / 2))

@@ -5,7 +5,7 @@ public enum BasicCredentials {
     /// `Basic base64(urlencode(id):urlencode(secret))`.
     public static func parse(_ header: String) -> (String, String)? {
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "basic", let bytes = decodeBase64(parts[1].utf8) else { return nil }
+        guard parts.count == 2, parts[0].lowercased() == "basic", let bytes = decodeBase64(Array(parts[1].utf8)) else { return nil }
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
               let id = FormParameters.decode(bytes[..<colon]), let secret = FormParameters.decode(bytes[(colon + 1)...]),
               !id.isEmpty
@@ -14,8 +14,8 @@ public enum BasicCredentials {
     }
 
     /// Standard padded base64 (RFC 4648 §4), surrounding blanks ignored, as in the Authorization header.
-    public static func decodeBase64(_ text: some Collection<UInt8>) -> [UInt8]? {
-        var chars = Array(OAuthSyntax.trimmingOWS(Array(text)))
+    public static func decodeBase64(_ text: [UInt8]) -> [UInt8]? {
+        var chars = Array(OAuthSyntax.trimmingOWS(text))
         guard chars.count % 4 == 0 else { return nil }
         var padding = 0
         while padding < 2, chars.last == UInt8(ascii: "=") { chars.removeLast(); padding += 1 }

@@ -11,33 +11,48 @@ public struct FormParameters: Sendable {
 
     public init(values: [String: String]) { self.values = values }
 
-    public init(body: some Collection<UInt8>) throws(FormError) {
-        for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = Self.decode(parts[0]), let value = Self.decode(parts.count > 1 ? Array(parts[1]) : []) else {
-                throw FormError(reason: "the body is not valid form encoding")
+    public init(body: [UInt8]) throws(FormError) {
+        let n = body.count
+        var start = 0
+        while start < n {
+            var end = start
+            while end < n, body[end] != UInt8(ascii: "&") { end += 1 }
+            if end > start {
+                var eq = start
+                while eq < end, body[eq] != UInt8(ascii: "=") { eq += 1 }
+                guard let name = Self.decode(body[start..<eq]), let value = Self.decode(body[min(eq + 1, end)..<end]) else {
+                    throw FormError(reason: "the body is not valid form encoding")
+                }
+                if !name.isEmpty {
+                    guard values[name] == nil else { throw FormError(reason: "parameter \(name) is repeated") }
+                    values[name] = value
+                }
             }
-            if name.isEmpty { continue }
-            guard values[name] == nil else { throw FormError(reason: "parameter \(name) is repeated") }
-            values[name] = value
+            start = end + 1
         }
     }
 
     public subscript(name: String) -> String? { values[name] }
 
     /// Percent-decoding with `+` as space; nil for broken escapes or invalid UTF-8.
-    public static func decode(_ bytes: some Collection<UInt8>) -> String? {
+    public static func decode(_ bytes: ArraySlice<UInt8>) -> String? {
+        guard bytes.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else {
+            return String(validating: bytes, as: UTF8.self)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
-        var it = bytes.makeIterator()
-        while let b = it.next() {
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let b = bytes[i]
             switch b {
             case UInt8(ascii: "+"): out.append(0x20)
             case UInt8(ascii: "%"):
-                guard let h = it.next().flatMap(hex), let l = it.next().flatMap(hex) else { return nil }
+                guard i + 2 < bytes.endIndex, let h = hex(bytes[i + 1]), let l = hex(bytes[i + 2]) else { return nil }
                 out.append(h << 4 | l)
+                i += 2
             default: out.append(b)
             }
+            i += 1
         }
         return String(validating: out, as: UTF8.self)
     }

@@ -1,6 +1,7 @@
 /// Character rules from RFC 6749 appendix A (and the HTTP whitespace around header values).
 public enum OAuthSyntax {
     /// Without OWS (RFC 9110 §5.6.3: spaces and horizontal tabs) at either end.
+    @inlinable
     public static func trimmingOWS<C: BidirectionalCollection<UInt8>>(_ bytes: C) -> C.SubSequence {
         let isOWS: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
         guard let first = bytes.firstIndex(where: { !isOWS($0) }), let last = bytes.lastIndex(where: { !isOWS($0) }) else {

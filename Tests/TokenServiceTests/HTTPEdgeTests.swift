@@ -11,10 +11,22 @@ import Testing
 /// The NIO listener on its own, with a responder of the test's: framing, pipelining, HEAD, HTTP/1.0
 /// keep-alive, body limits, request ids, where a request runs, and draining on shutdown.
 @Suite struct HTTPEdgeTests {
-    /// Answers `method path body` as text; `/slow` after 300 ms; `/where` says whether the responder ran
-    /// on an event loop before and after awaiting a call that does not suspend.
+    /// Answers `method path body` as text: at once, or after waiting for `/slow` (300 ms) and `/where`,
+    /// which says whether the work ran on an event loop before and after awaiting a call that does not suspend.
     struct Echo: EdgeResponder {
-        func respond(to request: EdgeRequest, scope: RequestScope) async -> EdgeResponse {
+        func answer(_ request: EdgeRequest, scope: RequestScope) -> EdgeAnswer {
+            switch request.path {
+            case "/slow", "/where": return .later { await Self.respond(to: request) }
+            default: return .now(Self.text(request))
+            }
+        }
+
+        static func text(_ request: EdgeRequest) -> EdgeResponse {
+            let text = "\(request.method.rawValue) \(request.path) " + String(decoding: request.body.readableBytesView, as: UTF8.self)
+            return EdgeResponse(headers: ["Content-Type": "text/plain"], body: Array(text.utf8))
+        }
+
+        static func respond(to request: EdgeRequest) async -> EdgeResponse {
             switch request.path {
             case "/slow":
                 try? await Task.sleep(for: .milliseconds(300))
@@ -25,8 +37,7 @@ import Testing
                 return EdgeResponse(headers: ["Content-Type": "text/plain"], body: Array("\(before) \(after) \(value)".utf8))
             default: break
             }
-            let text = "\(request.method.rawValue) \(request.path) " + String(decoding: request.body.readableBytesView, as: UTF8.self)
-            return EdgeResponse(headers: ["Content-Type": "text/plain"], body: Array(text.utf8))
+            return text(request)
         }
 
         static func noSuspension() async -> Int { 42 }

@@ -4,9 +4,9 @@ import NIOHTTP1
 
 /// One HTTP/1.1 connection's handler, after NIO's decoder and pipelining handler (which hands it one
 /// request at a time, in order). It reads a request's body within its endpoint's limit, asks the
-/// responder on the event loop — `Task.immediate` runs the responder here until it first waits (on a
-/// pipeline, Redis or an outbound call), so a request that never waits costs no thread hop — and writes
-/// the answer with `X-Request-Id`, `Content-Length` and keep-alive framing, then counts it and logs its
+/// responder on the event loop — an answer it has at once is written at once; work that may wait runs
+/// in `Task.immediate`, here until it first waits (on a pipeline, Redis or an outbound call), so a
+/// request that never waits costs no thread hop — and writes the answer with `X-Request-Id`, `Content-Length` and keep-alive framing, then counts it and logs its
 /// access line.
 final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -17,6 +17,9 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
     private let logger: Logger
     private let metrics: ServiceMetrics
     private var remoteIP = ""
+    /// Request ids made here: this connection's random prefix and a count.
+    private let idPrefix = AccessLog.newPrefix()
+    private var requestCount: UInt64 = 0
 
     /// The request being read: its head, its body so far and the most it may have.
     private var head: HTTPRequestHead?
@@ -80,11 +83,18 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
     private func dispatch(_ context: ChannelHandlerContext, _ request: EdgeRequest, version: HTTPVersion, keepAlive: Bool) {
         let started = ContinuousClock.now
         let scope = requestScope(request.headers)
+        let work: @Sendable () async -> EdgeResponse
+        switch responder.answer(request, scope: scope) {
+        case .now(let response):
+            return write(context, response, scope: scope, method: request.method, path: request.path, version: version, keepAlive: keepAlive,
+                         started: started)
+        case .later(let w):
+            work = w
+        }
         let loop = context.eventLoop
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
-        let responder = self.responder
         Task.immediate {
-            let response = await responder.respond(to: request, scope: scope)
+            let response = await work()
             let method = request.method
             if loop.inEventLoop {
                 bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: request.path, version: version,
@@ -100,19 +110,23 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
 
     private func requestScope(_ headers: HTTPHeaders) -> RequestScope {
         var logger = self.logger
-        logger[metadataKey: "request_id"] = .string(AccessLog.requestID(headers))
+        logger[metadataKey: "request_id"] = .string(AccessLog.requestID(headers) {
+            requestCount &+= 1
+            return idPrefix + "-" + String(requestCount, radix: 16)
+        })
         return RequestScope(logger: logger)
     }
 
     private func write(_ context: ChannelHandlerContext, _ response: EdgeResponse, scope: RequestScope, method: HTTPMethod, path: String,
                        version: HTTPVersion, keepAlive: Bool, started: ContinuousClock.Instant) {
+        // The responder sets none of these.
         var headers = response.headers
-        if case .string(let id)? = scope.logger[metadataKey: "request_id"] { headers.replaceOrAdd(name: AccessLog.requestIDHeader, value: id) }
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+        if case .string(let id)? = scope.logger[metadataKey: "request_id"] { headers.add(name: AccessLog.requestIDHeader, value: id) }
+        headers.add(name: "Content-Length", value: String(response.body.count))
         if !keepAlive {
-            headers.replaceOrAdd(name: "Connection", value: "close")
+            headers.add(name: "Connection", value: "close")
         } else if version.major == 1, version.minor == 0 {
-            headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+            headers.add(name: "Connection", value: "keep-alive")
         }
         // Counted and logged before the end is written: writing it may hand this handler the next pipelined request.
         deadlines.responseSent()

@@ -37,8 +37,14 @@ struct EdgeResponse: Sendable {
     static let noStoreJSON: HTTPHeaders = ["Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"]
 }
 
-/// What the edge asks of the service: the answer to a complete request. Never throws: errors are
-/// answers too, mapped to HTTP in one place (`TokenError+HTTP`).
+/// What the edge asks of the service: the answer to a complete request — at once when nothing needs
+/// waiting for, or the work that produces it when something does (a pipeline, Redis, an outbound call).
+/// Never throws: errors are answers too, mapped to HTTP in one place (`TokenError+HTTP`).
 protocol EdgeResponder: Sendable {
-    func respond(to request: EdgeRequest, scope: RequestScope) async -> EdgeResponse
+    func answer(_ request: EdgeRequest, scope: RequestScope) -> EdgeAnswer
+}
+
+enum EdgeAnswer: Sendable {
+    case now(EdgeResponse)
+    case later(@Sendable () async -> EdgeResponse)
 }

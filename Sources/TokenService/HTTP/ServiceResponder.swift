@@ -33,25 +33,43 @@ struct ServiceCore: Sendable {
 struct ServiceResponder: EdgeResponder {
     let core: ServiceCore
 
-    func respond(to request: EdgeRequest, scope: RequestScope) async -> EdgeResponse {
+    func answer(_ request: EdgeRequest, scope: RequestScope) -> EdgeAnswer {
         guard let endpoint = Endpoint.byPath[request.path] else {
-            return EdgeResponse(status: .notFound, headers: [:], body: [])
+            return .now(EdgeResponse(status: .notFound, headers: [:], body: []))
         }
-        do {
-            guard request.method == endpoint.method || (endpoint.method == .GET && request.method == .HEAD) else {
-                throw TokenError(.methodNotAllowed(allow: endpoint.method.rawValue), "use \(endpoint.method.rawValue) for this endpoint")
+        guard request.method == endpoint.method || (endpoint.method == .GET && request.method == .HEAD) else {
+            return .now(TokenError(.methodNotAllowed(allow: endpoint.method.rawValue), "use \(endpoint.method.rawValue) for this endpoint").response)
+        }
+        let state = core.holder.current
+        switch endpoint {
+        case .discovery:
+            return .now(.json(state.discoveryJSON, cache: "public, max-age=300"))
+        case .jwks:
+            return .now(.json(state.keys.jwksJSON, cache: "public, max-age=300"))
+        case .metrics:
+            return .now(EdgeResponse(headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], body: core.metrics.exposition()))
+        case .health where !state.canSign:
+            return .now(.json(Array(#"{"status":"cannot sign"}"#.utf8), status: .serviceUnavailable))
+        case .health where core.shared.isLocal:
+            return .now(Self.healthy)
+        case .health, .token, .mint, .introspect:
+            return .later { [self] in
+                do {
+                    return try await handle(endpoint, request, state: state, scope: scope)
+                } catch let error as TokenError {
+                    return error.response
+                } catch {
+                    scope.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))"])
+                    return TokenError.serverError("internal error").response
+                }
             }
-            return try await handle(endpoint, request, scope: scope)
-        } catch let error as TokenError {
-            return error.response
-        } catch {
-            scope.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))"])
-            return TokenError.serverError("internal error").response
         }
     }
 
-    private func handle(_ endpoint: Endpoint, _ request: EdgeRequest, scope: RequestScope) async throws -> EdgeResponse {
-        let state = core.holder.current
+    static let healthy = EdgeResponse.json(Array(#"{"status":"ok"}"#.utf8))
+
+    /// The endpoints that may wait: on Redis, a pipeline or an outbound call.
+    private func handle(_ endpoint: Endpoint, _ request: EdgeRequest, state: ServiceState, scope: RequestScope) async throws -> EdgeResponse {
         switch endpoint {
         case .token:
             let response = try await core.tokenEndpoint(scope).handle(try Self.tokenRequest(request), state: state)
@@ -84,19 +102,13 @@ struct ServiceResponder: EdgeResponder {
             }
             return Self.json(result)
 
-        case .discovery:
-            return .json(state.discoveryJSON, cache: "public, max-age=300")
-        case .jwks:
-            return .json(state.keys.jwksJSON, cache: "public, max-age=300")
-        case .health:
-            guard state.canSign else { return .json(Array(#"{"status":"cannot sign"}"#.utf8), status: .serviceUnavailable) }
-            // Shared state down: still 200 (tokens that need no one-time check are issued), but said.
+        case .health, .discovery, .jwks, .metrics:
+            // Only /healthz with shared state to ask comes here. Shared state down: still 200 (tokens that
+            // need no one-time check are issued), but said.
             if let problem = await core.shared.problem() {
                 return Self.json(["status": "degraded", "shared_state": .string(problem)])
             }
-            return .json(Array(#"{"status":"ok"}"#.utf8))
-        case .metrics:
-            return EdgeResponse(headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], body: core.metrics.exposition())
+            return Self.healthy
         }
     }
 

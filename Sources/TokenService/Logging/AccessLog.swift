@@ -29,9 +29,9 @@ struct RequestScope: Sendable {
 enum AccessLog {
     static let requestIDHeader = "X-Request-Id"
 
-    /// The caller's `X-Request-Id` when it is 1–128 of `[A-Za-z0-9._:-]`, or a new one.
-    static func requestID(_ headers: HTTPHeaders) -> String {
-        headers.first(name: requestIDHeader).flatMap { isValid($0) ? $0 : nil } ?? newID()
+    /// The caller's `X-Request-Id` when it is 1–128 of `[A-Za-z0-9._:-]`, or `made()`.
+    static func requestID(_ headers: HTTPHeaders, else made: () -> String) -> String {
+        headers.first(name: requestIDHeader).flatMap { isValid($0) ? $0 : nil } ?? made()
     }
 
     static func isValid(_ id: String) -> Bool {
@@ -40,9 +40,12 @@ enum AccessLog {
         }
     }
 
-    static func newID() -> String {
+    /// 64 random bits in hex: a connection's request ids are this prefix and a count, unique without a
+    /// system call per request.
+    static func newPrefix() -> String {
         var g = SystemRandomNumberGenerator()
-        return String(g.next(), radix: 16) + String(g.next(), radix: 16)
+        let hex = String(g.next() as UInt64, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     static func write(_ scope: RequestScope, method: HTTPMethod, path: String, status: HTTPResponseStatus, elapsed: Duration, remoteIP: String) {

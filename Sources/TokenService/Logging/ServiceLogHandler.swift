@@ -37,40 +37,87 @@ struct ServiceLogHandler: LogHandler {
     func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { $1 } }
-        for key in all.keys where Self.redactedKeys.contains(key.lowercased()) { all[key] = nil }
+        for key in all.keys where Self.isRedacted(key) { all[key] = nil }
         sink.write(line(level: event.level, message: "\(event.message)", metadata: all))
     }
 
+    static func isRedacted(_ key: String) -> Bool {
+        redactedKeys.contains(key) || (key.utf8.contains { (0x41...0x5A).contains($0) } && redactedKeys.contains(key.lowercased()))
+    }
+
     func line(level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         let ts = Self.timestamp()
         switch format {
         case .json:
-            var fields: [(String, String)] = [("ts", ts), ("level", level.rawValue), ("msg", message)]
-            fields.append(("request_id", metadata["request_id"].map { "\($0)" } ?? ""))
-            for (k, v) in metadata.sorted(by: { $0.key < $1.key }) where k != "request_id" { fields.append((k, "\(v)")) }
-            return "{" + fields.map { Self.quote($0.0) + ":" + Self.quote($0.1) }.joined(separator: ",") + "}"
+            out.append(UInt8(ascii: "{"))
+            Self.appendQuoted("ts", to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted(ts, to: &out)
+            for (k, v) in [("level", level.rawValue), ("msg", message), ("request_id", metadata["request_id"].map { "\($0)" } ?? "")] {
+                out.append(UInt8(ascii: ",")); Self.appendQuoted(k, to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted(v, to: &out)
+            }
+            for (k, v) in metadata.sorted(by: { $0.key < $1.key }) where k != "request_id" {
+                out.append(UInt8(ascii: ",")); Self.appendQuoted(k, to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted("\(v)", to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
         case .text:
-            let meta = metadata.sorted(by: { $0.key < $1.key }).map { Self.textField($0.key) + "=" + Self.textField("\($0.value)") }
-                .joined(separator: " ")
-            return "\(ts) \(level.rawValue) \(label):" + (meta.isEmpty ? "" : " " + meta) + " " + Self.escapingControls(message)
+            out.append(contentsOf: ts.utf8); out.append(UInt8(ascii: " "))
+            out.append(contentsOf: level.rawValue.utf8); out.append(UInt8(ascii: " "))
+            out.append(contentsOf: label.utf8); out.append(UInt8(ascii: ":"))
+            for (k, v) in metadata.sorted(by: { $0.key < $1.key }) {
+                out.append(UInt8(ascii: " ")); Self.appendTextField(k, to: &out); out.append(UInt8(ascii: "="))
+                if case .string(let text) = v { Self.appendTextField(text, to: &out) } else { Self.appendTextField("\(v)", to: &out) }
+            }
+            out.append(UInt8(ascii: " "))
+            Self.appendEscapingControls(message, to: &out)
         }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A text-format key or value: as is when it is plain, else quoted and escaped as JSON strings are,
     /// so that a value with a blank, `=`, a quote or a control character cannot start a field or a line.
     static func textField(_ s: String) -> String {
-        let plain = !s.isEmpty && s.unicodeScalars.allSatisfy { u in u != " " && u != "\"" && u != "=" && u != "\\" && !isControl(u) }
-        return plain ? s : quote(s)
+        var out: [UInt8] = []
+        appendTextField(s, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendTextField(_ s: String, to out: inout [UInt8]) {
+        if isPlain(s) { out.append(contentsOf: s.utf8) } else { appendQuoted(s, to: &out) }
+    }
+
+    /// Non-empty, without a blank, `"`, `=`, `\\` or a control character (checked on the UTF-8 bytes: C1
+    /// controls are C2 80–C2 9F, the line and paragraph separators E2 80 A8 and E2 80 A9).
+    private static func isPlain(_ s: String) -> Bool {
+        var contiguous = s
+        return contiguous.withUTF8 { isPlain(bytes: $0) }
+    }
+
+    private static func isPlain(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            if b <= 0x20 || b == 0x22 || b == 0x3D || b == 0x5C || b == 0x7F { return false }
+            if b == 0xC2, i + 1 < bytes.count, (0x80...0x9F).contains(bytes[i + 1]) { return false }
+            if b == 0xE2, i + 2 < bytes.count, bytes[i + 1] == 0x80, bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9 { return false }
+            i += 1
+        }
+        return true
     }
 
     /// The message with control characters (and line separators) escaped: one log line stays one line.
     static func escapingControls(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: isControl) else { return s }
-        var out = ""
+        var out: [UInt8] = []
+        appendEscapingControls(s, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendEscapingControls(_ s: String, to out: inout [UInt8]) {
+        guard s.unicodeScalars.contains(where: isControl) else { return out.append(contentsOf: s.utf8) }
         for u in s.unicodeScalars {
-            if isControl(u) { out += unicodeEscape(u) } else { out.unicodeScalars.append(u) }
+            if isControl(u) { appendUnicodeEscape(u, to: &out) } else { out.append(contentsOf: String(u).utf8) }
         }
-        return out
     }
 
     /// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
@@ -78,26 +125,35 @@ struct ServiceLogHandler: LogHandler {
         u.value < 0x20 || u.value == 0x7F || (0x80...0x9F).contains(u.value) || u.value == 0x2028 || u.value == 0x2029
     }
 
-    /// `\uXXXX` for a scalar of the Basic Multilingual Plane.
-    private static func unicodeEscape(_ u: Unicode.Scalar) -> String {
+    /// `\\uXXXX` for a scalar of the Basic Multilingual Plane.
+    private static func appendUnicodeEscape(_ u: Unicode.Scalar, to out: inout [UInt8]) {
         let hex = String(u.value, radix: 16)
-        return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        out.append(contentsOf: "\\u".utf8)
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, 4 - hex.count)))
+        out.append(contentsOf: hex.utf8)
     }
 
     static func quote(_ s: String) -> String {
-        var out = "\""
+        var out: [UInt8] = []
+        appendQuoted(s, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
         for u in s.unicodeScalars {
             switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where isControl(u): out += unicodeEscape(u)
-            default: out.unicodeScalars.append(u)
+            case "\"": out.append(contentsOf: "\\\"".utf8)
+            case "\\": out.append(contentsOf: "\\\\".utf8)
+            case "\n": out.append(contentsOf: "\\n".utf8)
+            case "\r": out.append(contentsOf: "\\r".utf8)
+            case "\t": out.append(contentsOf: "\\t".utf8)
+            case _ where isControl(u): appendUnicodeEscape(u, to: &out)
+            case _ where u.isASCII: out.append(UInt8(u.value))
+            default: out.append(contentsOf: String(u).utf8)
             }
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// RFC 3339 UTC with milliseconds, without Foundation's formatter (it cost most of an access line).

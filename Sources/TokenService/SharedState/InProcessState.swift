@@ -60,6 +60,7 @@ final class InProcessState: SharedState {
     }
 
     func problem() async -> String? { nil }
+    var isLocal: Bool { true }
 
     /// Entries held (tests check the bounds).
     var sizes: (once: Int, counters: Int) { (onceMemory.withLock { $0.count }, counters.withLock { $0.count }) }

@@ -40,6 +40,8 @@ final class RedisState: SharedState {
         try Self.windowCount(try await send(["EVAL", Self.peekScript, "1", prefix + key]))
     }
 
+    var isLocal: Bool { false }
+
     func problem() async -> String? {
         do {
             _ = try await client.send(["PING"])

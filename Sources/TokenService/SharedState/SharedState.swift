@@ -10,6 +10,8 @@ protocol SharedState: Sendable {
     func peek(_ key: String, now: Int64) async throws(SharedStateError) -> WindowCount
     /// nil when healthy, else what is wrong (for /healthz).
     func problem() async -> String?
+    /// This process's memory: never has a problem, so /healthz need not ask.
+    var isLocal: Bool { get }
 }
 
 /// Keys in the shared state, built from parts that cannot run into each other: a `client_id` may contain
