@@ -12,6 +12,7 @@ PORT_C=$((PORT_A + 2))   # pipelines + an async notifier posting to a 1 s webhoo
 PORT_D=$((PORT_A + 3))   # pipelines + a function that loops for one client
 PORT_E=$((PORT_A + 4))   # the floor: a minimal SwiftNIO HTTP/1.1 server (Bench/NIOFloor)
 FLOOR=${FLOOR:-$(dirname "$BIN")/NIOFloor}
+PORT_F=$((PORT_A + 5))   # plain, with the access log off (--log-level warning)
 PORT_SINK=$((PORT_A + 10))
 rm -rf "$OUT"; mkdir -p "$OUT/keys" "$OUT/pipelines" "$OUT/raw"
 
@@ -90,6 +91,7 @@ cat <<JSON
 JSON
 }
 config "$PORT_A" '{}' > "$OUT/plain.json"
+config "$PORT_F" '{}' > "$OUT/quiet.json"
 THREE='{"name": "tenant", "file": "pipelines/tenant.js"}, {"name": "network", "file": "pipelines/network.js"}, {"name": "entitlements", "file": "pipelines/entitlements.js"}'
 config "$PORT_B" "{\"pre_access_token\": [$THREE], \"pre_id_token\": [{\"name\": \"dept\", \"file\": \"pipelines/dept.js\"}]}" > "$OUT/pipelines.json"
 config "$PORT_C" "{\"http\": {\"allow\": [\"127.0.0.1:$PORT_SINK\"]}, \"pre_access_token\": [$THREE, {\"name\": \"notify\", \"file\": \"pipelines/notify.js\", \"async\": true}]}" \
@@ -133,9 +135,9 @@ lua_cc() { # $1 client -> lua file
 wrk_post "$OUT/mint.lua" application/json "Bearer $GATEWAY" \
   '{"client_id":"web","grant_type":"authorization_code","scope":"openid profile email","nonce":"n-1","code":"c-1","user":{"id":"u-1","username":"ada","email":"ada@example.com","emailVerified":true,"name":"Ada Lovelace","customData":{"dept":"R&D","roles":["admin"]}},"context":{"protocol":"oidc","request":{"ip":"127.0.0.1"}}}' >/dev/null
 
-start_server() { # $1 config -> pid in SERVER_PIDS[name]
+start_server() { # $1 config, then serve's options -> pid in SERVER_PIDS[name]
   local name; name=$(basename "$1" .json)
-  "$BIN" serve --config "$1" > "$OUT/raw/server-$name.log" 2>&1 &
+  "$BIN" serve --config "$1" "${@:2}" > "$OUT/raw/server-$name.log" 2>&1 &
   SERVER_PIDS[$name]=$!
   local port; port=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["listen"]["port"])' "$1")
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.05; done
@@ -198,12 +200,14 @@ start_server "$OUT/pipelines.json"
 start_server "$OUT/notifier.json"
 start_server "$OUT/poison.json"
 start_floor
+start_server "$OUT/quiet.json" --log-level warning
 trap stop_servers EXIT
 bench warmup plain "$A/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
 bench warmup-pipeline pipelines "$B/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
 bench warmup-floor floor "$E/healthz" "" 2 >/dev/null 2>&1 || true
 bench floor floor "$E/healthz"
 bench healthz plain "$A/healthz"
+bench healthz-quiet quiet "http://127.0.0.1:$PORT_F/healthz"
 bench hs256 plain "$A/oauth/token" "$(lua_cc bench-hs)"
 bench hs256-pipeline pipelines "$B/oauth/token" "$(lua_cc bench-hs)"
 bench warmup-notifier notifier "$C/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
