@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"jws json form dpop assertion jwk wire"}
+targets=${FUZZ_TARGETS:-"jws json form dpop assertion jwk wire forwarded"}
 scratch=.build-fuzz
 # lld: gold fails on the sanitizer's debug information.
 swift build --scratch-path "$scratch" --product TokenServiceFuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \

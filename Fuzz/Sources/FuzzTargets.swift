@@ -9,7 +9,7 @@ import Pipeline
 /// replay entry point (a plain build) runs files through the same functions.
 enum FuzzTargets {
     static let all: [String: @Sendable ([UInt8]) -> Void] = [
-        "jws": jws, "json": json, "form": form, "dpop": dpop, "assertion": assertion, "jwk": jwk, "wire": wire,
+        "jws": jws, "json": json, "form": form, "dpop": dpop, "assertion": assertion, "jwk": jwk, "wire": wire, "forwarded": forwarded,
     ]
 
     /// Keys of every family, made once (an HMAC key, and public keys of the fixed test vectors).
@@ -38,6 +38,18 @@ enum FuzzTargets {
         let text = JSON.serialize(value)
         guard let again = try? JSON.parse(text) else { fatalError("serialised JSON does not parse: \(String(decoding: text, as: UTF8.self))") }
         precondition(again == value, "JSON round trip changed the value")
+    }
+
+    /// `Forwarded` and `X-Forwarded-For` lines (each line of the input one header line) from a trusted proxy:
+    /// the client address is an address, the peer's or one of the hops'.
+    static func forwarded(_ data: [UInt8]) {
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        let proxies = TrustedProxies(ranges: ["127.0.0.0/8", "10.0.0.0/8", "fd00::/8"].compactMap { CIDR($0) })
+        for (forwarded, forwardedFor) in [(lines, [String]()), ([], lines)] {
+            let client = proxies.clientAddress(peer: "127.0.0.1", forwarded: forwarded, forwardedFor: forwardedFor)
+            precondition(IPAddress(client) != nil, "the client address is an address")
+        }
+        for line in lines { _ = CIDR(line) }
     }
 
     /// A token-endpoint form body and an Authorization: Basic value.

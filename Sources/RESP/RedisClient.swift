@@ -1,5 +1,6 @@
 public import NIOCore
 public import NIOPosix
+public import NIOSSL
 import Synchronization
 
 /// A Redis client on one pipelined connection (commands answered in order), on SwiftNIO: nothing
@@ -10,16 +11,22 @@ public final class RedisClient: Sendable {
     public struct Configuration: Sendable {
         public var host: String
         public var port: Int
+        /// A Redis 6 ACL user; nil: the default user.
+        public var username: String?
         public var password: [UInt8]?
         public var database: Int
+        /// TLS (`rediss://`): the context verifying the server's certificate against `host`.
+        public var tls: NIOSSLContext?
         public var connectTimeout: TimeAmount = .milliseconds(500)
         public var commandTimeout: TimeAmount = .milliseconds(500)
         public var retryAfter: TimeAmount = .milliseconds(500)
-        public init(host: String, port: Int, password: [UInt8]? = nil, database: Int = 0) {
+        public init(host: String, port: Int, username: String? = nil, password: [UInt8]? = nil, database: Int = 0, tls: NIOSSLContext? = nil) {
             self.host = host
             self.port = port
+            self.username = username
             self.password = password
             self.database = database
+            self.tls = tls
         }
     }
 
@@ -57,6 +64,12 @@ public final class RedisClient: Sendable {
         timeout.cancel()
         if case .error(let message) = value { throw .server(message) }
         return value
+    }
+
+    /// An error as one readable line of at most 300 characters (for logs and /healthz).
+    static func oneLine(_ text: String) -> String {
+        let flat = text.map { $0.isNewline ? " " : $0 }
+        return flat.count > 300 ? String(flat.prefix(297)) + "..." : String(flat)
     }
 
     public func close() {
@@ -102,13 +115,21 @@ public final class RedisClient: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = config.tls {
+                        // The certificate must name the host (an IP address is checked as one).
+                        let name = config.host.contains(":") || config.host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : config.host
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: name))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RedisHandler())
                 }
             }
             .connect(host: config.host, port: config.port)
             .flatMap { channel -> EventLoopFuture<any Channel> in
                 var setup: [[String]] = []
-                if let password = config.password { setup.append(["AUTH", String(decoding: password, as: UTF8.self)]) }
+                if let password = config.password {
+                    let secret = String(decoding: password, as: UTF8.self)
+                    setup.append(config.username.map { ["AUTH", $0, secret] } ?? ["AUTH", secret])
+                }
                 if config.database != 0 { setup.append(["SELECT", String(config.database)]) }
                 let answers = setup.map { words -> EventLoopFuture<RESPValue> in
                     let p = channel.eventLoop.makePromise(of: RESPValue.self)
@@ -116,9 +137,10 @@ public final class RedisClient: Sendable {
                     return p.futureResult
                 }
                 return EventLoopFuture.whenAllSucceed(answers, on: channel.eventLoop).flatMapThrowing { values in
-                    if values.contains(where: { if case .error = $0 { return true } else { return false } }) {
+                    for value in values {
+                        guard case .error(let message) = value else { continue }
                         channel.close(promise: nil)
-                        throw RESPError.unavailable("AUTH or SELECT was refused")
+                        throw RESPError.unavailable("AUTH or SELECT was refused: \(message)")
                     }
                     return channel
                 }
@@ -131,7 +153,7 @@ public final class RedisClient: Sendable {
                 case .success(let c):
                     if s.closed { c.close(promise: nil) } else { s.channel = c; s.lastError = nil }
                 case .failure(let error):
-                    s.lastError = (error as? RESPError)?.description ?? "connect to \(config.host):\(config.port) failed: \(error)"
+                    s.lastError = Self.oneLine((error as? RESPError)?.description ?? "connect to \(config.host):\(config.port) failed: \(error)")
                     s.failedUntil = NIODeadline.now() + config.retryAfter
                 }
             }

@@ -7,18 +7,29 @@ import Glibc
 /// when this object goes away. `stop()` and `start()` simulate an outage on the same port.
 public final class RedisServer {
     public let port: Int
+    /// TLS only (`--tls-port`), with a certificate from this CA, when given.
+    public let tls: TestCA?
     private var process: Process?
 
-    public init() throws {
+    public init(tls: TestCA? = nil) throws {
         port = unusedLoopbackPort()
+        self.tls = tls
+        if let tls { try tls.issue("redis") }
         try start()
     }
 
     public func start() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                       "--daemonize", "no", "--loglevel", "warning"]
+        var args = ["redis-server", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"]
+        if let tls {
+            let dir = tls.directory.path
+            args += ["--port", "0", "--tls-port", String(port), "--tls-cert-file", dir + "/redis.pem", "--tls-key-file", dir + "/redis.key",
+                     "--tls-ca-cert-file", tls.certificate, "--tls-auth-clients", "no"]
+        } else {
+            args += ["--port", String(port)]
+        }
+        p.arguments = args
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -39,7 +50,7 @@ public final class RedisServer {
         process = nil
     }
 
-    public var url: String { "redis://127.0.0.1:\(port)/0" }
+    public var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)/0" }
 
     public func ping() -> Bool { (try? cli(["PING"])) == "PONG" }
 
@@ -48,7 +59,7 @@ public final class RedisServer {
         let p = Process()
         let out = Pipe()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["redis-cli", "-p", String(port)] + args
+        p.arguments = ["redis-cli", "-p", String(port)] + (tls.map { ["--tls", "--cacert", $0.certificate] } ?? []) + args
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         try p.run()

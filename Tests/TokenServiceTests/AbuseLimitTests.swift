@@ -68,7 +68,7 @@ import TestSupport
 
     /// Redis down: the replica counts alone instead of not counting.
     @Test func unreachableSharedStateFallsBackToThisReplicasCounters() async throws {
-        let unreachable = RedisState(settings: try #require(RedisSettings(url: "redis://127.0.0.1:1/0", prefix: "t:", password: nil)))
+        let unreachable = try RedisState(settings: try #require(RedisSettings(url: "redis://127.0.0.1:1/0", prefix: "t:", password: nil)))
         let limits = Self.guardrails(shared: unreachable)
         for _ in 0..<3 { await limits.recordFailure(clientID: "billing", address: "203.0.113.9", now: 1000) }
         await #expect(throws: TokenError.self) { try await limits.admit(clientID: "billing", address: "203.0.113.9", limits: Self.strict, now: 1000) }
@@ -148,7 +148,7 @@ import TestSupport
     @Test func oneTimeKeysAndCountersAreSharedAndAtomic() async throws {
         let redis = try RedisServer()
         let settings = try #require(RedisSettings(url: redis.url, prefix: "t:", password: nil))
-        let a = RedisState(settings: settings), b = RedisState(settings: settings)
+        let a = try RedisState(settings: settings), b = try RedisState(settings: settings)
         #expect(try await a.claimOnce("jti-1", expiresAt: 2000, now: 1000))
         #expect(try await !b.claimOnce("jti-1", expiresAt: 2000, now: 1000), "the other replica sees it")
         let ttl = Int(try redis.cli(["PTTL", "t:jti-1"])) ?? 0

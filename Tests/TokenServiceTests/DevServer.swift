@@ -17,7 +17,9 @@ final class DevServer {
 
     /// `edit` may change the config (e.g. limits) before the server starts; `openFiles` starts it with
     /// that soft and hard `RLIMIT_NOFILE` (as `ulimit -Sn`/`-Hn` would). Its log goes to `logPath`.
-    init(edit: (inout JSONObject) -> Void = { _ in }, openFiles: (soft: Int, hard: Int)? = nil) async throws {
+    /// `ready` says when the server is up (default: `/healthz` answers 200 on the public listener).
+    init(edit: (inout JSONObject) -> Void = { _ in }, openFiles: (soft: Int, hard: Int)? = nil,
+         ready: ((DevServer) async throws -> Bool)? = nil) async throws {
         port = unusedLoopbackPort()
         work = FileManager.default.temporaryDirectory.appendingPathComponent("dev-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work.appendingPathComponent("config"), withIntermediateDirectories: true)
@@ -43,7 +45,25 @@ final class DevServer {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        try await EndToEndTests.waitUntilUp(base + "/healthz")
+        if let ready {
+            for _ in 0..<200 {
+                if (try? await ready(self)) == true { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        } else {
+            try await EndToEndTests.waitUntilUp(base + "/healthz")
+        }
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits up to 10 s for the log to contain `text`.
+    func waitForLog(_ text: String, occurrences: Int = 1) async throws -> Bool {
+        for _ in 0..<200 {
+            if log.components(separatedBy: text).count > occurrences { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
     }
 
     var isRunning: Bool { process.isRunning }

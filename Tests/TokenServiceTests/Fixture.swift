@@ -94,7 +94,7 @@ struct Fixture {
         if let now { dependencies.now = { now } }
         let (listening, announce) = AsyncStream<SocketAddress>.makeStream()
         let built = try await buildApplication(configuration: .init(configPath: configPath, host: "127.0.0.1", port: 0, logger: logger,
-                                                                    onListening: { announce.yield($0) }),
+                                                                    onListening: { _, address in announce.yield(address) }),
                                                dependencies: dependencies)
         return (TestApp(built: built, listening: listening), built.core, built.engine)
     }

@@ -5,7 +5,7 @@ import Testing
 /// The fuzz corpus (Fuzz/corpus: seeds and every input a fuzzer found worth keeping) replayed through the
 /// fuzz targets in a plain build: a parser that traps on any of them fails here, without libFuzzer.
 @Suite struct FuzzCorpusTests {
-    @Test(arguments: ["jws", "json", "form", "dpop", "assertion", "jwk", "wire"])
+    @Test(arguments: ["jws", "json", "form", "dpop", "assertion", "jwk", "wire", "forwarded"])
     func everyCorpusInputPasses(target: String) throws {
         let corpus = EndToEndTests.repoRoot.appendingPathComponent("Fuzz/corpus/\(target)").path
         let r = try EndToEndTests.run(WorkerLaunch.siblingExecutable(named: "TokenServiceFuzz"), [target, corpus])

@@ -14,9 +14,13 @@ import Testing
     /// Answers `method path body` as text: at once, or after waiting for `/slow` (300 ms) and `/where`,
     /// which says whether the work ran on an event loop before and after awaiting a call that does not suspend.
     struct Echo: EdgeResponder {
+        /// Called when `/slow` starts waiting.
+        var slowStarted: @Sendable () -> Void = {}
+
         func answer(_ request: EdgeRequest, scope: RequestScope) -> EdgeAnswer {
             switch request.path {
-            case "/slow", "/where": return .later { await Self.respond(to: request) }
+            case "/slow": return .later { [slowStarted] in slowStarted(); return await Self.respond(to: request) }
+            case "/where": return .later { await Self.respond(to: request) }
             default: return .now(Self.text(request))
             }
         }
@@ -43,11 +47,11 @@ import Testing
         static func noSuspension() async -> Int { 42 }
     }
 
-    static func withEdge(_ body: (Int, ServiceGroup) async throws -> Void) async throws {
+    static func withEdge(_ responder: Echo = Echo(), _ body: (Int, ServiceGroup) async throws -> Void) async throws {
         TestSupport.ignoreSIGPIPE()
         let (listening, announce) = AsyncStream<SocketAddress>.makeStream()
         var edge = HTTPEdge(settings: .init(host: "127.0.0.1", port: 0, timeouts: .init(header: .seconds(5), idle: .seconds(5)), maxConnections: 100),
-                            responder: Echo(), metrics: ServiceMetrics(), logger: Logger(label: "edge-test"))
+                            responder: responder, metrics: ServiceMetrics(), logger: Logger(label: "edge-test"))
         edge.onListening = { announce.yield($0) }
         let group = ServiceGroup(configuration: .init(services: [.init(service: edge)], logger: Logger(label: "edge-test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -156,10 +160,12 @@ import Testing
     }
 
     @Test func shutdownLetsOpenRequestsFinishAndStopsAccepting() async throws {
-        try await Self.withEdge { port, group in
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        try await Self.withEdge(Echo(slowStarted: { signal.yield() })) { port, group in
             let c = try #require(RawConnection(port: port))
             c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-            try await Task.sleep(for: .milliseconds(100))
+            var iterator = started.makeAsyncIterator()
+            await iterator.next()
             await group.triggerGracefulShutdown()
             let answer = Self.responses(c.readToEnd()).first
             #expect(answer?.status == "HTTP/1.1 200 OK" && answer?.body == "GET /slow ", "the open request is answered")

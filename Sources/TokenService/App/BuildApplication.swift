@@ -1,3 +1,4 @@
+import OAuthWire
 import Foundation
 import NIOCore
 import Logging
@@ -12,8 +13,8 @@ struct AppConfiguration: Sendable {
     var host: String?
     var port: Int?
     var logger: Logger
-    /// Told the listener's address once it accepts connections (tests listen on port 0).
-    var onListening: @Sendable (SocketAddress) async -> Void = { _ in }
+    /// Told each listener's name and address once it accepts connections (tests listen on port 0).
+    var onListening: @Sendable (_ listener: String, SocketAddress) async -> Void = { _, _ in }
 }
 
 /// What the application is built with that a test may provide instead.
@@ -27,9 +28,8 @@ struct AppDependencies: Sendable {
 }
 
 /// What `buildApplication` built: the long-running services (pipeline engine, shared state, reload on
-/// SIGHUP, the HTTP listener), and the parts tests and offline commands use.
+/// SIGHUP, the HTTP listeners), and the parts tests and offline commands use.
 struct BuiltApplication: Sendable {
-    let edge: HTTPEdge<ServiceResponder>
     let core: ServiceCore
     let engine: PipelineEngine
     let services: [any Service]
@@ -56,9 +56,15 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
     let (config, engine, state) = try await ServiceState.start(path: configuration.configPath, environment: dependencies.environment,
                                                               engine: dependencies.engine, logger: logger)
     // Read at start: a reload keeps the shared store (moving replicas to another Redis is a restart).
-    let core = ServiceCore.compose(state: state, engine: engine, shared: dependencies.shared ?? config.sharedState.store(), now: dependencies.now)
-    let reload = ReloadOnHangup(path: configuration.configPath, holder: core.holder, engine: engine, logger: logger,
-                                environment: dependencies.environment)
+    let shared: any SharedState
+    if let given = dependencies.shared { shared = given } else { shared = try config.sharedState.store() }
+    let core = ServiceCore.compose(state: state, engine: engine, shared: shared, now: dependencies.now)
+    let tls: ServerTLS?
+    do { tls = try config.listen.tls.map { try ServerTLS(files: $0) } } catch {
+        throw ConfigError(problems: ["$.listen.tls: \(error)"])
+    }
+    let reload = ReloadOnHangup(path: configuration.configPath, holder: core.holder, engine: engine, tls: tls, metrics: core.metrics,
+                                logger: logger, environment: dependencies.environment)
     let descriptors = DescriptorLimit.raiseToHard()
     let connectionCap = DescriptorLimit.connectionCap(configured: config.listen.maxConnections, descriptors: descriptors)
     if connectionCap < config.listen.maxConnections {
@@ -67,23 +73,36 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
     }
     let timeouts = ConnectionTimeouts(header: .seconds(Int64(config.listen.headerTimeoutSeconds)),
                                       idle: .seconds(Int64(config.listen.idleTimeoutSeconds)))
-    var edge = HTTPEdge(settings: .init(host: configuration.host ?? config.listen.host, port: configuration.port ?? config.listen.port,
-                                        timeouts: timeouts, maxConnections: connectionCap),
-                        responder: ServiceResponder(core: core), metrics: core.metrics, logger: logger)
+    // With an admin listener, /metrics and /healthz (and the gateway API if asked) move there.
+    var adminEndpoints: Set<Endpoint> = []
+    if let admin = config.listen.admin { adminEndpoints = admin.gatewayAPI ? [.health, .metrics, .mint] : [.health, .metrics] }
     let issuer = config.issuer
-    edge.onListening = { address in
-        logger.info("tokenservice listening", metadata: ["address": "\(address)", "issuer": "\(issuer)"])
-        await configuration.onListening(address)
+    func edge(_ name: String, host: String, port: Int, serves: Set<Endpoint>) -> HTTPEdge<ServiceResponder> {
+        var edge = HTTPEdge(settings: .init(host: host, port: port, timeouts: timeouts, maxConnections: connectionCap,
+                                            trustedProxies: TrustedProxies(ranges: config.listen.trustedProxies), tls: tls, name: name),
+                            responder: ServiceResponder(core: core, serves: serves), metrics: core.metrics, logger: logger)
+        edge.onListening = { address in
+            logger.info("tokenservice listening", metadata: ["listener": "\(name)", "address": "\(address)", "issuer": "\(issuer)",
+                                                             "tls": "\(tls != nil)", "config_sha256": "\(config.configDigest)"])
+            await configuration.onListening(name, address)
+        }
+        return edge
     }
-    let services: [any Service] = [engine] + [core.shared as? any Service].compactMap { $0 } + [reload, edge]
-    return BuiltApplication(edge: edge, core: core, engine: engine, services: services, logger: logger)
+    var edges = [edge("public", host: configuration.host ?? config.listen.host, port: configuration.port ?? config.listen.port,
+                      serves: Set(Endpoint.allCases).subtracting(adminEndpoints))]
+    if let admin = config.listen.admin {
+        edges.append(edge("admin", host: admin.host, port: admin.port, serves: adminEndpoints))
+    }
+    let services: [any Service] = [engine] + [core.shared as? any Service].compactMap { $0 } + [reload] + edges
+    return BuiltApplication(core: core, engine: engine, services: services, logger: logger)
 }
 
 extension ServiceCore {
     /// The service behind the HTTP API, composed in one place for `serve` and the offline commands.
     static func compose(state: ServiceState, engine: PipelineEngine, shared: any SharedState, now: @escaping @Sendable () -> Int64) -> ServiceCore {
-        ServiceCore(holder: StateHolder(state), issuer: Issuer(engine: engine, metrics: ServiceMetrics(), now: now), grants: .standard,
-                    shared: shared)
+        let metrics = ServiceMetrics()
+        metrics.configLoaded(digest: state.configDigest, signingKid: state.config.signingKey)
+        return ServiceCore(holder: StateHolder(state), issuer: Issuer(engine: engine, metrics: metrics, now: now), grants: .standard, shared: shared)
     }
 }
 
@@ -103,10 +122,10 @@ extension ServiceState {
 }
 
 extension ServiceConfig.SharedStateConfig {
-    func store() -> any SharedState {
+    func store() throws(ConfigError) -> any SharedState {
         switch self {
         case .inProcess: return InProcessState()
-        case .redis(let settings): return RedisState(settings: settings)
+        case .redis(let settings): return try RedisState(settings: settings)
         }
     }
 }

@@ -33,8 +33,9 @@ struct TokenServiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenservice",
         abstract: "OIDC token minting service: ID tokens, RFC 9068 access tokens, GenAuth pipelines, JWKS.",
+        version: BuildInfo.description,
         subcommands: [ServeCommand.self, KeysCommand.self, MintCommand.self, VerifyCommand.self, PipelineCommand.self,
-                      ConfigCommand.self, PipelineWorkerCommand.self, MicrobenchCommand.self],
+                      ConfigCommand.self, VersionCommand.self, PipelineWorkerCommand.self, MicrobenchCommand.self],
         defaultSubcommand: ServeCommand.self)
 }
 

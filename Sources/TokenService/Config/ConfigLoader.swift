@@ -30,7 +30,9 @@ enum ConfigLoader {
             r.problem("$.issuer", "must be an http(s) URL without query, fragment or trailing slash")
         }
         var listen = ServiceConfig.Listen()
-        if let l = r.object(o["listen"], "$.listen", known: ["host", "port", "idle_timeout_seconds", "header_timeout_seconds", "max_connections"]) {
+        if let l = r.object(o["listen"], "$.listen", known: ["host", "port", "idle_timeout_seconds", "header_timeout_seconds", "max_connections",
+                                                              "trusted_proxies", "admin", "tls"]) {
+            readEdge(&r, l, into: &listen)
             listen.host = r.string(l, "host", "$.listen") ?? listen.host
             listen.port = r.int(l, "port", "$.listen", range: 0...65535) ?? listen.port
             listen.idleTimeoutSeconds = r.int(l, "idle_timeout_seconds", "$.listen", range: 1...3600) ?? listen.idleTimeoutSeconds
@@ -100,12 +102,20 @@ enum ConfigLoader {
         }
         var shared = ServiceConfig.SharedStateConfig.inProcess
         if let st = r.object(o["shared_state"], "$.shared_state", known: ["redis"]),
-           let redis = r.object(st["redis"], "$.shared_state.redis", known: ["url", "prefix", "password"]) {
+           let redis = r.object(st["redis"], "$.shared_state.redis", known: ["url", "prefix", "password", "ca_file"]) {
             let url = r.string(redis, "url", "$.shared_state.redis", required: true) ?? ""
-            let prefix = r.string(redis, "prefix", "$.shared_state.redis") ?? "tokenservice:"
+            // Two deployments (issuers) on one Redis never share keys unless told to.
+            let prefix = r.string(redis, "prefix", "$.shared_state.redis") ?? "tokenservice:\(URL(string: issuer)?.host ?? issuer):"
             let password = r.secret(redis["password"], "$.shared_state.redis.password")
-            if let settings = RedisSettings(url: url, prefix: prefix, password: password) { shared = .redis(settings) } else if !url.isEmpty {
-                r.problem("$.shared_state.redis.url", "must be redis://[:password@]host[:port][/db]")
+            let caFile = r.string(redis, "ca_file", "$.shared_state.redis").map { r.resolve($0) }
+            if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+                r.problem("$.shared_state.redis.ca_file", "cannot read \(caFile)")
+            }
+            if let settings = RedisSettings(url: url, prefix: prefix, password: password, caFile: caFile) {
+                if caFile != nil, !settings.useTLS { r.problem("$.shared_state.redis.ca_file", "needs a rediss:// URL") }
+                shared = .redis(settings)
+            } else if !url.isEmpty {
+                r.problem("$.shared_state.redis.url", "must be redis[s]://[[user]:password@]host[:port][/db]")
             }
         }
 
@@ -123,7 +133,37 @@ enum ConfigLoader {
         config.sharedState = shared
         config.runtime = runtime
         config.pipelineRedactedHeaders = Set(redactHeaders)
+        config.configDigest = ((try? Digest.hash(.sha256, bytes)) ?? []).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
         return config
+    }
+
+    /// `listen.trusted_proxies`, `listen.admin` and `listen.tls`.
+    private static func readEdge(_ r: inout ConfigReader, _ l: JSONObject, into listen: inout ServiceConfig.Listen) {
+        for (i, text) in (r.strings(l, "trusted_proxies", "$.listen") ?? []).enumerated() {
+            if let range = CIDR(text) { listen.trustedProxies.append(range) } else {
+                r.problem("$.listen.trusted_proxies[\(i)]", "\"\(text)\" is not an IP address or CIDR range")
+            }
+        }
+        if let a = r.object(l["admin"], "$.listen.admin", known: ["host", "port", "gateway_api"]) {
+            let port = r.int(a, "port", "$.listen.admin", range: 0...65535)
+            if port == nil, a["port"] == nil { r.problem("$.listen.admin", "\"port\" is required") }
+            listen.admin = .init(host: r.string(a, "host", "$.listen.admin") ?? "127.0.0.1", port: port ?? 0,
+                                 gatewayAPI: r.bool(a, "gateway_api", "$.listen.admin") ?? false)
+        }
+        if let t = r.object(l["tls"], "$.listen.tls", known: ["certificate_file", "private_key_file"]) {
+            let certificate = r.string(t, "certificate_file", "$.listen.tls", required: true).map { r.resolve($0) }
+            let key = r.string(t, "private_key_file", "$.listen.tls", required: true).map { r.resolve($0) }
+            if let certificate, !FileManager.default.isReadableFile(atPath: certificate) {
+                r.problem("$.listen.tls.certificate_file", "cannot read \(certificate)")
+            }
+            if let key {
+                do { try KeyRing.checkPermissions(key) } catch { r.problem("$.listen.tls.private_key_file", "\(error)") }
+            }
+            if let certificate, let key { listen.tls = .init(certificateFile: certificate, privateKeyFile: key) }
+        }
     }
 
     private static func readKey(_ r: inout ConfigReader, _ item: JSONValue, _ path: String) -> ServiceConfig.Key? {

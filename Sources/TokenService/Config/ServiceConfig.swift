@@ -1,3 +1,4 @@
+import OAuthWire
 import JOSE
 import JSONCore
 import Pipeline
@@ -13,6 +14,25 @@ struct ServiceConfig: Sendable {
         var headerTimeoutSeconds = 10
         /// Past this many open connections, new ones are not accepted.
         var maxConnections = 10_000
+        /// Peers whose `Forwarded` / `X-Forwarded-For` are believed.
+        var trustedProxies: [CIDR] = []
+        /// A second listener for `/metrics` and `/healthz` (and `/v1/tokens` with `gatewayAPI`); the
+        /// public listener then answers those paths 404.
+        var admin: Admin?
+        /// HTTPS on both listeners, from PEM files (reloaded on SIGHUP).
+        var tls: TLSFiles?
+
+        struct Admin: Sendable, Equatable {
+            var host: String
+            var port: Int
+            var gatewayAPI: Bool
+        }
+
+        struct TLSFiles: Sendable, Equatable {
+            /// Absolute paths.
+            var certificateFile: String
+            var privateKeyFile: String
+        }
     }
 
     struct Key: Sendable {
@@ -93,7 +113,7 @@ struct ServiceConfig: Sendable {
     }
 
     /// Process settings, read at start (a reload keeps them): the pipeline worker pool.
-    struct Runtime: Sendable {
+    struct Runtime: Sendable, Equatable {
         /// Workers kept running (spares come on top while some are stuck); 0: one per core.
         var pipelineWorkers = 0
         /// A worker whose resident memory passes this is killed and replaced.
@@ -101,7 +121,7 @@ struct ServiceConfig: Sendable {
     }
 
     /// Where replicas share one-time memory and counters.
-    enum SharedStateConfig: Sendable {
+    enum SharedStateConfig: Sendable, Equatable {
         case inProcess
         case redis(RedisSettings)
     }
@@ -131,6 +151,8 @@ struct ServiceConfig: Sendable {
     var limits = Limits()
     var sharedState = SharedStateConfig.inProcess
     var runtime = Runtime()
+    /// Hex SHA-256 of the configuration file as read (what `/healthz` and `tokenservice_config_info` show).
+    var configDigest = ""
     /// Directory of the config file: relative paths resolve against it.
     var baseDirectory: String
 }

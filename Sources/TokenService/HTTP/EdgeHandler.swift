@@ -1,4 +1,5 @@
 import Logging
+import OAuthWire
 import NIOCore
 import NIOHTTP1
 
@@ -14,9 +15,11 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
 
     private let responder: Responder
     private let deadlines: ConnectionDeadlines
+    private let proxies: TrustedProxies
     private let logger: Logger
     private let metrics: ServiceMetrics
-    private var remoteIP = ""
+    /// The TCP peer's address.
+    private var peerIP = ""
     /// Request ids made here: this connection's random prefix and a count.
     private let idPrefix = AccessLog.newPrefix()
     private var requestCount: UInt64 = 0
@@ -29,15 +32,16 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
     /// A request answered before its end was read (413): its remaining parts are dropped.
     private var discarding = false
 
-    init(responder: Responder, deadlines: ConnectionDeadlines, logger: Logger, metrics: ServiceMetrics) {
+    init(responder: Responder, deadlines: ConnectionDeadlines, proxies: TrustedProxies, logger: Logger, metrics: ServiceMetrics) {
         self.responder = responder
         self.deadlines = deadlines
+        self.proxies = proxies
         self.logger = logger
         self.metrics = metrics
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        remoteIP = context.channel.remoteAddress?.ipAddress ?? ""
+        peerIP = context.channel.remoteAddress?.ipAddress ?? ""
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -63,7 +67,8 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
             deadlines.bodyRead()
             guard let h = head, !discarding else { return }
             let request = EdgeRequest(method: h.method, path: path, headers: h.headers,
-                                      body: body ?? context.channel.allocator.buffer(capacity: 0), remoteIP: remoteIP)
+                                      body: body ?? context.channel.allocator.buffer(capacity: 0),
+                                      remoteIP: clientAddress(h.headers))
             head = nil
             body = nil
             dispatch(context, request, version: h.version, keepAlive: h.isKeepAlive)
@@ -77,7 +82,8 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
         discarding = true
         let scope = requestScope(h.headers)
         let response = TokenError(.bodyTooLarge, "the request body is larger than \(limit) bytes").response
-        write(context, response, scope: scope, method: h.method, path: path, version: h.version, keepAlive: false, started: .now)
+        write(context, response, scope: scope, method: h.method, path: path, remoteIP: clientAddress(h.headers),
+              version: h.version, keepAlive: false, started: .now)
     }
 
     private func dispatch(_ context: ChannelHandlerContext, _ request: EdgeRequest, version: HTTPVersion, keepAlive: Bool) {
@@ -86,8 +92,8 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
         let work: @Sendable () async -> EdgeResponse
         switch responder.answer(request, scope: scope) {
         case .now(let response):
-            return write(context, response, scope: scope, method: request.method, path: request.path, version: version, keepAlive: keepAlive,
-                         started: started)
+            return write(context, response, scope: scope, method: request.method, path: request.path, remoteIP: request.remoteIP,
+                         version: version, keepAlive: keepAlive, started: started)
         case .later(let w):
             work = w
         }
@@ -97,11 +103,11 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
             let response = await work()
             let method = request.method
             if loop.inEventLoop {
-                bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: request.path, version: version,
+                bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: request.path, remoteIP: request.remoteIP, version: version,
                                           keepAlive: keepAlive, started: started)
             } else {
                 loop.execute {
-                    bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: request.path, version: version,
+                    bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: request.path, remoteIP: request.remoteIP, version: version,
                                               keepAlive: keepAlive, started: started)
                 }
             }
@@ -118,7 +124,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
     }
 
     private func write(_ context: ChannelHandlerContext, _ response: EdgeResponse, scope: RequestScope, method: HTTPMethod, path: String,
-                       version: HTTPVersion, keepAlive: Bool, started: ContinuousClock.Instant) {
+                       remoteIP: String, version: HTTPVersion, keepAlive: Bool, started: ContinuousClock.Instant) {
         // The responder sets none of these.
         var headers = response.headers
         if case .string(let id)? = scope.logger[metadataKey: "request_id"] { headers.add(name: AccessLog.requestIDHeader, value: id) }
@@ -147,6 +153,11 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+
+    /// The client's address: the peer, or behind trusted proxies the address they report.
+    private func clientAddress(_ headers: HTTPHeaders) -> String {
+        proxies.clientAddress(peer: peerIP, forwarded: headers["Forwarded"], forwardedFor: headers["X-Forwarded-For"])
     }
 
     /// The request target's path: up to `?` or `#`.

@@ -1,13 +1,15 @@
+import OAuthWire
 import Logging
 import NIOCore
 import NIOExtras
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
-/// The service's HTTP/1.1 listener on SwiftNIO (a `Service` in the application's group): per connection
-/// the deadline watcher, NIO's decoder, encoder and pipelining handler, and an `EdgeHandler` asking the
-/// responder. On graceful shutdown it stops accepting, closes idle connections and lets each open request
+/// One of the service's HTTP/1.1 listeners on SwiftNIO (a `Service` in the application's group): per
+/// connection TLS (with `listen.tls`), the deadline watcher, NIO's decoder, encoder and pipelining handler,
+/// and an `EdgeHandler` asking the responder. On graceful shutdown it stops accepting, closes idle connections and lets each open request
 /// finish before its connection closes.
 struct HTTPEdge<Responder: EdgeResponder>: Service {
     struct Settings: Sendable {
@@ -15,6 +17,10 @@ struct HTTPEdge<Responder: EdgeResponder>: Service {
         var port: Int
         var timeouts: ConnectionTimeouts
         var maxConnections: Int
+        var trustedProxies = TrustedProxies.none
+        var tls: ServerTLS?
+        /// Names the listener in logs ("public", "admin").
+        var name = "public"
     }
 
     let settings: Settings
@@ -43,9 +49,11 @@ struct HTTPEdge<Responder: EdgeResponder>: Service {
                     channel.eventLoop.makeCompletedFuture {
                         let deadlines = ConnectionDeadlines(timeouts: settings.timeouts)
                         let pipeline = channel.pipeline.syncOperations
+                        if let tls = settings.tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls.context)) }
                         try pipeline.addHandler(RequestBytesWatcher(deadlines))
                         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-                        try pipeline.addHandler(EdgeHandler(responder: responder, deadlines: deadlines, logger: logger, metrics: metrics))
+                        try pipeline.addHandler(EdgeHandler(responder: responder, deadlines: deadlines, proxies: settings.trustedProxies,
+                                                            logger: logger, metrics: metrics))
                     }
                 }
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

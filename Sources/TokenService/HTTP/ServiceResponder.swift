@@ -27,14 +27,16 @@ struct ServiceCore: Sendable {
     func gatewayMint(_ scope: RequestScope) -> GatewayMint { GatewayMint(issuer: issuer, grants: grants, guardrails: guardrails(scope)) }
 }
 
-/// The routes of the `Endpoint` table: a known path with its method goes to its handler, a known path
-/// with another method is 405 with `Allow` (`HEAD` is answered as `GET`), any other path 404. A thrown
+/// The routes of the `Endpoint` table a listener serves: a served path with its method goes to its
+/// handler, with another method it is 405 with `Allow` (`HEAD` is answered as `GET`), any other path 404
+/// (with `listen.admin`, the public listener does not serve `/metrics` and `/healthz`). A thrown
 /// `TokenError` is the answer it maps to; anything else is logged and answered 500.
 struct ServiceResponder: EdgeResponder {
     let core: ServiceCore
+    var serves: Set<Endpoint> = Set(Endpoint.allCases)
 
     func answer(_ request: EdgeRequest, scope: RequestScope) -> EdgeAnswer {
-        guard let endpoint = Endpoint.byPath[request.path] else {
+        guard let endpoint = Endpoint.byPath[request.path], serves.contains(endpoint) else {
             return .now(EdgeResponse(status: .notFound, headers: [:], body: []))
         }
         guard request.method == endpoint.method || (endpoint.method == .GET && request.method == .HEAD) else {
@@ -49,9 +51,9 @@ struct ServiceResponder: EdgeResponder {
         case .metrics:
             return .now(EdgeResponse(headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], body: core.metrics.exposition()))
         case .health where !state.canSign:
-            return .now(.json(Array(#"{"status":"cannot sign"}"#.utf8), status: .serviceUnavailable))
+            return .now(.json(JSON.serialize(.object(ServiceState.health(status: "cannot sign", config: state.config))), status: .serviceUnavailable))
         case .health where core.shared.isLocal:
-            return .now(Self.healthy)
+            return .now(.json(state.healthyJSON))
         case .health, .token, .mint, .introspect:
             return .later { [self] in
                 do {
@@ -65,8 +67,6 @@ struct ServiceResponder: EdgeResponder {
             }
         }
     }
-
-    static let healthy = EdgeResponse.json(Array(#"{"status":"ok"}"#.utf8))
 
     /// The endpoints that may wait: on Redis, a pipeline or an outbound call.
     private func handle(_ endpoint: Endpoint, _ request: EdgeRequest, state: ServiceState, scope: RequestScope) async throws -> EdgeResponse {
@@ -106,9 +106,9 @@ struct ServiceResponder: EdgeResponder {
             // Only /healthz with shared state to ask comes here. Shared state down: still 200 (tokens that
             // need no one-time check are issued), but said.
             if let problem = await core.shared.problem() {
-                return Self.json(["status": "degraded", "shared_state": .string(problem)])
+                return Self.json(ServiceState.health(status: "degraded", config: state.config, extra: [("shared_state", .string(problem))]))
             }
-            return Self.healthy
+            return .json(state.healthyJSON)
         }
     }
 

@@ -8,6 +8,13 @@ struct ServiceMetrics: Sendable {
     private let requestCollectors = CollectorCache<(Counter, DurationHistogram)>()
     private let pipelineCollectors = CollectorCache<(Counter, Counter?, DurationHistogram)>()
     private let tokenCollectors = CollectorCache<Counter>()
+    private let configInfoGauge = Slot<Gauge>()
+
+    private final class Slot<Value: AnyObject & Sendable>: Sendable {
+        private let value = Mutex<Value?>(nil)
+        /// Puts `new` in the slot and returns what was there.
+        func exchange(_ new: Value) -> Value? { value.withLock { current in defer { current = new }; return current } }
+    }
 
     private final class CollectorCache<Collectors: Sendable>: Sendable {
         private let map = Mutex<[String: Collectors]>([:])
@@ -72,6 +79,15 @@ struct ServiceMetrics: Sendable {
                                                    helpText: "Requests refused with 429 by reason"),
                                  labels: [("reason", reason)])
         }.increment()
+    }
+
+    /// `tokenservice_config_info{config_sha256, signing_kid} 1`: what this replica loaded (replaced on reload).
+    func configLoaded(digest: String, signingKid: String) {
+        let gauge = registry.makeGauge(descriptor: .init(namespace: "tokenservice", metricName: "config", unitName: "info",
+                                                         helpText: "The configuration this replica serves"),
+                                       labels: [("config_sha256", digest), ("signing_kid", signingKid)])
+        gauge.set(Int64(1))
+        if let old = configInfoGauge.exchange(gauge), old !== gauge { registry.unregisterGauge(old) }
     }
 
     func exposition() -> [UInt8] { registry.emitToBuffer() }

@@ -1,21 +1,34 @@
-/// `shared_state.redis`: `{"url": "redis://[:password@]host[:port][/db]", "prefix": "tokenservice:", "password": SECRET}`.
+/// `shared_state.redis`: `{"url": "redis[s]://[[user]:password@]host[:port][/db]", "prefix": …, "password": SECRET,
+/// "ca_file": PATH}`. `rediss://` is TLS (CA from `ca_file` or the system store); a user name in the URL
+/// authenticates as that Redis 6 ACL user.
 struct RedisSettings: Sendable, Equatable {
     var host: String
     var port: Int
     var database: Int
+    var useTLS: Bool
+    /// The ACL user; nil: the default user.
+    var username: String?
     /// From the URL or `password` (a secret: literal, file or env).
     var password: [UInt8]?
     var prefix: String
+    /// The CA that signed the server's certificate (absolute path); nil: the system's trust store.
+    var caFile: String?
 
-    /// Parses `redis://` URLs; nil when the URL is not one.
-    init?(url: String, prefix: String, password: [UInt8]?) {
-        guard url.hasPrefix("redis://") else { return nil }
-        var rest = Substring(url.dropFirst("redis://".count))
+    /// Parses `redis://` and `rediss://` URLs; nil when the URL is not one.
+    init?(url: String, prefix: String, password: [UInt8]?, caFile: String? = nil) {
+        let scheme: String
+        if url.hasPrefix("redis://") { scheme = "redis://" } else if url.hasPrefix("rediss://") { scheme = "rediss://" } else { return nil }
+        var rest = Substring(url.dropFirst(scheme.count))
         var pass = password
+        var user: String?
         if let at = rest.lastIndex(of: "@") {
-            let userInfo = rest[..<at]
-            let secret = userInfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).last.map(String.init) ?? ""
-            if !secret.isEmpty { pass = Array(secret.utf8) }
+            let userInfo = rest[..<at].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = userInfo.first.flatMap({ Self.percentDecoded($0) }) else { return nil }
+            if !name.isEmpty { user = name }
+            if userInfo.count == 2 {
+                guard let secret = Self.percentDecoded(userInfo[1]) else { return nil }
+                if !secret.isEmpty { pass = Array(secret.utf8) }
+            }
             rest = rest[rest.index(after: at)...]
         }
         var db = 0
@@ -38,7 +51,37 @@ struct RedisSettings: Sendable, Equatable {
         self.host = host
         self.port = port
         self.database = db
+        self.useTLS = scheme == "rediss://"
+        self.username = user
         self.password = pass
         self.prefix = prefix
+        self.caFile = caFile
+    }
+
+    /// `%XX` decoded (user names and passwords in URLs); nil for broken escapes or invalid UTF-8.
+    private static func percentDecoded(_ s: Substring) -> String? {
+        let bytes = Array(s.utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "%") {
+                guard i + 2 < bytes.count, let h = hex(bytes[i + 1]), let l = hex(bytes[i + 2]) else { return nil }
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    private static func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x57
+        case 0x41...0x46: return c - 0x37
+        default: return nil
+        }
     }
 }

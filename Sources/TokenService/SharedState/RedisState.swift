@@ -1,3 +1,4 @@
+import NIOSSL
 import RESP
 import ServiceLifecycle
 
@@ -17,9 +18,19 @@ final class RedisState: SharedState {
         """
     static let peekScript = "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}"
 
-    init(settings: RedisSettings) {
-        client = RedisClient(configuration: .init(host: settings.host, port: settings.port, password: settings.password,
-                                                  database: settings.database))
+    init(settings: RedisSettings) throws(ConfigError) {
+        var tls: NIOSSLContext?
+        if settings.useTLS {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
+            configuration.certificateVerification = .fullVerification
+            configuration.trustRoots = settings.caFile.map { .file($0) } ?? .default
+            do { tls = try NIOSSLContext(configuration: configuration) } catch {
+                throw ConfigError(problems: ["$.shared_state.redis.ca_file: \(settings.caFile ?? "the system trust store") does not load: \(error)"])
+            }
+        }
+        client = RedisClient(configuration: .init(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
+                                                  database: settings.database, tls: tls))
         prefix = settings.prefix
     }
 

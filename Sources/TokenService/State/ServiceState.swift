@@ -17,8 +17,11 @@ final class ServiceState: Sendable {
     let discoveryJSON: [UInt8]
     /// The default signing key produced a signature when this state was built (what /healthz reports).
     let canSign: Bool
+    /// `/healthz`'s body when healthy: status, the config's digest and the signing key's `kid`.
+    let healthyJSON: [UInt8]
 
     var tokenEndpoint: String { Endpoint.token.url(config.issuer) }
+    var configDigest: String { config.configDigest }
     /// The token endpoint as DPoP proofs' `htu` is compared with it.
     let dpopTokenEndpoint: String?
 
@@ -42,6 +45,13 @@ final class ServiceState: Sendable {
         self.discoveryJSON = JSON.serialize(.object(Discovery.document(config: config, keys: keys)))
         self.dpopTokenEndpoint = DPoPProof.normalize(Endpoint.token.url(config.issuer))
         self.canSign = keys.signers(for: nil).map { (try? $0.key.sign(Array("self-test".utf8))) != nil } ?? false
+        self.healthyJSON = JSON.serialize(.object(Self.health(status: "ok", config: config)))
+    }
+
+    /// `/healthz`'s members: status, what this replica loaded, and anything else to say.
+    static func health(status: String, config: ServiceConfig, extra: [(String, JSONValue)] = []) -> JSONObject {
+        JSONObject([("status", .string(status)), ("config_sha256", .string(config.configDigest)), ("signing_kid", .string(config.signingKey))]
+                   + extra)
     }
 
     /// Reads the config at `path`, loads keys and compiles pipelines. Every problem is reported.
