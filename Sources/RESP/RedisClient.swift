@@ -66,10 +66,10 @@ public final class RedisClient: Sendable {
         return value
     }
 
-    /// An error as one readable line of at most 300 characters (for logs and /healthz).
+    /// An error as one readable line of at most 240 characters (for logs and /healthz).
     static func oneLine(_ text: String) -> String {
         let flat = text.map { $0.isNewline ? " " : $0 }
-        return flat.count > 300 ? String(flat.prefix(297)) + "..." : String(flat)
+        return flat.count > 240 ? String(flat.prefix(237)) + "..." : String(flat)
     }
 
     public func close() {
@@ -153,7 +153,9 @@ public final class RedisClient: Sendable {
                 case .success(let c):
                     if s.closed { c.close(promise: nil) } else { s.channel = c; s.lastError = nil }
                 case .failure(let error):
-                    s.lastError = Self.oneLine((error as? RESPError)?.description ?? "connect to \(config.host):\(config.port) failed: \(error)")
+                    let reason: String
+                    if case .unavailable(let why)? = error as? RESPError { reason = why } else { reason = (error as? RESPError)?.description ?? "\(error)" }
+                    s.lastError = Self.oneLine("\(config.host):\(config.port): \(reason)")
                     s.failedUntil = NIODeadline.now() + config.retryAfter
                 }
             }
@@ -186,6 +188,8 @@ final class RedisHandler: ChannelDuplexHandler {
 
     private var buffer = ByteBuffer()
     private var waiting = CircularBuffer<EventLoopPromise<RESPValue>>()
+    /// Why the connection failed (a TLS handshake error, say), for the commands it fails.
+    private var failure: String?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let command = unwrapOutboundIn(data)
@@ -208,9 +212,23 @@ final class RedisHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        while let p = waiting.popFirst() { p.fail(RESPError.unavailable("the connection closed")) }
+        while let p = waiting.popFirst() { p.fail(RESPError.unavailable(failure ?? "the connection closed")) }
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+    /// A TLS failure by its OpenSSL reason (`CERTIFICATE_VERIFY_FAILED`), anything else as it describes itself.
+    static func reason(_ error: any Error) -> String {
+        let text = "\(error)"
+        guard String(describing: type(of: error)).contains("SSL") else { return text }
+        var reason = "handshake failed"
+        if let marker = text.firstRange(of: "OPENSSL_internal:") {
+            reason = String(text[marker.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" })
+        }
+        return "TLS with the server failed: \(reason) (check shared_state.redis.ca_file and the server's certificate)"
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if failure == nil { failure = Self.reason(error) }
+        context.close(promise: nil)
+    }
 }

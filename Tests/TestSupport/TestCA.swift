@@ -2,7 +2,7 @@ public import Foundation
 
 /// A certificate authority made for one test with `openssl`, and server certificates it signs (for
 /// `localhost` and 127.0.0.1), as PEM files in `directory`; private keys are mode 0600.
-public struct TestCA {
+public final class TestCA {
     public let directory: URL
     public var certificate: String { directory.appendingPathComponent("ca.pem").path }
 
