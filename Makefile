@@ -1,7 +1,7 @@
 # tokenservice — two commands: `make run` and `make test` (see README.md).
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-APT_PACKAGES := libssl-dev libjansson-dev libjavascriptcoregtk-4.1-dev libcurl4-openssl-dev libjs-lodash redis-server pkg-config openssl curl python3 python3-pip
+APT_PACKAGES := libssl-dev libjansson-dev libjavascriptcoregtk-4.1-dev libcurl4-openssl-dev libjs-lodash redis-server nginx-light pkg-config openssl curl python3 python3-pip
 BENCH_PACKAGES := wrk
 # The git commit goes into the ELF build-id note ("ts" + 20 bytes): `tokenservice --version` prints it.
 COMMIT_FLAGS := $(shell c=$$(git rev-parse HEAD 2>/dev/null) && echo "-Xlinker --build-id=0x7473$$c")
