@@ -17,14 +17,16 @@ import TestSupport
         let ca = try Self.ca()
         let redis = try RedisServer(tls: ca)
         #expect(try redis.cli(["ACL", "SETUSER", "tokensvc", "on", ">svc-pass-0123456789", "~t:*", "+@all"]) == "OK")
-        func state(_ url: String, ca file: String?) throws -> RedisState {
-            try RedisState(settings: try #require(RedisSettings(url: url, prefix: "t:", password: nil, caFile: file)))
+        func state(_ url: String, ca file: String?, prefix: String = "t:") throws -> RedisState {
+            try RedisState(settings: try #require(RedisSettings(url: url, prefix: prefix, password: nil, caFile: file)))
         }
         let good = try state("rediss://tokensvc:svc-pass-0123456789@localhost:\(redis.port)/0", ca: ca.certificate)
         #expect(await good.problem() == nil)
         #expect(try await good.claimOnce("jti-1", expiresAt: 2000, now: 1000))
         #expect(try await !good.claimOnce("jti-1", expiresAt: 2000, now: 1000))
-        #expect(try redis.cli(["CLIENT", "LIST"]).contains("user=tokensvc"), "connected as the ACL user")
+        // Authenticated as the ACL user, not the default one: its keys are limited to the prefix t:*.
+        let outside = try state("rediss://tokensvc:svc-pass-0123456789@localhost:\(redis.port)/0", ca: ca.certificate, prefix: "x:")
+        await #expect(throws: SharedStateError.self) { _ = try await outside.claimOnce("jti-1", expiresAt: 2000, now: 1000) }
 
         let strangerCA = try Self.ca()
         let wrongCA = try state("rediss://tokensvc:svc-pass-0123456789@localhost:\(redis.port)/0", ca: strangerCA.certificate)
