@@ -34,9 +34,10 @@ public struct FormParameters: Sendable {
 
     public subscript(name: String) -> String? { values[name] }
 
-    /// Percent-decoding with `+` as space; nil for broken escapes or invalid UTF-8.
-    public static func decode(_ bytes: ArraySlice<UInt8>) -> String? {
-        guard bytes.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else {
+    /// Percent-decoding (RFC 3986 §2.1), with `+` as space as forms encode it unless `plusIsSpace` is false
+    /// (URL user info); nil for broken escapes or invalid UTF-8.
+    public static func decode(_ bytes: ArraySlice<UInt8>, plusIsSpace: Bool = true) -> String? {
+        guard bytes.contains(where: { ($0 == UInt8(ascii: "+") && plusIsSpace) || $0 == UInt8(ascii: "%") }) else {
             return String(validating: bytes, as: UTF8.self)
         }
         var out: [UInt8] = []
@@ -45,7 +46,7 @@ public struct FormParameters: Sendable {
         while i < bytes.endIndex {
             let b = bytes[i]
             switch b {
-            case UInt8(ascii: "+"): out.append(0x20)
+            case UInt8(ascii: "+") where plusIsSpace: out.append(0x20)
             case UInt8(ascii: "%"):
                 guard i + 2 < bytes.endIndex, let h = hex(bytes[i + 1]), let l = hex(bytes[i + 2]) else { return nil }
                 out.append(h << 4 | l)

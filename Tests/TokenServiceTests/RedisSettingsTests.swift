@@ -9,6 +9,7 @@ import Testing
         ("redis://:s3cret@h:1", false, nil, "s3cret", "h", 1, 0),
         ("rediss://svc:p%40ss%3Aw@[::1]:6390/1", true, "svc", "p@ss:w", "::1", 6390, 1),
         ("redis://svc@h", false, "svc", nil, "h", 6379, 0),
+        ("redis://svc:a+b@h", false, "svc", "a+b", "h", 6379, 0),
     ])
     func urls(_ url: String, _ tls: Bool, _ user: String?, _ password: String?, _ host: String, _ port: Int, _ db: Int) throws {
         let s = try #require(RedisSettings(url: url, prefix: "p:", password: nil))

@@ -1,3 +1,5 @@
+import OAuthWire
+
 /// `shared_state.redis`: `{"url": "redis[s]://[[user]:password@]host[:port][/db]", "prefix": …, "password": SECRET,
 /// "ca_file": PATH}`. `rediss://` is TLS (CA from `ca_file` or the system store); a user name in the URL
 /// authenticates as that Redis 6 ACL user.
@@ -58,30 +60,8 @@ struct RedisSettings: Sendable, Equatable {
         self.caFile = caFile
     }
 
-    /// `%XX` decoded (user names and passwords in URLs); nil for broken escapes or invalid UTF-8.
+    /// `%XX` decoded (user names and passwords in URLs; `+` is itself); nil for broken escapes or invalid UTF-8.
     private static func percentDecoded(_ s: Substring) -> String? {
-        let bytes = Array(s.utf8)
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "%") {
-                guard i + 2 < bytes.count, let h = hex(bytes[i + 1]), let l = hex(bytes[i + 2]) else { return nil }
-                out.append(h << 4 | l)
-                i += 3
-            } else {
-                out.append(bytes[i])
-                i += 1
-            }
-        }
-        return String(validating: out, as: UTF8.self)
-    }
-
-    private static func hex(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x61...0x66: return c - 0x57
-        case 0x41...0x46: return c - 0x37
-        default: return nil
-        }
+        FormParameters.decode(ArraySlice(s.utf8), plusIsSpace: false)
     }
 }
