@@ -133,3 +133,50 @@ import TestSupport
         }
     }
 }
+
+/// A mistake is reported once, where it is, with a suggestion for a misspelt key.
+@Suite struct ConfigMistakeTests {
+    enum Mistake: String, CaseIterable, Sendable {
+        case wrongAlg, misspeltListenKey, misspeltTopLevelKey, unknownKeyNothingClose
+
+        func apply(_ c: inout JSONObject) {
+            switch self {
+            case .wrongAlg:
+                var keys = c["keys"]?.arrayValue ?? []
+                var first = keys[0].objectValue ?? [:]
+                first["alg"] = "RS265"
+                keys[0] = .object(first)
+                c["keys"] = .array(keys)
+            case .misspeltListenKey: c["listen"] = ["prot": 8080]
+            case .misspeltTopLevelKey: c["signing_kye"] = "rs-1"
+            case .unknownKeyNothingClose: c["colour"] = "blue"
+            }
+        }
+
+        var expected: [String] {
+            switch self {
+            case .wrongAlg: return ["$.keys[0].alg: unsupported algorithm RS265"]
+            case .misspeltListenKey: return [#"$.listen: unknown key "prot" (did you mean "port"?)"#]
+            case .misspeltTopLevelKey: return [#"$: unknown key "signing_kye" (did you mean "signing_key"?)"#]
+            case .unknownKeyNothingClose: return [#"$: unknown key "colour""#]
+            }
+        }
+    }
+
+    @Test(arguments: Mistake.allCases)
+    func oneMistakeOneProblem(_ mistake: Mistake) throws {
+        let f = try Fixture(mutate: mistake.apply)
+        defer { f.cleanUp() }
+        do {
+            _ = try ConfigLoader.load(path: f.configPath, environment: [:])
+            Issue.record("\(mistake): the config must not load")
+        } catch {
+            #expect(error.problems == mistake.expected, "\(mistake)")
+        }
+    }
+
+    @Test func editDistance() {
+        #expect(ConfigReader.distance("prot", "port") == 2 && ConfigReader.distance("", "abc") == 3 && ConfigReader.distance("abc", "abc") == 0)
+        #expect(ConfigReader.suggestion(for: "grant_type", among: ["grant_types", "scopes"]) == "grant_types")
+    }
+}

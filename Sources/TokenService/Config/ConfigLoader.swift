@@ -43,7 +43,9 @@ enum ConfigLoader {
 
         var keys: [ServiceConfig.Key] = []
         for (i, item) in (r.array(o, "keys", "$") ?? []).enumerated() {
-            if let key = readKey(&r, item, "$.keys[\(i)]") { keys.append(key) }
+            if let key = readKey(&r, item, "$.keys[\(i)]") { keys.append(key) } else if let kid = item.objectValue?["kid"]?.stringValue {
+                r.invalidKids.insert(kid)
+            }
         }
         if keys.isEmpty { r.problem("$.keys", "at least one key is required") }
         var seenKids = Set<String>()
@@ -199,7 +201,10 @@ enum ConfigLoader {
 
     private static func checkSigningKey(_ r: inout ConfigReader, _ kid: String, _ keys: [ServiceConfig.Key], _ path: String) {
         guard !kid.isEmpty else { return }
-        guard let key = keys.first(where: { $0.kid == kid }) else { r.problem(path, "no key with kid \"\(kid)\""); return }
+        guard let key = keys.first(where: { $0.kid == kid }) else {
+            if !r.invalidKids.contains(kid) { r.problem(path, "no key with kid \"\(kid)\"") }
+            return
+        }
         if key.status != .active { r.problem(path, "key \"\(kid)\" is \(key.status.rawValue) and never signs") }
     }
 

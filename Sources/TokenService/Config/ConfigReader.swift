@@ -9,13 +9,37 @@ struct ConfigReader {
     let environment: [String: String]
 
     mutating func problem(_ path: String, _ message: String) { problems.append("\(path): \(message)") }
+    /// Kids of keys already reported as invalid: references to them are not reported again.
+    var invalidKids: Set<String> = []
 
     /// Returns the object at `value`, reporting keys that are not in `known`.
     mutating func object(_ value: JSONValue?, _ path: String, known: Set<String>) -> JSONObject? {
         guard let value else { return nil }
         guard let o = value.objectValue else { problem(path, "must be an object, not \(value.typeName)"); return nil }
-        for key in o.keys where !known.contains(key) { problem(path, "unknown key \"\(key)\"") }
+        for key in o.keys where !known.contains(key) {
+            problem(path, "unknown key \"\(key)\"" + (Self.suggestion(for: key, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""))
+        }
         return o
+    }
+
+    /// The known key closest to a misspelt one, when it is at most two edits away.
+    static func suggestion(for key: String, among known: Set<String>) -> String? {
+        known.map { (distance(key, $0), $0) }.filter { $0.0 <= 2 }.min { ($0.0, $0.1) < ($1.0, $1.1) }?.1
+    }
+
+    /// Levenshtein distance (insertions, deletions, substitutions), on UTF-8 bytes.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        guard !a.isEmpty else { return b.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where j <= b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     mutating func string(_ o: JSONObject, _ key: String, _ path: String, required: Bool = false) -> String? {
