@@ -14,6 +14,20 @@ struct BackendContext: AccessTokenRequestContext {
     init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
 }
 
+if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
+    print("""
+        usage: example-backend [--issuer URL] [--audience AUD] [--port N] [--jwks URL] [--refetch-seconds S] [--dpop-base-url URL]
+          --issuer           the token service's issuer (default http://127.0.0.1:8080)
+          --audience         the audience tokens must carry (default https://api.example.com)
+          --port             where to listen on 127.0.0.1 (default 8090)
+          --jwks             the JWKS URL (default ISSUER/.well-known/jwks.json)
+          --refetch-seconds  at most one JWKS refetch per this many seconds for an unknown kid (default 30)
+          --dpop-base-url    the URL clients call this backend by: accept DPoP-bound tokens with a proof
+        GET /invoices needs scope invoices:read; GET /me answers with the token's subject; GET /healthz.
+        """)
+    exit(0)
+}
+
 func option(_ name: String, _ fallback: String) -> String {
     let args = CommandLine.arguments
     guard let i = args.firstIndex(of: "--" + name), i + 1 < args.count else { return fallback }

@@ -42,10 +42,27 @@ import TestSupport
         return out
     }
 
+    /// What a newcomer meets first: the algorithms `keys generate` takes are listed the same in its help and the
+    /// docs; samples use the build's bin path, never `.build/debug/`; README links stay in the repository.
+    @Test func theDocsAgreeWithTheCode() throws {
+        let repo = EndToEndTests.repoRoot
+        let readme = try String(contentsOf: repo.appendingPathComponent("README.md"), encoding: .utf8)
+        let configuration = try String(contentsOf: repo.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        for text in [readme, configuration] { #expect(text.contains("keys generate --alg \(KeysCommand.Generate.algorithms) --out FILE")) }
+        let help = try EndToEndTests.run(EndToEndTests.binary, ["keys", "generate", "--help"]).output
+        #expect(help.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: "").contains(KeysCommand.Generate.algorithms), "\(help)")
+        let docs = try FileManager.default.contentsOfDirectory(atPath: repo.appendingPathComponent("docs").path).filter { $0.hasSuffix(".md") }
+        for name in docs + ["../README.md"] {
+            let text = try String(contentsOf: repo.appendingPathComponent("docs/" + name), encoding: .utf8)
+            #expect(!text.contains(".build/debug/") && !text.contains(".build/release/"), "\(name) hard-codes a build path")
+        }
+        #expect(!readme.contains("](http"), "README links outside the repository")
+    }
+
     @Test func everySampleRuns() async throws {
         let samples = try Self.samples()
         #expect(samples.filter { $0.language == "sh" || $0.language == "python" }.count >= 5)
-        #expect(samples.allSatisfy { ["sh", "python", "json", "yaml", "text"].contains($0.language) }, "\(samples.map(\.language))")
+        #expect(samples.allSatisfy { ["sh", "python", "json", "yaml", "swift", "text"].contains($0.language) }, "\(samples.map(\.language))")
 
         // The development config, as make run serves it, on free ports.
         let server = try await DevServer()
@@ -60,11 +77,23 @@ import TestSupport
             let result: (status: Int32, output: String)
             switch sample.language {
             case "sh":
-                try ("set -euo pipefail\ncd " + repo.path + "\n" + code).write(to: file, atomically: true, encoding: .utf8)
+                // The built binaries on the PATH, as the docs say to put them.
+                let bin = URL(fileURLWithPath: EndToEndTests.binary).deletingLastPathComponent().path
+                try ("set -euo pipefail\ncd " + repo.path + "\nexport PATH=\"" + bin + ":$PATH\"\n" + code).write(to: file, atomically: true, encoding: .utf8)
                 result = try await EndToEndTests.runOffPool("bash", [file.path])
             case "python":
                 try code.write(to: file, atomically: true, encoding: .utf8)
                 result = try await EndToEndTests.runOffPool("python3", [file.path])
+            case "swift" where sample.code.hasPrefix("// swift-tools-version"):
+                // A package manifest: it must parse.
+                try sample.code.write(to: work.appendingPathComponent("sample-\(n).swift"), atomically: true, encoding: .utf8)
+                result = try await EndToEndTests.runOffPool("swiftc", ["-parse", work.appendingPathComponent("sample-\(n).swift").path])
+            case "swift":
+                // Lines of the example backend, which the build compiles: each must be in it as written.
+                let source = try String(contentsOf: repo.appendingPathComponent("Sources/ExampleBackend/main.swift"), encoding: .utf8)
+                let lines = Set(source.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+                let missing = sample.code.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !lines.contains($0) }
+                result = (missing.isEmpty ? 0 : 1, missing.joined(separator: "\n"))
             case "yaml":
                 try code.write(to: file, atomically: true, encoding: .utf8)
                 result = try await EndToEndTests.runOffPool("python3", ["-c", "import sys, yaml; yaml.safe_load(open(sys.argv[1]))", file.path])

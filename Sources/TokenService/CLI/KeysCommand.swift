@@ -7,11 +7,14 @@ struct KeysCommand: ParsableCommand {
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write a new signing key (mode 0600).")
-        @Option(help: "RS256, PS256, ES256, ES384, EdDSA, HS256, HS384 or HS512.") var alg: String
+        /// Every algorithm this service signs with (the docs list the same, checked by DocsTests).
+        static let algorithms = JWSAlgorithm.allCases.map(\.rawValue).joined(separator: "|")
+
+        @Option(help: ArgumentHelp("The algorithm the key is for: \(algorithms).")) var alg: String
         @Option(help: "Output file; it must not exist yet.") var out: String
 
         func run() throws {
-            guard let algorithm = JWSAlgorithm(rawValue: alg) else { throw CommandFailure("unsupported algorithm \(alg)") }
+            guard let algorithm = JWSAlgorithm(rawValue: alg) else { throw CommandFailure("unsupported algorithm \(alg); use one of \(Self.algorithms)") }
             let contents: String
             switch algorithm.family {
             case .hmac: contents = Base64URL.encode(secureRandomBytes(algorithm.digest.byteCount * 3 / 2 + 16)) + "\n"
