@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make soak: a few minutes of load on two replicas sharing one Redis, behind nginx (as a balancer would
-# put them), while keys rotate next → active → retiring by SIGHUP, one replica restarts, and Redis bounces.
+# put them: nginx adds X-Forwarded-For, the replicas list it in listen.trusted_proxies), while keys rotate
+# next → active → retiring by SIGHUP, one replica restarts, and Redis bounces.
 # Reports requests, failures, p99 and RSS at start and end; appends the result to BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ config() { # $1 keys json, $2 signing kid
 cat > "$OUT/config.json" <<JSON
 {
   "issuer": "http://127.0.0.1:$LB",
-  "listen": {"host": "127.0.0.1", "port": $A},
+  "listen": {"host": "127.0.0.1", "port": $A, "trusted_proxies": ["127.0.0.1/32"]},
   "keys": $1,
   "signing_key": "$2",
   "gateways": [{"name": "soak", "token": "$GATEWAY"}],
@@ -58,6 +59,7 @@ http {
     listen 127.0.0.1:$LB;
     location / {
       proxy_pass http://replicas; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
       proxy_next_upstream error timeout http_502 non_idempotent; proxy_next_upstream_tries 2;
     }
   }
@@ -112,7 +114,7 @@ def wrk(name):
     ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
     return req, int(non2xx.group(1)) if non2xx else 0, sum(map(int, sock.groups())) if sock else 0, ms
 rss = dict((l.split()[0], l.split()[1:]) for l in open(os.path.join(out, "raw", "rss.txt")))
-print(f"## Soak (`make soak`, {secs} s, two replicas behind nginx on one Redis)\n")
+print(f"## Soak (`make soak`, {secs} s, two replicas behind nginx on one Redis; nginx adds X-Forwarded-For and is the replicas' trusted proxy)\n")
 print("| load | requests | non-2xx | socket errors | p99 ms |\n| --- | ---: | ---: | ---: | ---: |")
 for name, label in [("soak-rs", "client_credentials RS256"), ("soak-hs", "client_credentials HS256 + pipeline"), ("mint", "gateway mint RS256 + pipeline")]:
     r, n, s, p = wrk(name)
