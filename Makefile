@@ -40,12 +40,13 @@ run: build keys
 	@./scripts/demo.sh
 	exec $(BIN) serve --config config/dev.json
 
-## The latency-sensitive isolation tests run alone, after the rest: nothing else may take the 2 cores meanwhile.
-## Then a short pass of every fuzz target (FUZZ_SECONDS each).
+## The suites that measure time (worker isolation and containment, connection deadlines) run alone, after
+## the rest: nothing else may take the 2 cores meanwhile. Then a short pass of every fuzz target (FUZZ_SECONDS each).
+ALONE_SUITES := IsolationTests|ContainmentTests|ConnectionLimitsTests
 test: deps python-deps build
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build --skip IsolationTests $(SWIFT_BUILD_FLAGS)
-	swift test --skip-build --filter IsolationTests $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build --skip '$(ALONE_SUITES)' $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build --filter '$(ALONE_SUITES)' $(SWIFT_BUILD_FLAGS)
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),20) ./scripts/fuzz.sh
 
 ## libFuzzer + AddressSanitizer on the parsers of client input, FUZZ_SECONDS (default 60) per target.

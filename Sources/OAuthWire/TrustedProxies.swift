@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// An IPv4 or IPv6 address as bytes (4 or 16); an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is its

@@ -17,7 +17,8 @@ public final class RedisClient: Sendable {
         public var database: Int
         /// TLS (`rediss://`): the context verifying the server's certificate against `host`.
         public var tls: NIOSSLContext?
-        public var connectTimeout: TimeAmount = .milliseconds(500)
+        /// TCP connect; then again for the TLS handshake, AUTH and SELECT.
+        public var connectTimeout: TimeAmount = .seconds(1)
         public var commandTimeout: TimeAmount = .milliseconds(500)
         public var retryAfter: TimeAmount = .milliseconds(500)
         public init(host: String, port: Int, username: String? = nil, password: [UInt8]? = nil, database: Int = 0, tls: NIOSSLContext? = nil) {
@@ -144,7 +145,8 @@ public final class RedisClient: Sendable {
                     }
                     return channel
                 }
-                .withTimeout(config.commandTimeout, on: channel)
+                // The TLS handshake happens here too: the connect's deadline, not a command's.
+                .withTimeout(config.connectTimeout, on: channel)
             }
         connected.whenComplete { [self] result in
             state.withLock { s in

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import NIOCore
+import NIOPosix
 import JOSE
 import JSONCore
 import Logging
@@ -90,13 +91,15 @@ struct Fixture {
 
     /// The application from the composition root, with a fixed clock when `now` is given.
     func application(now: Int64? = nil, logger: Logger = Logger(label: "test")) async throws -> (TestApp, ServiceCore, PipelineEngine) {
-        var dependencies = AppDependencies(engine: engine(), environment: [:])
+        // Its own event loop: apps of suites running side by side do not wait on each other's work.
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var dependencies = AppDependencies(engine: engine(), environment: [:], eventLoopGroup: loops)
         if let now { dependencies.now = { now } }
         let (listening, announce) = AsyncStream<SocketAddress>.makeStream()
         let built = try await buildApplication(configuration: .init(configPath: configPath, host: "127.0.0.1", port: 0, logger: logger,
                                                                     onListening: { _, address in announce.yield(address) }),
                                                dependencies: dependencies)
-        return (TestApp(built: built, listening: listening), built.core, built.engine)
+        return (TestApp(built: built, listening: listening, loops: loops), built.core, built.engine)
     }
 
     func cleanUp() { try? FileManager.default.removeItem(at: dir) }

@@ -93,6 +93,8 @@ private final class ResponseCollector: ChannelInboundHandler {
 struct TestApp: Sendable {
     let built: BuiltApplication
     let listening: AsyncStream<SocketAddress>
+    /// The listener's own event loop, shut down after the test.
+    let loops: MultiThreadedEventLoopGroup
 
     /// Runs the application's services, gives `body` a client of its listener, then shuts it down gracefully.
     func test<R: Sendable>(_ body: (any TestClientProtocol) async throws -> R) async throws -> R {
@@ -105,10 +107,12 @@ struct TestApp: Sendable {
                 let result = try await body(LiveClient(port: port))
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
+                try? await loops.shutdownGracefully()
                 return result
             } catch {
                 await group.triggerGracefulShutdown()
                 try? await tasks.waitForAll()
+                try? await loops.shutdownGracefully()
                 throw error
             }
         }

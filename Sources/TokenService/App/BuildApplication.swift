@@ -25,6 +25,8 @@ struct AppDependencies: Sendable {
     var shared: (any SharedState)?
     var now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// The listeners' event loops (default: NIO's singleton group, one loop per core).
+    var eventLoopGroup: (any EventLoopGroup)?
 }
 
 /// What `buildApplication` built: the long-running services (pipeline engine, shared state, reload on
@@ -57,12 +59,15 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
                                                               engine: dependencies.engine, logger: logger)
     // Read at start: a reload keeps the shared store (moving replicas to another Redis is a restart).
     let shared: any SharedState
-    if let given = dependencies.shared { shared = given } else { shared = try config.sharedState.store() }
-    let core = ServiceCore.compose(state: state, engine: engine, shared: shared, now: dependencies.now)
     let tls: ServerTLS?
-    do { tls = try config.listen.tls.map { try ServerTLS(files: $0) } } catch {
-        throw ConfigError(problems: ["$.listen.tls: \(error)"])
+    do throws(ConfigError) {
+        if let given = dependencies.shared { shared = given } else { shared = try config.sharedState.store() }
+        do { tls = try config.listen.tls.map { try ServerTLS(files: $0) } } catch { throw ConfigError(problems: ["$.listen.tls: \(error)"]) }
+    } catch {
+        if dependencies.engine == nil { engine.shutdown() }
+        throw error
     }
+    let core = ServiceCore.compose(state: state, engine: engine, shared: shared, now: dependencies.now)
     let reload = ReloadOnHangup(path: configuration.configPath, holder: core.holder, engine: engine, tls: tls, metrics: core.metrics,
                                 logger: logger, environment: dependencies.environment)
     let descriptors = DescriptorLimit.raiseToHard()
@@ -81,6 +86,7 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
         var edge = HTTPEdge(settings: .init(host: host, port: port, timeouts: timeouts, maxConnections: connectionCap,
                                             trustedProxies: TrustedProxies(ranges: config.listen.trustedProxies), tls: tls, name: name),
                             responder: ServiceResponder(core: core, serves: serves), metrics: core.metrics, logger: logger)
+        if let group = dependencies.eventLoopGroup { edge.group = group }
         edge.onListening = { address in
             logger.info("tokenservice listening", metadata: ["listener": "\(name)", "address": "\(address)", "issuer": "\(issuer)",
                                                              "tls": "\(tls != nil)", "config_sha256": "\(config.configDigest)"])

@@ -24,13 +24,12 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
     private let idPrefix = AccessLog.newPrefix()
     private var requestCount: UInt64 = 0
 
-    /// The request being read: its head, its body so far and the most it may have.
+    /// The request being read: its head, its body so far and the most it may have. No head: parts are
+    /// dropped (a request answered 413 before its end was read).
     private var head: HTTPRequestHead?
     private var path = ""
     private var body: ByteBuffer?
     private var limit = 0
-    /// A request answered before its end was read (413): its remaining parts are dropped.
-    private var discarding = false
 
     init(responder: Responder, deadlines: ConnectionDeadlines, proxies: TrustedProxies, logger: Logger, metrics: ServiceMetrics) {
         self.responder = responder
@@ -48,7 +47,6 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
         switch unwrapInboundIn(data) {
         case .head(let h):
             deadlines.headRead()
-            discarding = false
             path = Self.path(h.uri)
             limit = Endpoint.byPath[path]?.bodyLimit ?? Endpoint.otherBodyLimit
             if let length = h.headers.first(name: "Content-Length").flatMap({ Int($0) }), length > limit {
@@ -57,15 +55,12 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
             }
             head = h
         case .body(var chunk):
-            guard head != nil, !discarding else { return }
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > limit {
-                if let h = head { refuseBody(context, h) }
-                return
-            }
+            guard let h = head else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > limit { return refuseBody(context, h) }
             if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
         case .end:
             deadlines.bodyRead()
-            guard let h = head, !discarding else { return }
+            guard let h = head else { return }
             let request = EdgeRequest(method: h.method, path: path, headers: h.headers,
                                       body: body ?? context.channel.allocator.buffer(capacity: 0),
                                       remoteIP: clientAddress(h.headers))
@@ -79,7 +74,6 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
     private func refuseBody(_ context: ChannelHandlerContext, _ h: HTTPRequestHead) {
         head = nil
         body = nil
-        discarding = true
         let scope = requestScope(h.headers)
         let response = TokenError(.bodyTooLarge, "the request body is larger than \(limit) bytes").response
         write(context, response, scope: scope, method: h.method, path: path, remoteIP: clientAddress(h.headers),

@@ -60,7 +60,7 @@ struct HTTPEdge<Responder: EdgeResponder>: Service {
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .bind(host: settings.host, port: settings.port).get()
         } catch {
-            throw ListenError(address: "\(settings.host):\(settings.port)", reason: "\(error)")
+            throw ListenError(address: "\(settings.host):\(settings.port)", listener: settings.name, reason: "\(error)")
         }
         if let address = channel.localAddress { await onListening(address) }
         // Cancellation or graceful shutdown: either way, drain.
@@ -74,6 +74,7 @@ struct HTTPEdge<Responder: EdgeResponder>: Service {
 /// The listener could not be opened (the address is in use, or not this host's).
 struct ListenError: Error, CustomStringConvertible {
     let address: String
+    let listener: String
     let reason: String
-    var description: String { "cannot listen on \(address): \(reason)" }
+    var description: String { "cannot listen on \(address) (the \(listener) listener): \(reason)" }
 }
