@@ -61,7 +61,7 @@ bench:
 
 ## A few minutes of load on two replicas behind nginx, one Redis, key rotation, a restart and a Redis bounce (not in CI).
 soak:
-	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES) nginx" && \
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(BENCH_PACKAGES)" && \
 	$(MAKE) --no-print-directory release && ./scripts/soak.sh
 
 clean:
