@@ -114,7 +114,7 @@ def wrk(name):
     ms = float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
     return req, int(non2xx.group(1)) if non2xx else 0, sum(map(int, sock.groups())) if sock else 0, ms
 rss = dict((l.split()[0], l.split()[1:]) for l in open(os.path.join(out, "raw", "rss.txt")))
-print(f"## Soak (`make soak`, {secs} s, two replicas behind nginx on one Redis; nginx adds X-Forwarded-For and is the replicas' trusted proxy)\n")
+print(f"## Soak\n\n`make soak`, {secs} s: two replicas on one Redis behind nginx, which adds X-Forwarded-For and is the replicas' trusted proxy.\n")
 print("| load | requests | non-2xx | socket errors | p99 ms |\n| --- | ---: | ---: | ---: | ---: |")
 for name, label in [("soak-rs", "client_credentials RS256"), ("soak-hs", "client_credentials HS256 + pipeline"), ("mint", "gateway mint RS256 + pipeline")]:
     r, n, s, p = wrk(name)
