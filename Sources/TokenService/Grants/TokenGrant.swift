@@ -21,23 +21,12 @@ enum GrantEndpoint: Sendable {
 /// unused proof, or the key the gateway checked), the state it was read with and the request's scope.
 struct GrantRequest: Sendable {
     var client: RegisteredClient
-    var form: FormParameters
+    var form = FormParameters(values: [:])
     var gateway: GatewayUser?
     var info: RequestInfo
     var dpopThumbprint: String?
     var state: ServiceState
     var scope: RequestScope
-
-    init(client: RegisteredClient, form: FormParameters = FormParameters(values: [:]), gateway: GatewayUser? = nil,
-         info: RequestInfo, dpopThumbprint: String? = nil, state: ServiceState, scope: RequestScope) {
-        self.client = client
-        self.form = form
-        self.gateway = gateway
-        self.info = info
-        self.dpopThumbprint = dpopThumbprint
-        self.state = state
-        self.scope = scope
-    }
 }
 
 /// The request's source address and headers (names as received), as pipelines see them (credentials are
