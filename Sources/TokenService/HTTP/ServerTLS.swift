@@ -33,7 +33,7 @@ final class ServerTLS: Sendable {
         } catch let error as ServerTLSError {
             throw error
         } catch {
-            throw ServerTLSError(description: "listen.tls: \(files.certificateFile) and \(files.privateKeyFile) do not load: \(error)")
+            throw ServerTLSError(description: "\(files.certificateFile) and \(files.privateKeyFile) do not load: \(error)")
         }
     }
 }

@@ -76,12 +76,6 @@ struct ServiceLogHandler: LogHandler {
 
     /// A text-format key or value: as is when it is plain, else quoted and escaped as JSON strings are,
     /// so that a value with a blank, `=`, a quote or a control character cannot start a field or a line.
-    static func textField(_ s: String) -> String {
-        var out: [UInt8] = []
-        appendTextField(s, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
     static func appendTextField(_ s: String, to out: inout [UInt8]) {
         if isPlain(s) { out.append(contentsOf: s.utf8) } else { appendQuoted(s, to: &out) }
     }
@@ -107,12 +101,6 @@ struct ServiceLogHandler: LogHandler {
     }
 
     /// The message with control characters (and line separators) escaped: one log line stays one line.
-    static func escapingControls(_ s: String) -> String {
-        var out: [UInt8] = []
-        appendEscapingControls(s, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
     static func appendEscapingControls(_ s: String, to out: inout [UInt8]) {
         guard s.unicodeScalars.contains(where: isControl) else { return out.append(contentsOf: s.utf8) }
         for u in s.unicodeScalars {
@@ -133,12 +121,7 @@ struct ServiceLogHandler: LogHandler {
         out.append(contentsOf: hex.utf8)
     }
 
-    static func quote(_ s: String) -> String {
-        var out: [UInt8] = []
-        appendQuoted(s, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
+    /// A JSON string: quoted, with quotes, backslashes and control characters escaped.
     static func appendQuoted(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for u in s.unicodeScalars {
