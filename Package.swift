@@ -68,7 +68,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         // The verifier for backends depends on no web framework; its Hummingbird middleware is a product of its own.
-        .target(name: "TokenVerifier", dependencies: ["JOSE", "Claims", "JSONCore"], swiftSettings: swiftSettings),
+        .target(name: "TokenVerifier", dependencies: ["JOSE", "Claims", "JSONCore", "OAuthWire"], swiftSettings: swiftSettings),
         .target(
             name: "TokenVerifierHummingbird",
             dependencies: ["TokenVerifier", "Claims", .product(name: "Hummingbird", package: "hummingbird")],

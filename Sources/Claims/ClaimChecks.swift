@@ -72,6 +72,16 @@ public struct IssuedAtWindowCheck: ClaimCheck {
     }
 }
 
+/// `iat`, when present, is not in the future (with leeway): a token cannot be from later than now.
+public struct IssuedAtCheck: ClaimCheck {
+    public var leeway: Int64
+    public init(leeway: Int64 = ClaimValidator.defaultLeeway) { self.leeway = leeway }
+    public func check(_ claims: JSONObject, now: Int64) throws(ClaimCheckError) {
+        guard let iat = try NumericDate.read("iat", in: claims) else { return }
+        guard iat <= now.saturatingAdd(leeway) else { throw ClaimCheckError("iat is in the future") }
+    }
+}
+
 /// `iss` is exactly `issuer`.
 public struct IssuerCheck: ClaimCheck {
     public var issuer: String

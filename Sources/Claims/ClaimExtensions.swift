@@ -13,17 +13,18 @@ public struct ClaimExtensions: Sendable, Equatable {
     public init(_ operations: [Operation] = []) { self.operations = operations }
     public var isEmpty: Bool { operations.isEmpty }
 
-    /// Applies the operations to `claims`; returns the names that were refused (registered claims).
+    /// Applies the operations to `claims`; returns the names that were refused (`protected`: the
+    /// registered claims, unless the caller protects others).
     @discardableResult
-    public func apply(to claims: inout JSONObject) -> [String] {
+    public func apply(to claims: inout JSONObject, protected: Set<String> = RegisteredClaims.names) -> [String] {
         var refused: [String] = []
         for op in operations {
             switch op {
             case .add(let name, let value):
-                if RegisteredClaims.contains(name) { refused.append(name); continue }
+                if protected.contains(name) { refused.append(name); continue }
                 claims[name] = value
             case .remove(let name):
-                if RegisteredClaims.contains(name) { refused.append(name); continue }
+                if protected.contains(name) { refused.append(name); continue }
                 claims[name] = nil
             }
         }

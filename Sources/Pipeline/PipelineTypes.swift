@@ -3,10 +3,12 @@ public import Claims
 public import Logging
 import JSONCore
 
-/// The two triggers a token service runs (GenAuth PRE_OIDC_ID_TOKEN_ISSUED / PRE_OIDC_ACCESS_TOKEN_ISSUED).
+/// The triggers a token service runs: GenAuth's PRE_OIDC_ID_TOKEN_ISSUED / PRE_OIDC_ACCESS_TOKEN_ISSUED, and
+/// `pre_transaction_token` before a Transaction Token, whose functions add to its `tctx` only.
 public enum PipelineTrigger: String, Sendable, CaseIterable {
     case preIDToken = "pre_id_token"
     case preAccessToken = "pre_access_token"
+    case preTransactionToken = "pre_transaction_token"
 }
 
 /// One configured pipeline function with its source text.

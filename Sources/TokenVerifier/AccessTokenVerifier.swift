@@ -1,5 +1,4 @@
 public import Claims
-public import JOSE
 public import JSONCore
 
 /// A verified RFC 9068 access token: the claims, and what backends ask of them.
@@ -16,26 +15,9 @@ public struct VerifiedAccessToken: Sendable {
 
 /// Verifies access tokens of one issuer offline: the signature by a key from its JWKS (the key pins the
 /// algorithm: a token cannot choose a weaker one, `none` never verifies), `typ: at+jwt` required (RFC 9068
-/// §4, RFC 8725 §3.11: an ID token is refused), then `iss`, `aud`, `exp` and `nbf` with `leeway`.
+/// §4, RFC 8725 §3.11: an ID token or a Txn-Token is refused), then `iss`, `aud`, `exp` and `nbf` with `leeway`.
 public struct AccessTokenVerifier: Sendable {
-    public enum Failure: Error, Sendable, Equatable, CustomStringConvertible {
-        case malformed(String)
-        case unknownKey
-        case signature
-        case notAnAccessToken
-        case claims(String)
-        case jwksUnavailable
-        public var description: String {
-            switch self {
-            case .malformed(let s): return "malformed token: \(s)"
-            case .unknownKey: return "signed by a key the issuer does not publish"
-            case .signature: return "the signature does not verify"
-            case .notAnAccessToken: return "not an access token (typ must be at+jwt)"
-            case .claims(let s): return s
-            case .jwksUnavailable: return "the issuer's keys cannot be fetched"
-            }
-        }
-    }
+    public typealias Failure = TokenVerificationFailure
 
     public let issuer: String
     public let audiences: Set<String>
@@ -50,15 +32,7 @@ public struct AccessTokenVerifier: Sendable {
     }
 
     public func verify(_ token: String, now: Int64) async throws(Failure) -> VerifiedAccessToken {
-        guard let jws = try? CompactJWS(token) else { throw .malformed("not a compact JWS") }
-        let header = jws.header
-        guard let kid = header["kid"]?.stringValue else { throw .malformed("no kid") }
-        guard AccessTokenClaims.isAccessTokenType(header["typ"]) else { throw .notAnAccessToken }
-        let key: JWSKey?
-        do { key = try await keys.key(kid) } catch { throw .jwksUnavailable }
-        guard let key else { throw .unknownKey }
-        let verified: VerifiedJWS
-        do { verified = try JWSVerifier(keys: KeySet([key])).verify(jws) } catch { throw .signature }
+        let verified = try await SignedToken.verify(token, keys: keys, type: "at+jwt", typeCheck: AccessTokenClaims.isAccessTokenType)
         do {
             try ClaimValidator.token(issuer: issuer, audiences: audiences, leeway: leeway).validate(verified.claims, now: now)
         } catch { throw .claims(error.reason) }

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 public import JOSE
 import JSONCore
+import OAuthWire
 
 /// The issuer's public keys, fetched from its JWKS URL and cached as its `Cache-Control: max-age`
 /// says (bounded to `minimumAge…maximumAge`). A token signed by a key not in the cache triggers one
@@ -61,17 +62,8 @@ public actor JWKSCache {
             if let key = try? JWSKey(jwk: jwk) { loaded[key.kid] = key }
         }
         keys = loaded
-        let age = Self.maxAge(cacheControl).map { Duration.seconds($0) } ?? configuration.defaultAge
+        let age = CacheControl.maxAge(cacheControl).map { Duration.seconds($0) } ?? configuration.defaultAge
         expires = now + min(max(age, configuration.minimumAge), configuration.maximumAge)
-    }
-
-    static func maxAge(_ cacheControl: String?) -> Int64? {
-        guard let cacheControl else { return nil }
-        for directive in cacheControl.split(separator: ",") {
-            let parts = directive.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "max-age", let v = Int64(parts[1]), v >= 0 { return v }
-        }
-        return nil
     }
 
     @Sendable static func fetch(_ url: URL) async throws -> (Data, String?) {

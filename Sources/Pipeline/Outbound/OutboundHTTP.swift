@@ -162,3 +162,33 @@ private extension Substring {
         return String(String.UnicodeScalarView(scalars))
     }
 }
+
+/// A GET through the same libcurl layer, for the service's own fetches (a trusted issuer's JWKS and
+/// discovery document): no pipeline policy applies, the caller names the URL.
+package final class ServiceFetcher: Sendable {
+    package enum Outcome: Sendable {
+        case response(status: Int, headers: [(String, String)], body: [UInt8])
+        case failure(String)
+    }
+
+    private let lazy: LazyOutbound
+
+    package init(maxActive: Int = 16, maxQueued: Int = 64) { lazy = LazyOutbound(maxActive: maxActive, maxQueued: maxQueued) }
+
+    /// GETs `url` (http or https; certificates checked against the system store) within `timeoutMS`,
+    /// refusing a body over `maxBytes`.
+    package func get(_ url: String, timeoutMS: Int, maxBytes: Int) async -> Outcome {
+        guard let parsed = OutboundURL(url) else { return .failure("not an http(s) URL") }
+        let request = OutboundHTTP.Request(method: "GET", url: parsed, headers: [("Accept", "application/json")], body: nil,
+                                           timeoutMS: timeoutMS, maxResponseBytes: maxBytes)
+        let client = lazy.client()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+            client.perform(request) { outcome in
+                switch outcome {
+                case .response(let status, _, let headers, let body): continuation.resume(returning: .response(status: status, headers: headers, body: body))
+                case .failure(let code, let message): continuation.resume(returning: .failure("\(code): \(message)"))
+                }
+            }
+        }
+    }
+}

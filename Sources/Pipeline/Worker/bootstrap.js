@@ -219,10 +219,12 @@
     if (fs === null) return;
     key = claimName(method, key);
     const trigger = run.settings.trigger;
-    const valid = scope === 'token' || (scope === 'id' && trigger === 'pre_id_token') ||
-                  (scope === 'access' && trigger === 'pre_access_token');
+    // A Transaction Token's pipeline adds to its tctx only; the token methods are for ID and access tokens.
+    const valid = (scope === 'txn') === (trigger === 'pre_transaction_token') &&
+                  (scope === 'token' || scope === 'txn' || (scope === 'id' && trigger === 'pre_id_token') ||
+                   (scope === 'access' && trigger === 'pre_access_token'));
     if (!valid) { pushLog(run, fs.name, method + ' is not valid in ' + trigger + '; ignored'); return; }
-    if (run.settings.registered.has(key)) {
+    if (scope !== 'txn' && run.settings.registered.has(key)) {
       run.refused.push(key);
       pushLog(run, fs.name, method + ': "' + key + '" is a registered claim and cannot be changed; dropped');
       return;
@@ -243,7 +245,8 @@
   for (const [name, scope, kind] of [['addToken', 'token', 'add'], ['setTokenField', 'token', 'add'],
                                      ['addIdToken', 'id', 'add'], ['setIdTokenField', 'id', 'add'],
                                      ['addAccessToken', 'access', 'add'], ['removeIdToken', 'id', 'remove'],
-                                     ['removeAccessToken', 'access', 'remove'], ['removeTokenField', 'token', 'remove']]) {
+                                     ['removeAccessToken', 'access', 'remove'], ['removeTokenField', 'token', 'remove'],
+                                     ['addTxnContext', 'txn', 'add']]) {
     const method = function (key, value) { if (active !== null) operation(active, name, scope, kind, key, value); };
     defineProperty(METHODS, name, { value: method, writable: false, enumerable: false, configurable: false });
   }

@@ -67,7 +67,7 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
         if dependencies.engine == nil { engine.shutdown() }
         throw error
     }
-    let core = ServiceCore.compose(state: state, engine: engine, shared: shared, now: dependencies.now)
+    let core = ServiceCore.compose(state: state, engine: engine, shared: shared, logger: logger, now: dependencies.now)
     let reload = ReloadOnHangup(path: configuration.configPath, holder: core.holder, engine: engine, tls: tls, metrics: core.metrics,
                                 logger: logger, environment: dependencies.environment)
     let descriptors = DescriptorLimit.raiseToHard()
@@ -105,10 +105,12 @@ func buildApplication(configuration: AppConfiguration, dependencies: AppDependen
 
 extension ServiceCore {
     /// The service behind the HTTP API, composed in one place for `serve` and the offline commands.
-    static func compose(state: ServiceState, engine: PipelineEngine, shared: any SharedState, now: @escaping @Sendable () -> Int64) -> ServiceCore {
+    static func compose(state: ServiceState, engine: PipelineEngine, shared: any SharedState, logger: Logger,
+                        now: @escaping @Sendable () -> Int64) -> ServiceCore {
         let metrics = ServiceMetrics()
         metrics.configLoaded(digest: state.configDigest, signingKid: state.config.signingKey)
-        return ServiceCore(holder: StateHolder(state), issuer: Issuer(engine: engine, metrics: metrics, now: now), grants: .standard, shared: shared)
+        return ServiceCore(holder: StateHolder(state), issuer: Issuer(engine: engine, metrics: metrics, now: now), grants: .standard, shared: shared,
+                           workloads: WorkloadIdentity(logger: logger))
     }
 }
 

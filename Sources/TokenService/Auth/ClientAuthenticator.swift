@@ -1,14 +1,16 @@
 import Claims
 import JOSE
 import JSONCore
+import Logging
 import OAuthWire
 
 /// Client authentication at the token and introspection endpoints: client_secret_basic
-/// (RFC 6749 §2.3.1), client_secret_post and private_key_jwt (RFC 7523 §2.2, OIDC Core §9).
+/// (RFC 6749 §2.3.1), client_secret_post, private_key_jwt (RFC 7523 §2.2, OIDC Core §9) and a platform's
+/// token from a trusted issuer (workload identity: jwt-bearer or jwt-spiffe assertions).
 /// Exactly one method per request. Every failure is the same `invalid_client`, and an unknown
 /// client costs the same hash-and-compare as a wrong secret.
 struct ClientAuthenticator: Sendable {
-    static let assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    static let assertionType = WorkloadIdentity.bearerAssertionType
     /// Assertions valid for longer than this are refused (they would pin one-time memory entries).
     static let maxAssertionLifetime: Int64 = 3600
 
@@ -17,11 +19,10 @@ struct ClientAuthenticator: Sendable {
     let oneTime: any SharedState
     /// Accepted `aud` values: the token endpoint URL and the issuer.
     let audiences: Set<String>
-
-    struct Result {
-        let client: RegisteredClient
-        let method: ServiceConfig.AuthMethod
-    }
+    let trustedIssuers: [ServiceConfig.TrustedIssuer]
+    let workloads: WorkloadIdentity
+    /// Why a platform token was refused is logged here; the client only sees `invalid_client`.
+    let logger: Logger
 
     /// What a request presents to authenticate its client, parsed once (the abuse counters read the
     /// client it names before authentication, then authentication checks it).
@@ -47,7 +48,7 @@ struct ClientAuthenticator: Sendable {
         }
     }
 
-    func authenticate(_ presented: Presented, form: FormParameters, now: Int64) async throws(TokenError) -> Result {
+    func authenticate(_ presented: Presented, form: FormParameters, now: Int64) async throws(TokenError) -> RegisteredClient {
         let basic = presented.basic
         if presented.malformedBasic { throw TokenError.invalidClient(basic: true) }
         let usesPost = form["client_secret"] != nil
@@ -74,7 +75,7 @@ struct ClientAuthenticator: Sendable {
     /// What an unknown client's secret is compared with (the same work as a known one): random, so nothing matches it.
     private static let decoyDigest = secureRandomBytes(32)
 
-    private func checkSecret(id: String, secret: String, method: ServiceConfig.AuthMethod) throws(TokenError) -> Result {
+    private func checkSecret(id: String, secret: String, method: ServiceConfig.AuthMethod) throws(TokenError) -> RegisteredClient {
         guard let presented = try? Digest.hash(.sha256, Array(secret.utf8)) else { throw TokenError.invalidClient(basic: method == .clientSecretBasic) }
         let client = clients[id]
         var expected = Self.decoyDigest
@@ -83,14 +84,20 @@ struct ClientAuthenticator: Sendable {
         guard let client, matches, client.config.authMethods.contains(method) else {
             throw TokenError.invalidClient(basic: method == .clientSecretBasic)
         }
-        return Result(client: client, method: method)
+        return client
     }
 
-    private func checkAssertion(_ presented: Presented, form: FormParameters, now: Int64) async throws(TokenError) -> Result {
-        guard form["client_assertion_type"] == Self.assertionType else {
-            throw TokenError.invalidRequest("client_assertion_type must be \(Self.assertionType)")
+    private func checkAssertion(_ presented: Presented, form: FormParameters, now: Int64) async throws(TokenError) -> RegisteredClient {
+        let type = form["client_assertion_type"]
+        guard type == Self.assertionType || type == WorkloadIdentity.spiffeAssertionType else {
+            throw TokenError.invalidRequest("client_assertion_type must be \(Self.assertionType) or \(WorkloadIdentity.spiffeAssertionType)")
         }
         guard form["client_assertion"] != nil else { throw TokenError.invalidRequest("client_assertion is missing") }
+        if let jws = presented.assertion, let entry = WorkloadIdentity.entry(for: jws, among: trustedIssuers) {
+            return try await checkPlatformToken(jws, issuer: entry, form: form, now: now)
+        }
+        // A JWT-SVID only ever comes from a trusted issuer.
+        guard type == Self.assertionType else { throw TokenError.invalidClient(basic: false) }
         // The client is named by the (not yet verified) iss/sub; verification then uses its keys.
         guard let jws = presented.assertion, let iss = presented.assertionIssuer,
               let client = clients[iss], client.config.authMethods.contains(.privateKeyJWT), let keys = client.assertionKeys
@@ -108,7 +115,33 @@ struct ClientAuthenticator: Sendable {
             fresh = try await oneTime.claimOnce(SharedStateKey.make("assertion", client.id, jti), expiresAt: exp.saturatingAdd(ClaimValidator.defaultLeeway), now: now)
         } catch { throw TokenError.temporarilyUnavailable("the one-time check of the assertion is unavailable") }
         guard fresh else { throw TokenError.invalidClient(basic: false) }
-        return Result(client: client, method: .privateKeyJWT)
+        return client
+    }
+
+    /// Workload identity: the platform's token, verified with the issuer's published keys (never a key or
+    /// JWKS URL the request names), authenticates the one client its subject maps to.
+    private func checkPlatformToken(_ jws: CompactJWS, issuer entry: ServiceConfig.TrustedIssuer, form: FormParameters,
+                                    now: Int64) async throws(TokenError) -> RegisteredClient {
+        let identity: PlatformIdentity
+        do { identity = try await workloads.verify(jws, issuer: entry, now: now) } catch {
+            logger.info("platform token refused", metadata: ["issuer": "\(entry.issuer)", "reason": "\(error.description)"])
+            throw TokenError.invalidClient(basic: false)
+        }
+        guard let client = clients[identity.clientID] else { throw TokenError.invalidClient(basic: false) }
+        if let formID = form["client_id"], formID != client.id { throw TokenError.invalidClient(basic: false) }
+        if entry.oneTime {
+            guard let jti = identity.claims["jti"]?.stringValue, !jti.isEmpty, jti.utf8.count <= 256 else {
+                logger.info("platform token refused", metadata: ["issuer": "\(entry.issuer)", "reason": "one_time needs a jti"])
+                throw TokenError.invalidClient(basic: false)
+            }
+            let fresh: Bool
+            do {
+                fresh = try await oneTime.claimOnce(SharedStateKey.make("platform", entry.issuer, jti),
+                                                    expiresAt: identity.expiresAt.saturatingAdd(ClaimValidator.defaultLeeway), now: now)
+            } catch { throw TokenError.temporarilyUnavailable("the one-time check of the assertion is unavailable") }
+            guard fresh else { throw TokenError.invalidClient(basic: false) }
+        }
+        return client
     }
 
 }

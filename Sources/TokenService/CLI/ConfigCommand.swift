@@ -13,7 +13,7 @@ struct ConfigCommand: AsyncParsableCommand {
             try await OfflineSession.with(config: path) { session in
                 let config = session.state.config
                 print("\(path): ok (\(config.keys.count) keys, \(config.clients.count) clients, "
-                      + "\(config.preIDToken.count + config.preAccessToken.count) pipeline functions)")
+                      + "\(config.pipelines.values.map(\.count).reduce(0, +)) pipeline functions)")
             }
         }
     }

@@ -23,7 +23,7 @@ struct OfflineSession {
             throw CommandFailure("\(path): \(error.problems.count) problem(s)\n" + error.problems.map { "  - \($0)" }.joined(separator: "\n"))
         }
         defer { engine.shutdown() }
-        let core = ServiceCore.compose(state: state, engine: engine, shared: InProcessState(), now: { Int64(Date().timeIntervalSince1970) })
+        let core = ServiceCore.compose(state: state, engine: engine, shared: InProcessState(), logger: logger, now: { Int64(Date().timeIntervalSince1970) })
         return try await body(OfflineSession(logger: logger, engine: engine, state: state, core: core))
     }
 }

@@ -11,7 +11,7 @@ struct PipelineCommand: AsyncParsableCommand {
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run a trigger's pipeline and print what it adds, logs and decides.")
         @Option(help: "Configuration file.") var config: String
-        @Option(help: "pre_id_token or pre_access_token.") var trigger: String
+        @Option(help: "pre_id_token, pre_access_token or pre_transaction_token.") var trigger: String
         @Option(help: "JSON file with the user object (omit for M2M: user is null).") var user: String?
         @Option(help: "JSON file with the context object (with --client: the gateway's context, or fields added to an M2M one).")
         var context: String?
@@ -19,7 +19,7 @@ struct PipelineCommand: AsyncParsableCommand {
         var client: String?
 
         func run() async throws {
-            guard let trig = PipelineTrigger(rawValue: trigger) else { throw CommandFailure("trigger must be pre_id_token or pre_access_token") }
+            guard let trig = PipelineTrigger(rawValue: trigger) else { throw CommandFailure("trigger must be one of \(PipelineTrigger.allCases.map(\.rawValue).joined(separator: ", "))") }
             try await OfflineSession.with(config: config) { try await test(trig, $0) }
         }
 

@@ -22,7 +22,7 @@ enum ConfigLoader {
         do { root = try JSON.parse(bytes) } catch { throw ConfigError(problems: ["config is not valid JSON: \(error.message)"]) }
         var r = ConfigReader(baseDirectory: baseDirectory, environment: environment)
         let top: Set<String> = ["issuer", "listen", "authorization_endpoint", "keys", "signing_key", "gateways", "clients", "env", "pipelines",
-                                "limits", "shared_state", "runtime"]
+                                "limits", "shared_state", "runtime", "transaction_tokens", "trusted_issuers"]
         guard let o = r.object(root, "$", known: top) else { throw ConfigError(problems: r.problems.isEmpty ? ["config must be a JSON object"] : r.problems) }
 
         let issuer = r.string(o, "issuer", "$", required: true) ?? ""
@@ -67,12 +67,26 @@ enum ConfigLoader {
             gateways.append(.init(name: name, token: token))
         }
 
+        let trustedIssuers = readTrustedIssuers(&r, o["trusted_issuers"])
+        let workloadClients = trustedIssuers.reduce(into: Set<String>()) { $0.formUnion($1.clientIDs) }
         var clients: [ServiceConfig.Client] = []
         var seenClients = Set<String>()
         for (i, item) in (r.array(o, "clients", "$") ?? []).enumerated() {
-            guard let client = readClient(&r, item, "$.clients[\(i)]", keys: keys) else { continue }
+            guard let client = readClient(&r, item, "$.clients[\(i)]", keys: keys, workloadClients: workloadClients) else { continue }
             if !seenClients.insert(client.clientID).inserted { r.problem("$.clients[\(i)]", "duplicate client_id \"\(client.clientID)\"") }
             clients.append(client)
+        }
+        for (i, entry) in trustedIssuers.enumerated() {
+            for id in entry.clientIDs.sorted() where !seenClients.contains(id) {
+                r.problem("$.trusted_issuers[\(i)].subjects", "maps to client_id \"\(id)\", which is not a client")
+            }
+        }
+        let transactionTokens = readTransactionTokens(&r, o["transaction_tokens"], keys: keys)
+        for (i, client) in clients.enumerated() where client.transactionTokensAllowed {
+            if transactionTokens == nil { r.problem("$.clients[\(i)].transaction_tokens", "needs the top-level \"transaction_tokens\" settings") }
+            if !client.grantTypes.contains(.tokenExchange) {
+                r.problem("$.clients[\(i)].transaction_tokens", "needs \(ServiceConfig.GrantType.tokenExchange.rawValue) in grant_types")
+            }
         }
 
         var env = JSONObject()
@@ -86,13 +100,12 @@ enum ConfigLoader {
             }
         }
 
-        var pre: (id: [ServiceConfig.PipelineFunction], access: [ServiceConfig.PipelineFunction]) = ([], [])
+        var pipelines: [PipelineTrigger: [ServiceConfig.PipelineFunction]] = [:]
         var outbound = OutboundPolicy.none
         var redactHeaders: [String] = []
-        if let p = r.object(o["pipelines"], "$.pipelines", known: ["pre_id_token", "pre_access_token", "http", "redact_headers"]) {
+        if let p = r.object(o["pipelines"], "$.pipelines", known: Set(PipelineTrigger.allCases.map(\.rawValue)).union(["http", "redact_headers"])) {
             redactHeaders = (r.strings(p, "redact_headers", "$.pipelines") ?? []).map { $0.lowercased() }
-            pre.id = readPipeline(&r, p, "pre_id_token")
-            pre.access = readPipeline(&r, p, "pre_access_token")
+            for trigger in PipelineTrigger.allCases { pipelines[trigger] = readPipeline(&r, p, trigger.rawValue) }
             outbound = readOutbound(&r, p["http"])
         }
 
@@ -129,9 +142,11 @@ enum ConfigLoader {
 
         guard r.problems.isEmpty else { throw ConfigError(problems: r.problems) }
         var config = ServiceConfig(issuer: issuer, listen: listen, authorizationEndpoint: authz, keys: keys, signingKey: signingKey,
-                             gateways: gateways, clients: clients, env: env, preIDToken: pre.id, preAccessToken: pre.access,
+                             gateways: gateways, clients: clients, env: env, pipelines: pipelines,
                              pipelineHTTP: outbound, baseDirectory: baseDirectory)
         config.limits = limits
+        config.transactionTokens = transactionTokens
+        config.trustedIssuers = trustedIssuers
         config.sharedState = shared
         config.runtime = runtime
         config.pipelineRedactedHeaders = Set(redactHeaders)
@@ -208,10 +223,85 @@ enum ConfigLoader {
         if key.status != .active { r.problem(path, "key \"\(kid)\" is \(key.status.rawValue) and never signs") }
     }
 
-    private static func readClient(_ r: inout ConfigReader, _ item: JSONValue, _ path: String, keys: [ServiceConfig.Key]) -> ServiceConfig.Client? {
+    /// `transaction_tokens`: trust domains, lifetime and the asymmetric key that signs Txn-Tokens.
+    private static func readTransactionTokens(_ r: inout ConfigReader, _ value: JSONValue?, keys: [ServiceConfig.Key]) -> ServiceConfig.TransactionTokens? {
+        let path = "$.transaction_tokens"
+        guard let t = r.object(value, path, known: ["trust_domains", "ttl_seconds", "signing_key"]) else { return nil }
+        let domains = r.strings(t, "trust_domains", path) ?? []
+        if domains.isEmpty { r.problem(path, "\"trust_domains\" needs at least one trust domain") }
+        for d in domains where d.isEmpty || d.utf8.count > 255 { r.problem("\(path).trust_domains", "\"\(d)\" must be 1-255 bytes") }
+        var settings = ServiceConfig.TransactionTokens(trustDomains: domains)
+        settings.ttlSeconds = r.int(t, "ttl_seconds", path, range: 1...3600) ?? settings.ttlSeconds
+        settings.signingKey = r.string(t, "signing_key", path)
+        let signable = keys.filter { $0.status == .active && !$0.alg.isSymmetric }
+        if let kid = settings.signingKey {
+            if keys.first(where: { $0.kid == kid })?.alg.isSymmetric == true {
+                r.problem("\(path).signing_key", "\"\(kid)\" is an HMAC key: Txn-Tokens are verified by every workload, so they are signed asymmetrically")
+            } else if !signable.contains(where: { $0.kid == kid }), !r.invalidKids.contains(kid) {
+                r.problem("\(path).signing_key", "no active asymmetric key with kid \"\(kid)\"")
+            }
+        } else if signable.isEmpty, !keys.isEmpty {
+            r.problem(path, "Txn-Tokens need an active asymmetric key (RS*, PS*, ES*, EdDSA)")
+        }
+        return settings
+    }
+
+    /// `trusted_issuers`: the platforms whose tokens authenticate workloads as clients.
+    private static func readTrustedIssuers(_ r: inout ConfigReader, _ value: JSONValue?) -> [ServiceConfig.TrustedIssuer] {
+        guard let value else { return [] }
+        guard let items = value.arrayValue else { r.problem("$.trusted_issuers", "must be an array"); return [] }
+        var out: [ServiceConfig.TrustedIssuer] = []
+        for (i, item) in items.enumerated() {
+            let path = "$.trusted_issuers[\(i)]"
+            guard let t = r.object(item, path, known: ["issuer", "jwks_uri", "audience", "subjects", "one_time",
+                                                                  "jwks_min_refetch_seconds"]) else { continue }
+            let issuer = r.string(t, "issuer", path, required: true) ?? ""
+            if !issuer.isEmpty, !isFetchableURL(issuer) { r.problem("\(path).issuer", "must be an https URL (http only on loopback)") }
+            let jwks = r.string(t, "jwks_uri", path)
+            if let jwks, !isFetchableURL(jwks) { r.problem("\(path).jwks_uri", "must be an https URL (http only on loopback)") }
+            let audience = r.string(t, "audience", path, required: true) ?? ""
+            var entry = ServiceConfig.TrustedIssuer(issuer: issuer, jwksURI: jwks, audience: audience, subjects: [:], subjectPrefixes: [])
+            entry.oneTime = r.bool(t, "one_time", path) ?? false
+            entry.minimumRefetchSeconds = r.int(t, "jwks_min_refetch_seconds", path, range: 1...3600) ?? entry.minimumRefetchSeconds
+            if let value = t["subjects"], value.objectValue == nil { r.problem("\(path).subjects", "must be an object of subject → client_id") }
+            if let subjects = t["subjects"]?.objectValue {
+                for (sub, client) in subjects {
+                    guard let id = client.stringValue, !id.isEmpty else { r.problem("\(path).subjects.\(sub)", "must be a client_id"); continue }
+                    if sub.hasSuffix("*") {
+                        let prefix = String(sub.dropLast())
+                        if prefix.isEmpty { r.problem("\(path).subjects", "\"*\" alone would map every subject; give a prefix") ; continue }
+                        entry.subjectPrefixes.append((prefix, id))
+                    } else if sub.contains("*") {
+                        r.problem("\(path).subjects.\(sub)", "\"*\" is allowed only at the end (a prefix)")
+                    } else {
+                        entry.subjects[sub] = id
+                    }
+                }
+            }
+            if entry.subjects.isEmpty && entry.subjectPrefixes.isEmpty { r.problem(path, "\"subjects\" needs at least one subject → client_id entry") }
+            entry.subjectPrefixes.sort { $0.prefix.count > $1.prefix.count }
+            for (a, b) in zip(entry.subjectPrefixes, entry.subjectPrefixes.dropFirst()) where a.prefix == b.prefix {
+                r.problem("\(path).subjects", "prefix \"\(a.prefix)*\" is given twice")
+            }
+            if out.contains(where: { $0.issuer == issuer }) { r.problem(path, "issuer \(issuer) is given twice") }
+            out.append(entry)
+        }
+        return out
+    }
+
+    /// An https URL, or http to a loopback host (tests, sidecars).
+    static func isFetchableURL(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty,
+              url.user == nil, url.fragment == nil else { return false }
+        if scheme == "https" { return true }
+        return scheme == "http" && ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased())
+    }
+
+    private static func readClient(_ r: inout ConfigReader, _ item: JSONValue, _ path: String, keys: [ServiceConfig.Key],
+                                   workloadClients: Set<String>) -> ServiceConfig.Client? {
         let known: Set<String> = ["client_id", "client_secret", "client_secret_sha256", "jwks", "token_endpoint_auth_methods",
                                   "grant_types", "scopes", "audiences", "signing_key", "access_token_ttl", "id_token_ttl", "name",
-                                  "dpop_bound_access_tokens", "rate_limit", "token_exchange", "introspection"]
+                                  "dpop_bound_access_tokens", "rate_limit", "token_exchange", "introspection", "transaction_tokens"]
         guard let c = r.object(item, path, known: known) else { return nil }
         let id = r.string(c, "client_id", path, required: true) ?? ""
         var credentials: [ServiceConfig.Client.Credential] = []
@@ -251,8 +341,10 @@ enum ConfigLoader {
         for n in r.strings(c, "grant_types", path) ?? ["client_credentials"] {
             if let g = ServiceConfig.GrantType(rawValue: n) { grants.insert(g) } else { r.problem("\(path).grant_types", "unknown grant type \(n)") }
         }
-        if grants.contains(.clientCredentials) && methods.isEmpty {
-            r.problem(path, "client_credentials needs a client credential (client_secret, client_secret_sha256 or jwks)")
+        // A client a trusted issuer maps to authenticates with its platform's token instead.
+        let hasCredential = !methods.isEmpty || workloadClients.contains(id)
+        if grants.contains(.clientCredentials) && !hasCredential {
+            r.problem(path, "client_credentials needs a client credential (client_secret, client_secret_sha256, jwks or a trusted_issuers mapping)")
         }
         let scopes = r.strings(c, "scopes", path) ?? []
         for s in scopes where !OAuthSyntax.isScopeToken(s) { r.problem("\(path).scopes", "\"\(s)\" is not a valid scope token") }
@@ -262,7 +354,7 @@ enum ConfigLoader {
         if let signing { checkSigningKey(&r, signing, keys, "\(path).signing_key") }
         let atTTL = r.int(c, "access_token_ttl", path, range: 1...86_400 * 30) ?? 3600
         let idTTL = r.int(c, "id_token_ttl", path, range: 1...86_400 * 30) ?? 3600
-        if grants.contains(.tokenExchange) && methods.isEmpty { r.problem(path, "token exchange needs a client credential") }
+        if grants.contains(.tokenExchange) && !hasCredential { r.problem(path, "token exchange needs a client credential") }
         var client = ServiceConfig.Client(clientID: id, name: r.string(c, "name", path), credential: credential, authMethods: methods,
                                           grantTypes: grants, scopes: scopes, audiences: audiences, signingKey: signing,
                                           accessTokenTTL: atTTL, idTokenTTL: idTTL)
@@ -276,6 +368,9 @@ enum ConfigLoader {
         }
         if let ti = r.object(c["introspection"], "\(path).introspection", known: ["audiences"]) {
             client.introspectionAudiences = r.strings(ti, "audiences", "\(path).introspection") ?? []
+        }
+        if let tt = r.object(c["transaction_tokens"], "\(path).transaction_tokens", known: ["allowed"]) {
+            client.transactionTokensAllowed = r.bool(tt, "allowed", "\(path).transaction_tokens") ?? false
         }
         return client
     }

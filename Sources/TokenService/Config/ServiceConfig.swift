@@ -102,6 +102,9 @@ struct ServiceConfig: Sendable {
         /// tokens it may introspect (`introspection.audiences`).
         var introspectionAudiences: [String] = []
 
+        /// Transaction Tokens: this client (a gateway or workload) may ask for them (`transaction_tokens.allowed`).
+        var transactionTokensAllowed = false
+
         /// The token audiences this client answers for as a resource server.
         var resourceAudiences: Set<String> { Set([clientID] + exchangeSubjectAudiences) }
     }
@@ -126,6 +129,43 @@ struct ServiceConfig: Sendable {
         case redis(RedisSettings)
     }
 
+    /// The Transaction Token Service (`transaction_tokens`, draft-ietf-oauth-transaction-tokens).
+    struct TransactionTokens: Sendable {
+        /// The `aud` values a Txn-Token may name (the `audience` a request asks for).
+        var trustDomains: [String]
+        var ttlSeconds = 60
+        /// The kid of the asymmetric key that signs them; nil: the service's signing key when it is
+        /// asymmetric, else the first active asymmetric key.
+        var signingKey: String?
+    }
+
+    /// A platform whose tokens authenticate workloads as clients (`trusted_issuers`): Kubernetes service
+    /// accounts, SPIFFE JWT-SVIDs, any OIDC issuer.
+    struct TrustedIssuer: Sendable {
+        var issuer: String
+        /// The JWKS URL; nil: read from the issuer's `/.well-known/openid-configuration`.
+        var jwksURI: String?
+        /// What the platform token's `aud` must contain.
+        var audience: String
+        /// Exact `sub` → client_id.
+        var subjects: [String: String]
+        /// `sub` prefix (written `prefix*`) → client_id, longest first.
+        var subjectPrefixes: [(prefix: String, clientID: String)]
+        /// Each platform token authenticates once (its `jti` is remembered until it expires).
+        var oneTime = false
+        /// The least time between two fetches of the issuer's keys (an unknown `kid`, a failed fetch), and
+        /// the least time fetched keys are kept.
+        var minimumRefetchSeconds = 60
+
+        /// The one client `sub` maps to: an exact entry, else the longest matching prefix.
+        func client(for subject: String) -> String? {
+            if let exact = subjects[subject] { return exact }
+            return subjectPrefixes.first { subject.hasPrefix($0.prefix) }?.clientID
+        }
+
+        var clientIDs: Set<String> { Set(subjects.values).union(subjectPrefixes.map(\.clientID)) }
+    }
+
     struct PipelineFunction: Sendable {
         var name: String
         var file: String
@@ -139,10 +179,12 @@ struct ServiceConfig: Sendable {
     var signingKey: String
     var gateways: [Gateway]
     var clients: [Client]
+    var transactionTokens: TransactionTokens?
+    var trustedIssuers: [TrustedIssuer] = []
     /// The pipelines' read-only `env` (string values only).
     var env: JSONObject
-    var preIDToken: [PipelineFunction]
-    var preAccessToken: [PipelineFunction]
+    /// Each trigger's functions, in order (`pipelines.<trigger>`).
+    var pipelines: [PipelineTrigger: [PipelineFunction]]
     /// What pipeline functions may reach with `axios` (`pipelines.http`).
     var pipelineHTTP: OutboundPolicy = .none
     /// Request headers (lower-case) the operator keeps from pipelines, besides the credentials that

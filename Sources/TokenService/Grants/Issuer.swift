@@ -90,6 +90,13 @@ struct Issuer: Sendable {
         return try sign(claims.payload, with: signers.idToken, client: r.client, kind: "id_token", scope: scope)
     }
 
+    /// Signs a Transaction Token with the key `transaction_tokens` names (`typ: txntoken+jwt`).
+    func transactionToken(_ claims: TransactionTokenClaims, client: RegisteredClient, state: ServiceState,
+                          scope: RequestScope) throws(TokenError) -> String {
+        guard let signer = state.keys.transactionTokenSigner else { throw TokenError.serverError("no asymmetric key signs Txn-Tokens") }
+        return try sign(claims.payload, with: signer, client: client, kind: "txn_token", scope: scope)
+    }
+
     /// Signs a payload and counts the token; a signing failure is logged (never the key) and is a 500.
     private func sign(_ payload: JSONObject, with signer: JWSSigner, client: RegisteredClient, kind: String,
                       scope: RequestScope) throws(TokenError) -> String {
@@ -107,10 +114,12 @@ struct Issuer: Sendable {
         }
     }
 
-    /// Runs a trigger's pipeline and applies what it added to `claims`. A `callback(error)` is 403
-    /// access_denied; a function that fails closed is 500 server_error.
+    /// Runs a trigger's pipeline and applies what it added to `claims` (never to a `protecting` name: by
+    /// default the registered claims). A `callback(error)` is 403 access_denied; a function that fails
+    /// closed is 500 server_error.
     func runPipeline(_ trigger: PipelineTrigger, state: ServiceState, user: JSONValue, context: JSONObject,
-                     into claims: inout JSONObject, scope: RequestScope) async throws(TokenError) {
+                     into claims: inout JSONObject, protecting: Set<String> = RegisteredClaims.names,
+                     scope: RequestScope) async throws(TokenError) {
         let logger = scope.logger
         guard let pipeline = state.pipelines[trigger], let engine else { return }
         let report = await engine.run(pipeline, user: user, context: context, logger: logger)
@@ -124,9 +133,9 @@ struct Issuer: Sendable {
         for call in report.httpCalls {
             logger.info("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))
         }
-        let refused = report.extensions.apply(to: &claims)
+        let refused = report.extensions.apply(to: &claims, protected: protecting)
         for name in refused + report.refusedClaims {
-            logger.warning("pipeline tried to set a registered claim; dropped", metadata: ["trigger": "\(trigger.rawValue)", "claim": "\(name)"])
+            logger.warning("pipeline tried to set a claim it may not; dropped", metadata: ["trigger": "\(trigger.rawValue)", "claim": "\(name)"])
         }
         switch report.outcome {
         case .proceed:

@@ -10,6 +10,7 @@ struct TokenEndpoint: Sendable {
     let shared: any SharedState
     let guardrails: AbuseLimits
     let dpopKeys: DPoPKeyCache
+    let workloads: WorkloadIdentity
     let scope: RequestScope
 
     struct Request: Sendable {
@@ -22,31 +23,34 @@ struct TokenEndpoint: Sendable {
 
     func handle(_ r: Request, state: ServiceState) async throws(TokenError) -> TokenResponse {
         guard let grantName = r.form["grant_type"] else { throw TokenError.invalidRequest("grant_type is missing") }
-        guard let handler = grants.handler(for: grantName, at: .token) else {
+        guard let handler = grants.handler(for: grantName, requestedTokenType: r.form["requested_token_type"], at: .token) else {
             throw TokenError.unsupportedGrantType("grant_type \(grantName) is not supported at this endpoint")
         }
         let grant = handler.grantType
         scope.note.set { $0.grantType = grant.rawValue }
-        let client = try await authenticate(r, state: state, audiences: [state.tokenEndpoint, state.config.issuer]).client
+        let client = try await authenticate(r, state: state, audiences: [state.tokenEndpoint, state.config.issuer])
         guard client.config.grantTypes.contains(grant) else {
             throw TokenError.unauthorizedClient("\(grant.rawValue) is not allowed for this client")
         }
         try await guardrails.spendToken(client: client, now: issuer.now())
         let jkt = try await dpopThumbprint(r.dpop, client: client, state: state)
-        var response = try await handler.issue(GrantRequest(client: client, form: r.form, info: r.info, dpopThumbprint: jkt, state: state,
-                                                            scope: scope), issuer: issuer)
-        if jkt != nil { response.tokenType = "DPoP" }
+        var request = GrantRequest(client: client, form: r.form, info: r.info, dpopThumbprint: jkt, state: state, scope: scope)
+        request.workloads = workloads
+        var response = try await handler.issue(request, issuer: issuer)
+        // A bound token says so (RFC 9449 §5); a token type that is not a bearer token (a Txn-Token's N_A) stays.
+        if jkt != nil, response.tokenType == TokenResponse.bearer { response.tokenType = "DPoP" }
         return response
     }
 
     /// Client authentication behind the failed-authentication limits (also used by introspection).
-    func authenticate(_ r: Request, state: ServiceState, audiences: Set<String>) async throws(TokenError) -> ClientAuthenticator.Result {
+    func authenticate(_ r: Request, state: ServiceState, audiences: Set<String>) async throws(TokenError) -> RegisteredClient {
         let now = issuer.now()
         let presented = ClientAuthenticator.Presented(authorization: r.authorization, form: r.form)
         let claimed = presented.claimedClientID(form: r.form)
         if let claimed { scope.note.set { $0.clientID = claimed } }
         try await guardrails.admit(clientID: claimed, address: r.info.remoteIP, limits: state.config.limits, now: now)
-        let authenticator = ClientAuthenticator(clients: state.clients, oneTime: shared, audiences: audiences)
+        let authenticator = ClientAuthenticator(clients: state.clients, oneTime: shared, audiences: audiences,
+                                                trustedIssuers: state.config.trustedIssuers, workloads: workloads, logger: scope.logger)
         do {
             return try await authenticator.authenticate(presented, form: r.form, now: now)
         } catch {

@@ -22,6 +22,9 @@ struct TokenExchangeGrant: TokenGrant {
     func issue(_ r: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse {
         let (client, form, state, dpopThumbprint) = (r.client, r.form, r.state, r.dpopThumbprint)
         let now = issuer.now()
+        if let requested = form["requested_token_type"], requested != Self.accessTokenType, requested != Self.jwtType {
+            throw TokenError.invalidRequest("requested_token_type \(requested) is not issued here")
+        }
         guard let subject = try token(form, "subject_token", state: state, now: now) else { throw TokenError.invalidRequest("subject_token is missing") }
         let actor = try token(form, "actor_token", state: state, now: now)
         try Self.checkSubject(subject, caller: client)
@@ -85,7 +88,9 @@ struct TokenExchangeGrant: TokenGrant {
         guard let issued = state.keys.verifyIssued(token, issuer: state.config.issuer, now: now) else {
             throw TokenError.invalidGrant("the \(name) is not a valid token of this issuer")
         }
-        if type == Self.accessTokenType && !issued.isAccessToken || type == Self.idTokenType && issued.isAccessToken {
+        // A Txn-Token never becomes an access token (draft-ietf-oauth-transaction-tokens §12.11).
+        if issued.kind == .transactionToken { throw TokenError.invalidGrant("a Txn-Token is exchanged only for a replacement Txn-Token") }
+        if type == Self.accessTokenType && !issued.isAccessToken || type == Self.idTokenType && issued.kind != .idToken {
             throw TokenError.invalidGrant("the \(name) is not of type \(type)")
         }
         return issued

@@ -5,8 +5,15 @@ import OAuthWire
 /// implementing this and one line in `GrantRegistry.standard`.
 protocol TokenGrant: Sendable {
     var grantType: ServiceConfig.GrantType { get }
+    /// The `requested_token_type` this handler issues (RFC 8693 §2.1), when one grant type issues several
+    /// kinds of token; nil: the grant's own (and whatever no other handler of the grant claims).
+    var requestedTokenType: String? { get }
     var endpoint: GrantEndpoint { get }
     func issue(_ request: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse
+}
+
+extension TokenGrant {
+    var requestedTokenType: String? { nil }
 }
 
 /// Where a grant is asked for: by a client at `/oauth/token`, or by the auth gateway at `/v1/tokens` after
@@ -27,6 +34,8 @@ struct GrantRequest: Sendable {
     var dpopThumbprint: String?
     var state: ServiceState
     var scope: RequestScope
+    /// Verifies platform tokens of `trusted_issuers` (a workload's own token as a Txn-Token subject).
+    var workloads: WorkloadIdentity?
 }
 
 /// The request's source address and headers (names as received), as pipelines see them (credentials are
@@ -49,21 +58,30 @@ struct GrantRegistry: Sendable {
     static let standard = GrantRegistry(grants: [
         ClientCredentialsGrant(),
         TokenExchangeGrant(),
+        TransactionTokenGrant(),
         GatewayUserGrant(.authorizationCode),
         GatewayUserGrant(.implicit),
         GatewayUserGrant(.password),
         GatewayUserGrant(.refreshToken),
     ])
 
-    func handler(for grantType: String, at endpoint: GrantEndpoint) -> (any TokenGrant)? {
-        grants.first { $0.endpoint == endpoint && $0.grantType.rawValue == grantType }
+    /// The handler of `grantType` at `endpoint` that issues `requestedTokenType`, else the grant's own handler.
+    func handler(for grantType: String, requestedTokenType: String? = nil, at endpoint: GrantEndpoint) -> (any TokenGrant)? {
+        let candidates = grants.filter { $0.endpoint == endpoint && $0.grantType.rawValue == grantType }
+        if let requestedTokenType, let specific = candidates.first(where: { $0.requestedTokenType == requestedTokenType }) { return specific }
+        return candidates.first { $0.requestedTokenType == nil }
     }
 
-    /// The grant types asked for at `endpoint`, in registry order.
+    /// The grant types asked for at `endpoint`, in registry order, each once.
     func grantTypes(at endpoint: GrantEndpoint) -> [ServiceConfig.GrantType] {
-        grants.filter { $0.endpoint == endpoint }.map(\.grantType)
+        Self.once(grants.filter { $0.endpoint == endpoint }.map(\.grantType))
     }
 
-    /// Every grant, in registry order.
-    var grantTypes: [ServiceConfig.GrantType] { grants.map(\.grantType) }
+    /// Every grant type, in registry order, each once.
+    var grantTypes: [ServiceConfig.GrantType] { Self.once(grants.map(\.grantType)) }
+
+    private static func once(_ types: [ServiceConfig.GrantType]) -> [ServiceConfig.GrantType] {
+        var seen = Set<ServiceConfig.GrantType>()
+        return types.filter { seen.insert($0).inserted }
+    }
 }

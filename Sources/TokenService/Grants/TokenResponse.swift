@@ -6,8 +6,10 @@ struct TokenResponse: Sendable, Equatable {
     var expiresIn: Int
     var scope: [String]
     var idToken: String?
-    /// `Bearer`, or `DPoP` for a token bound to a DPoP key.
-    var tokenType = "Bearer"
+    static let bearer = "Bearer"
+    /// `Bearer`, `DPoP` for a token bound to a DPoP key, `N_A` for a token that is not an access token
+    /// (RFC 8693 §2.2.1).
+    var tokenType = bearer
     var issuedTokenType: String?
 
     var json: JSONObject {

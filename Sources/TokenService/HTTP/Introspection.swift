@@ -2,15 +2,16 @@ import Claims
 import JOSE
 import JSONCore
 
-/// RFC 7662: `{"active": true, …claims}` for a token this service issued, that still checks out and
-/// that the caller may see; exactly `{"active": false}` for anything else; RFC 9701: the same answer
-/// as a signed JWT.
+/// RFC 7662: `{"active": true, …claims}` for an access or ID token this service issued, that still checks
+/// out and that the caller may see; exactly `{"active": false}` for anything else (a Txn-Token is not an
+/// OAuth token: workloads verify it themselves); RFC 9701: the same answer as a signed JWT.
 enum Introspection {
     static let jwtMediaType = "application/token-introspection+jwt"
 
     static func result(token: String, caller: RegisteredClient, state: ServiceState, now: Int64) -> JSONObject {
         let inactive: JSONObject = ["active": false]
-        guard let issued = state.keys.verifyIssued(token, issuer: state.config.issuer, now: now), mayIntrospect(issued, caller: caller)
+        guard let issued = state.keys.verifyIssued(token, issuer: state.config.issuer, now: now), issued.kind != .transactionToken,
+              mayIntrospect(issued, caller: caller)
         else { return inactive }
         var out: JSONObject = ["active": true]
         for (k, v) in issued.claims where k != "active" { out.appendNew(k, v) }

@@ -15,11 +15,13 @@ struct ServiceCore: Sendable {
     let shared: any SharedState
     /// This replica's abuse counters while `shared` cannot be reached (limits never fail open).
     let localCounters = InProcessState()
+    /// The trusted issuers' key caches (workload identity), kept across reloads.
+    let workloads: WorkloadIdentity
     let dpopKeys = DPoPKeyCache()
     var metrics: ServiceMetrics { issuer.metrics }
     func tokenEndpoint(_ scope: RequestScope) -> TokenEndpoint {
         TokenEndpoint(issuer: issuer, grants: grants, shared: shared, guardrails: guardrails(scope),
-                      dpopKeys: dpopKeys, scope: scope)
+                      dpopKeys: dpopKeys, workloads: workloads, scope: scope)
     }
     func guardrails(_ scope: RequestScope) -> AbuseLimits {
         AbuseLimits(shared: shared, local: localCounters, metrics: metrics, logger: scope.logger)
@@ -90,7 +92,7 @@ struct ServiceResponder: EdgeResponder {
         case .introspect:
             let r = try Self.tokenRequest(request)
             let client = try await core.tokenEndpoint(scope).authenticate(
-                r, state: state, audiences: [state.tokenEndpoint, state.config.issuer, Endpoint.introspect.url(state.config.issuer)]).client
+                r, state: state, audiences: [state.tokenEndpoint, state.config.issuer, Endpoint.introspect.url(state.config.issuer)])
             guard let token = r.form["token"] else { throw TokenError.invalidRequest("token is missing") }
             let now = core.issuer.now()
             let result = Introspection.result(token: token, caller: client, state: state, now: now)

@@ -23,6 +23,9 @@ struct KeyRing: Sendable {
     /// Signs RFC 9701 introspection answers: the default key when it is published, else the first
     /// active asymmetric key (backends verify it through the JWKS).
     let introspectionSigner: JWSSigner?
+    /// Signs Transaction Tokens (`typ: txntoken+jwt`): `transaction_tokens.signing_key`, else the default
+    /// key when it is asymmetric, else the first active asymmetric key. Nil when no such key is loaded.
+    let transactionTokenSigner: JWSSigner?
 
     init(config: ServiceConfig) throws(ConfigError) {
         var problems: [String] = []
@@ -48,19 +51,23 @@ struct KeyRing: Sendable {
         let published = config.keys.filter { $0.status == .active && !$0.alg.isSymmetric }.map(\.kid)
         let kid = published.contains(config.signingKey) ? config.signingKey : published.first
         introspectionSigner = kid.flatMap { signers[$0]?.accessToken.key }.map { JWSSigner(key: $0, typ: "token-introspection+jwt") }
+        let txnKid = config.transactionTokens?.signingKey ?? kid
+        transactionTokenSigner = txnKid.flatMap { signers[$0]?.accessToken.key }.flatMap { $0.isSymmetric ? nil : $0 }
+            .map { JWSSigner(key: $0, typ: TransactionTokenClaims.type) }
     }
 
     func signers(for kid: String?) -> Signers? { signers[kid ?? defaultKid] }
 
     /// "A token this service issued", the one definition used by introspection and token exchange:
-    /// signed by one of our asymmetric keys (retiring ones included), our `iss`, within `exp`/`nbf`
-    /// (one leeway), and a non-empty `sub`. Nil for anything else, HMAC-signed tokens included.
+    /// signed by one of our asymmetric keys (retiring ones included), a `typ` of a token we issue (access,
+    /// ID or Txn-Token: never an introspection answer), our `iss`, within `exp`/`nbf` (one leeway), and a
+    /// non-empty `sub`. Nil for anything else, HMAC-signed tokens included.
     func verifyIssued(_ token: String, issuer: String, now: Int64) -> IssuedToken? {
-        guard let verified = try? JWSVerifier(keys: issuing).verify(token),
+        guard let verified = try? JWSVerifier(keys: issuing).verify(token), let kind = IssuedToken.Kind(typ: verified.header["typ"]),
               (try? ClaimValidator.token(issuer: issuer).validate(verified.claims, now: now)) != nil,
               verified.claims["sub"]?.stringValue?.isEmpty == false
         else { return nil }
-        return IssuedToken(header: verified.header, claims: verified.claims)
+        return IssuedToken(header: verified.header, claims: verified.claims, kind: kind)
     }
 
     private static func load(_ key: ServiceConfig.Key) throws -> JWSKey {

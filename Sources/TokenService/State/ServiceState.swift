@@ -65,7 +65,7 @@ final class ServiceState: Sendable {
     static func load(config: ServiceConfig, engine: PipelineEngine?) async throws(ConfigError) -> ServiceState {
         var problems: [String] = []
         var compiled: [PipelineTrigger: CompiledPipeline] = [:]
-        for (trigger, functions) in [(PipelineTrigger.preIDToken, config.preIDToken), (.preAccessToken, config.preAccessToken)] {
+        for (trigger, functions) in config.pipelines.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             var specs: [PipelineFunctionSpec] = []
             for fn in functions {
                 guard let data = FileManager.default.contents(atPath: fn.file), let source = String(data: data, encoding: .utf8) else {
