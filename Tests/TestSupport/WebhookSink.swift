@@ -1,20 +1,20 @@
-import Foundation
+public import Foundation
 public import JSONCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The webhook sink (Tests/e2e/webhook_sink.py): a real HTTP server on a free loopback port, stopped
-/// when this object goes away (its stdin closes).
-public final class WebhookSink {
-    private let process = Process()
-    private let input = Pipe()
+/// A Python server of Tests/e2e on a free loopback port: it prints its port, and stops when this object goes
+/// away (its stdin closes).
+public final class LoopbackScript: Sendable {
+    private let process: Process
+    private let input: Pipe
     public let port: Int
 
-    public init() throws {
+    public init(_ name: String) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("e2e/webhook_sink.py").path
-        let output = Pipe()
+            .appendingPathComponent("e2e/\(name)").path
+        let (process, input, output) = (Process(), Pipe(), Pipe())
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script]
         process.standardInput = input
@@ -23,28 +23,44 @@ public final class WebhookSink {
         var line = Data()
         while let byte = try output.fileHandleForReading.read(upToCount: 1), let b = byte.first, b != 0x0A { line.append(b) }
         guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
-        self.port = port
+        (self.process, self.input, self.port) = (process, input, port)
     }
 
     public var base: String { "http://127.0.0.1:\(port)" }
 
-    /// What the sink recorded (POST/PUT/PATCH to /hooks/...).
-    public func received() throws -> [JSONObject] {
+    /// `curl -sf` against the server: the body, or nil when the request failed.
+    public func curl(_ path: String, post json: String? = nil) throws -> Data? {
         let curl = Process()
         let out = Pipe()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = ["curl", "-sf", "\(base)/received"]
+        curl.arguments = ["curl", "-sf", "--max-time", "10"] + (json.map { ["-X", "POST", "-H", "Content-Type: application/json", "-d", $0] } ?? [])
+            + [base + path]
         curl.standardOutput = out
         try curl.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         curl.waitUntilExit()
-        return try JSON.parse(Array(data)).arrayValue?.compactMap(\.objectValue) ?? []
+        return curl.terminationStatus == 0 ? data : nil
     }
 
     deinit {
         try? input.fileHandleForWriting.close()
         process.terminate()
         process.waitUntilExit()
+    }
+}
+
+/// The webhook sink (Tests/e2e/webhook_sink.py): a real HTTP server on a free loopback port.
+public final class WebhookSink {
+    private let server: LoopbackScript
+    public var port: Int { server.port }
+
+    public init() throws { server = try LoopbackScript("webhook_sink.py") }
+
+    public var base: String { server.base }
+
+    /// What the sink recorded (POST/PUT/PATCH to /hooks/...).
+    public func received() throws -> [JSONObject] {
+        try server.curl("/received").flatMap { try JSON.parse(Array($0)).arrayValue?.compactMap(\.objectValue) } ?? []
     }
 }
 

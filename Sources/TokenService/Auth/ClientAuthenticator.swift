@@ -31,20 +31,27 @@ struct ClientAuthenticator: Sendable {
         /// An `Authorization: Basic` value that does not parse.
         let malformedBasic: Bool
         let assertion: CompactJWS?
-        /// The assertion's `iss`, not yet verified: it names the client whose keys verify it.
-        let assertionIssuer: String?
+        /// The client an assertion names, not yet verified: its `iss` (private_key_jwt: the client whose keys
+        /// verify it), or for a trusted issuer's platform token the client its `sub` maps to.
+        let assertionClient: String?
 
-        init(authorization: String?, form: FormParameters) {
+        init(authorization: String?, form: FormParameters, trustedIssuers: [ServiceConfig.TrustedIssuer]) {
             basic = authorization.flatMap(BasicCredentials.parse)
             malformedBasic = basic == nil && authorization?.lowercased().hasPrefix("basic") == true
-            assertion = form["client_assertion"].flatMap { try? CompactJWS($0) }
-            assertionIssuer = assertion?.unverifiedClaims()?["iss"]?.stringValue
+            let assertion = form["client_assertion"].flatMap { try? CompactJWS($0) }
+            self.assertion = assertion
+            let claims = assertion?.unverifiedClaims()
+            if let assertion, let entry = WorkloadIdentity.entry(for: assertion, among: trustedIssuers) {
+                assertionClient = claims?["sub"]?.stringValue.flatMap(entry.client(for:)) ?? entry.issuer
+            } else {
+                assertionClient = claims?["iss"]?.stringValue
+            }
         }
 
         /// The client the request names before it is authenticated (Basic user, form client_id, or the
-        /// unverified `iss` of an assertion), for the abuse counters.
+        /// client an assertion names), for the abuse counters.
         func claimedClientID(form: FormParameters) -> String? {
-            basic?.id ?? form["client_id"] ?? assertionIssuer
+            basic?.id ?? form["client_id"] ?? assertionClient
         }
     }
 
@@ -99,7 +106,7 @@ struct ClientAuthenticator: Sendable {
         // A JWT-SVID only ever comes from a trusted issuer.
         guard type == Self.assertionType else { throw TokenError.invalidClient(basic: false) }
         // The client is named by the (not yet verified) iss/sub; verification then uses its keys.
-        guard let jws = presented.assertion, let iss = presented.assertionIssuer,
+        guard let jws = presented.assertion, let iss = presented.assertionClient,
               let client = clients[iss], client.config.authMethods.contains(.privateKeyJWT), let keys = client.assertionKeys
         else { throw TokenError.invalidClient(basic: false) }
         if let formID = form["client_id"], formID != iss { throw TokenError.invalidClient(basic: false) }

@@ -74,7 +74,9 @@ actor IssuerKeyCache {
             let set: JWKS
             do { set = try JWKS(json: try JSON.parse(body)) } catch { throw Failure(description: "\(url) is not a JWKS: \(error)") }
             var loaded: [String: JWSKey] = [:]
-            for jwk in set.keys.prefix(Self.maxKeys) where jwk.kid != nil && jwk.use != "enc" {
+            for var jwk in set.keys.prefix(Self.maxKeys) where jwk.kid != nil {
+                // A SPIFFE bundle marks JWT-SVID signing keys `use: jwt-svid` (its X.509 roots: x509-svid).
+                if jwk.use == "jwt-svid" { jwk.use = "sig" }
                 if let key = try? JWSKey(jwk: jwk), !key.isSymmetric { loaded[key.kid] = key }
             }
             keys = loaded

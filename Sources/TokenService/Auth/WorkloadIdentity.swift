@@ -35,10 +35,13 @@ final class WorkloadIdentity: Sendable {
 
     init(logger: Logger) { self.logger = logger }
 
-    /// The trusted issuer a token claims to come from (its unverified `iss`), if any.
+    /// The trusted issuer a token claims to come from, if any: the entry naming its (unverified) `iss`, else
+    /// for a JWT-SVID, whose `iss` is optional, the SPIFFE trust domain of its `sub`.
     static func entry(for jws: CompactJWS, among issuers: [ServiceConfig.TrustedIssuer]) -> ServiceConfig.TrustedIssuer? {
-        guard !issuers.isEmpty, let iss = jws.unverifiedClaims()?["iss"]?.stringValue else { return nil }
-        return issuers.first { $0.issuer == iss }
+        guard !issuers.isEmpty, let claims = jws.unverifiedClaims() else { return nil }
+        if let iss = claims["iss"]?.stringValue, let entry = issuers.first(where: { $0.issuer == iss }) { return entry }
+        guard let sub = claims["sub"]?.stringValue else { return nil }
+        return issuers.first { $0.isSPIFFE && sub.hasPrefix($0.issuer + "/") }
     }
 
     func verify(_ jws: CompactJWS, issuer entry: ServiceConfig.TrustedIssuer, now: Int64) async throws(Failure) -> PlatformIdentity {
@@ -49,10 +52,12 @@ final class WorkloadIdentity: Sendable {
         let verified: VerifiedJWS
         do { verified = try JWSVerifier(keys: KeySet([key])).verify(jws) } catch { throw Failure("the signature does not verify: \(error)") }
         let claims = verified.claims
-        let checks = ClaimValidator([IssuerCheck(issuer: entry.issuer), AudienceCheck(accepted: [entry.audience]), ExpirationCheck(),
-                                     NotBeforeCheck(), IssuedAtCheck()])
-        do { try checks.validate(claims, now: now) } catch { throw Failure(error.reason) }
+        var checks: [any ClaimCheck] = [AudienceCheck(accepted: [entry.audience]), ExpirationCheck(), NotBeforeCheck(), IssuedAtCheck()]
+        if !entry.isSPIFFE || claims["iss"] != nil { checks.append(IssuerCheck(issuer: entry.issuer)) }
+        do { try ClaimValidator(checks).validate(claims, now: now) } catch { throw Failure(error.reason) }
         guard let sub = claims["sub"]?.stringValue, !sub.isEmpty else { throw Failure("the token has no sub") }
+        // A JWT-SVID's subject is a SPIFFE ID of the bundle's trust domain.
+        if entry.isSPIFFE, !sub.hasPrefix(entry.issuer + "/") { throw Failure("\(sub) is not in trust domain \(entry.issuer)") }
         guard let clientID = entry.client(for: sub) else { throw Failure("subject \(sub) is not mapped to a client") }
         guard let exp = claims["exp"].flatMap(NumericDate.seconds) else { throw Failure("exp is missing") }
         return PlatformIdentity(clientID: clientID, claims: claims, expiresAt: exp, issuer: entry)

@@ -256,7 +256,16 @@ enum ConfigLoader {
             guard let t = r.object(item, path, known: ["issuer", "jwks_uri", "audience", "subjects", "one_time",
                                                                   "jwks_min_refetch_seconds"]) else { continue }
             let issuer = r.string(t, "issuer", path, required: true) ?? ""
-            if !issuer.isEmpty, !isFetchableURL(issuer) { r.problem("\(path).issuer", "must be an https URL (http only on loopback)") }
+            let spiffe = issuer.hasPrefix("spiffe://")
+            if spiffe {
+                let domain = issuer.dropFirst("spiffe://".count)
+                if domain.isEmpty || domain.contains("/") || domain.contains(where: { $0.isUppercase || $0 == ":" }) {
+                    r.problem("\(path).issuer", "a SPIFFE trust domain is spiffe://<lower-case name> (no path)")
+                }
+                if t["jwks_uri"] == nil { r.problem(path, "a SPIFFE trust domain needs \"jwks_uri\" (its bundle endpoint)") }
+            } else if !issuer.isEmpty, !isFetchableURL(issuer) {
+                r.problem("\(path).issuer", "must be an https URL (http only on loopback) or spiffe://<trust domain>")
+            }
             let jwks = r.string(t, "jwks_uri", path)
             if let jwks, !isFetchableURL(jwks) { r.problem("\(path).jwks_uri", "must be an https URL (http only on loopback)") }
             let audience = r.string(t, "audience", path, required: true) ?? ""

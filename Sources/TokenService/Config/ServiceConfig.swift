@@ -163,6 +163,10 @@ struct ServiceConfig: Sendable {
             return subjectPrefixes.first { subject.hasPrefix($0.prefix) }?.clientID
         }
 
+        /// A SPIFFE trust domain (`spiffe://example.org`) whose bundle endpoint is `jwksURI`; its JWT-SVIDs
+        /// may leave out `iss` and are told apart by their `sub`.
+        var isSPIFFE: Bool { issuer.hasPrefix("spiffe://") }
+
         var clientIDs: Set<String> { Set(subjects.values).union(subjectPrefixes.map(\.clientID)) }
     }
 

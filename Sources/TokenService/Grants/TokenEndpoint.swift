@@ -45,7 +45,7 @@ struct TokenEndpoint: Sendable {
     /// Client authentication behind the failed-authentication limits (also used by introspection).
     func authenticate(_ r: Request, state: ServiceState, audiences: Set<String>) async throws(TokenError) -> RegisteredClient {
         let now = issuer.now()
-        let presented = ClientAuthenticator.Presented(authorization: r.authorization, form: r.form)
+        let presented = ClientAuthenticator.Presented(authorization: r.authorization, form: r.form, trustedIssuers: state.config.trustedIssuers)
         let claimed = presented.claimedClientID(form: r.form)
         if let claimed { scope.note.set { $0.clientID = claimed } }
         try await guardrails.admit(clientID: claimed, address: r.info.remoteIP, limits: state.config.limits, now: now)
