@@ -2,9 +2,9 @@
 //   example-backend --issuer http://127.0.0.1:8080 --audience https://api.example.com --port 8090
 // GET /invoices needs a token with scope invoices:read; GET /me answers with the token's subject.
 // With --dpop-base-url URL (the URL clients call it by), DPoP-bound tokens are accepted with a proof.
-// With --trust-domain D it is a workload of that trust domain: POST /orders needs a Txn-Token (header
-// Txn-Token) with scope orders; with --next URL it calls the next workload's /orders passing the same
-// Txn-Token on, unmodified (docs/transaction-tokens.md).
+// With --trust-domain D it is a workload of that trust domain: POST /transactions needs a Txn-Token
+// (header Txn-Token) with scope invoices:read (or --txn-scope); with --next URL it calls the next
+// workload's /transactions passing the same Txn-Token on, unmodified (docs/transaction-tokens.md).
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -24,16 +24,17 @@ struct BackendContext: AccessTokenRequestContext, TransactionTokenRequestContext
 if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
     print("""
         usage: example-backend [--issuer URL] [--audience AUD] [--port N] [--jwks URL] [--refetch-seconds S] [--dpop-base-url URL]
-                               [--trust-domain D [--name NAME] [--next URL]]
+                               [--trust-domain D [--txn-scope S] [--name NAME] [--next URL]]
           --issuer           the token service's issuer (default http://127.0.0.1:8080)
           --audience         the audience tokens must carry (default https://api.example.com)
           --port             where to listen on 127.0.0.1 (default 8090)
           --jwks             the JWKS URL (default ISSUER/.well-known/jwks.json)
           --refetch-seconds  at most one JWKS refetch per this many seconds for an unknown kid (default 30)
           --dpop-base-url    the URL clients call this backend by: accept DPoP-bound tokens with a proof
-          --trust-domain     act as a workload of this trust domain: POST /orders needs a Txn-Token with scope orders
-          --name             this workload's name in the answers of /orders (default example-backend)
-          --next             the next workload's base URL: /orders calls NEXT/orders with the same Txn-Token
+          --trust-domain     act as a workload of this trust domain: POST /transactions needs a Txn-Token
+          --txn-scope        the scope that Txn-Token must carry (default invoices:read)
+          --name             this workload's name in the answers of /transactions (default example-backend)
+          --next             the next workload's base URL: /transactions calls NEXT/transactions with the same Txn-Token
         GET /invoices needs scope invoices:read; GET /me answers with the token's subject; GET /healthz.
         """)
     exit(0)
@@ -67,8 +68,9 @@ router.get("healthz") { _, _ in "ok" }
 if CommandLine.arguments.contains("--trust-domain") {
     let txnVerifier = TransactionTokenVerifier(trustDomain: option("trust-domain", ""), issuer: issuer, keys: JWKSCache(configuration: cacheConfig))
     let name = option("name", "example-backend")
-    let next = CommandLine.arguments.contains("--next") ? URL(string: option("next", "") + "/orders") : nil
-    router.group("orders").add(middleware: TransactionTokenMiddleware(verifier: txnVerifier, requiredScopes: ["orders"]))
+    let next = CommandLine.arguments.contains("--next") ? URL(string: option("next", "") + "/transactions") : nil
+    let txnScope = option("txn-scope", "invoices:read")
+    router.group("transactions").add(middleware: TransactionTokenMiddleware(verifier: txnVerifier, requiredScopes: [txnScope]))
         .post { _, context -> Response in
             guard let txn = context.transactionToken else { return Response(status: .unauthorized) }
             var answer = #"{"workload":"\#(name)","txn":"\#(txn.claims.transactionID)","sub":"\#(txn.claims.subject)","req_wl":"\#(txn.claims.requestingWorkloads.joined(separator: ","))""#

@@ -20,17 +20,27 @@ import TestSupport
         let fixture: Fixture
     }
 
-    static func start(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = GatewayMintTests.pipelines) async throws -> Server {
+    /// The binary serving a fixture's config (changed by `mutate`); its output goes to `log` when given.
+    static func start(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = GatewayMintTests.pipelines,
+                      log: URL? = nil, mutate: (inout JSONObject) -> Void = { _ in }) async throws -> Server {
         let port = unusedLoopbackPort()
         let base = "http://127.0.0.1:\(port)"
         let fixture = try Fixture(issuer: base, pipelines: pipelines) { config in
             config["listen"] = ["host": "127.0.0.1", "port": .int(Int64(port))]
+            mutate(&config)
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["serve", "--config", fixture.configPath]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
+        if let log {
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: log)
+            p.standardOutput = handle
+            p.standardError = handle
+        } else {
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+        }
         try p.run()
         if try await waitUntilUp(base + "/healthz") { return Server(process: p, base: base, fixture: fixture) }
         p.terminate()
