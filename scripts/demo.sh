@@ -26,6 +26,14 @@ tokenservice is starting on http://127.0.0.1:8080 (config/dev.json). Try:
   curl -s http://127.0.0.1:9000/received
   .build/debug/tokenservice pipeline test --config config/dev.json --trigger pre_id_token --user <(echo '{"id":"u-1","username":"ada","email":"ada@example.com"}')
 
+  # a Transaction Token for the trust domain: the API gateway exchanges the inbound access token
+  curl -s -u api-gateway:gateway-secret-0123456789abcdef01234 \
+       -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
+       -d requested_token_type=urn:ietf:params:oauth:token-type:txn_token -d audience=trust.example.com \
+       -d scope=invoices:read -d subject_token="$TOKEN" -d subject_token_type=urn:ietf:params:oauth:token-type:access_token \
+       --data-urlencode 'request_context={"req_ip":"203.0.113.7","authn":"mfa"}' \
+       --data-urlencode 'request_details={"action":"export","invoice":"INV-42"}' http://127.0.0.1:8080/oauth/token
+
   curl -s http://127.0.0.1:8080/.well-known/openid-configuration
   curl -s http://127.0.0.1:8080/.well-known/jwks.json
 

@@ -102,8 +102,8 @@ import TestSupport
         let engine = PipelineEngine.forThisExecutable(logger: Logger(label: "test"), runtime: .init(), executable: WorkerLaunch.siblingExecutable(named: "tokenservice"))
         defer { engine.shutdown() }
         let state = try await ServiceState.load(path: dir.appendingPathComponent("config/dev.json").path, engine: engine, environment: [:])
-        #expect(state.config.clients.map(\.clientID) == ["billing", "reports", "web-app"])
-        #expect(state.pipelines.count == 2)
+        #expect(state.config.clients.map(\.clientID) == ["billing", "reports", "web-app", "api-gateway"])
+        #expect(state.pipelines.count == 3)
         #expect(state.canSign)
     }
 }

@@ -67,12 +67,17 @@ import TestSupport
         // The development config, as make run serves it, on free ports.
         let server = try await DevServer()
         let (port, work, repo) = (server.port, server.work, EndToEndTests.repoRoot)
-        let backendPort = unusedLoopbackPort()
+        // The example backends' ports in the docs (8090; 8091 and 8092 for a call chain), on free ones.
+        let backendPorts = [8090, 8091, 8092].map { ($0, unusedLoopbackPort()) }
 
         for (n, sample) in samples.enumerated() {
-            let code = sample.code.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(port)")
+            var code = sample.code.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(port)")
                 .replacingOccurrences(of: "config/dev.json", with: work.appendingPathComponent("config/dev.json").path)
-                .replacingOccurrences(of: "127.0.0.1:8090", with: "127.0.0.1:\(backendPort)").replacingOccurrences(of: "--port 8090", with: "--port \(backendPort)")
+            for (documented, free) in backendPorts {
+                code = code.replacingOccurrences(of: "127.0.0.1:\(documented)", with: "127.0.0.1:\(free)")
+                    .replacingOccurrences(of: "--port \(documented)", with: "--port \(free)")
+                    .replacingOccurrences(of: "for port in 8091 8092", with: "for port in \(backendPorts[1].1) \(backendPorts[2].1)")
+            }
             let file = work.appendingPathComponent("sample-\(n)")
             let result: (status: Int32, output: String)
             switch sample.language {

@@ -52,6 +52,8 @@ import Testing
         let basic = "Authorization: Basic " + Data("billing:billing-secret-0123456789abcdef0123".utf8).base64EncodedString()
         let runs: [(String, [String])] = [
             ("OAuth endpoints with client_secret_basic", ["-H", basic, "--include-path-regex", "^/oauth/"]),
+            ("Transaction Token requests of the API gateway", ["-H", "Authorization: Basic " + Data("api-gateway:gateway-secret-0123456789abcdef01234".utf8).base64EncodedString(),
+                                                                "--include-path", "/oauth/token"]),
             ("the gateway endpoint with the gateway credential", ["-H", "Authorization: Bearer dev-gateway-token-0123456789", "--include-path", "/v1/tokens"]),
             ("metadata endpoints", ["--exclude-path-regex", "^/(oauth|v1)/"]),
         ]

@@ -148,6 +148,10 @@ import Claims
 
     @Test func aTxnTokenIsNeitherIntrospectedNorAnAccessToken() async throws {
         try await Self.withTTS { f, client, core in
+            let discovery = try await client.execute(uri: "/.well-known/openid-configuration", method: .get) { $0.json }
+            #expect(discovery["transaction_token_trust_domains"] == [.string(Self.domain), "other-domain.example"])
+            #expect(discovery["token_exchange_requested_token_types_supported"]?.arrayValue?.contains(.string(Self.urn)) == true)
+            #expect(discovery["grant_types_supported"]?.arrayValue?.contains(.string(Self.exchange)) == true)
             let txn = try await Self.txnToken(client, f)
             let answer = try await client.execute(uri: "/oauth/introspect", method: .post, headers: Form.basic("gateway", f.billingSecret),
                                                   body: Form.encode([("token", txn)])) { $0.json }

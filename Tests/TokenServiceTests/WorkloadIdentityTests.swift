@@ -52,6 +52,8 @@ import TestSupport
 
     @Test func platformTokensAuthenticateTheirMappedClient() async throws {
         try await Self.withPlatform { f, client, core, platform in
+            let discovery = try await client.execute(uri: "/.well-known/openid-configuration", method: .get) { $0.json }
+            #expect(discovery["client_assertion_types_supported"] == [.string(Self.bearer), .string(Self.spiffe)])
             let sa = try platform.mint("k8s", claims: ["sub": .string(Self.api), "aud": [.string(Self.audience)]])
             let (status, body) = try await Self.clientCredentials(client, sa)
             #expect(status == .ok, "\(body)")

@@ -61,8 +61,10 @@ struct MintCommand: AsyncParsableCommand {
 }
 
 enum JSONFile {
+    /// A JSON object from a file, a pipe (`<(echo …)`) or standard input (`-`).
     static func object(_ path: String) throws -> JSONObject {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
+        let handle = path == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: path)
+        guard let handle, let data = try? handle.readToEnd() ?? Data() else { throw CommandFailure("cannot read \(path)") }
         do {
             guard let o = try JSON.parse(Array(data)).objectValue else { throw CommandFailure("\(path) must hold a JSON object") }
             return o

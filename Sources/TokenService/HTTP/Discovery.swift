@@ -35,6 +35,19 @@ enum Discovery {
         if let signer = keys.introspectionSigner {
             o.appendNew("introspection_signing_alg_values_supported", strings([signer.key.algorithm.rawValue]))
         }
+        // tokenservice extensions (no registered metadata names these yet): what a token exchange can
+        // issue, the trust domains of Transaction Tokens, and the client assertion types workloads may use.
+        var issued = [TokenExchangeGrant.accessTokenType, TokenExchangeGrant.jwtType]
+        if let txn = config.transactionTokens {
+            issued.append(TransactionTokenClaims.tokenTypeURN)
+            o.appendNew("transaction_token_trust_domains", strings(txn.trustDomains))
+        }
+        if config.clients.contains(where: { $0.grantTypes.contains(.tokenExchange) }) {
+            o.appendNew("token_exchange_requested_token_types_supported", strings(issued))
+        }
+        if !config.trustedIssuers.isEmpty {
+            o.appendNew("client_assertion_types_supported", strings([WorkloadIdentity.bearerAssertionType, WorkloadIdentity.spiffeAssertionType]))
+        }
         o.appendNew("claims_parameter_supported", .bool(false))
         o.appendNew("request_parameter_supported", .bool(false))
         return o
