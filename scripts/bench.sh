@@ -14,6 +14,7 @@ PORT_E=$((PORT_A + 4))   # the floor: a minimal SwiftNIO HTTP/1.1 server (Bench/
 FLOOR=${FLOOR:-$(dirname "$BIN")/NIOFloor}
 PORT_F=$((PORT_A + 5))   # plain, with the access log off (--log-level warning)
 PORT_SINK=$((PORT_A + 10))
+PORT_ISSUER=$((PORT_A + 11))   # a platform token issuer (Tests/e2e/platform_issuer.py) for workload identity
 rm -rf "$OUT"; mkdir -p "$OUT/keys" "$OUT/pipelines" "$OUT/raw"
 
 for spec in RS256:rs256.pem ES256:es256.pem HS256:hs256.key; do
@@ -21,6 +22,10 @@ for spec in RS256:rs256.pem ES256:es256.pem HS256:hs256.key; do
 done
 SECRET=bench-secret-0123456789abcdef0123456789
 GATEWAY=bench-gateway-token-0123456789
+# The private_key_jwt client's key (its public JWKS goes into the config) and the platform's issuer URL.
+PKJ_JWKS=$(python3 scripts/bench_assertions.py keygen "$OUT/keys/pkj.pem")
+PLATFORM="http://127.0.0.1:$PORT_ISSUER/k8s"
+WL_AUDIENCE=https://tokens.bench
 
 # Three realistic pre_access_token functions and one pre_id_token function.
 cat > "$OUT/pipelines/tenant.js" <<'JS'
@@ -58,6 +63,13 @@ async function pipe(user, context, callback) {
   callback(null, user, context);
 }
 JS
+cat > "$OUT/pipelines/txn-risk.js" <<'JS'
+async function pipe(user, context, callback) {
+  const rctx = context.transactionToken.rctx || {};
+  context.addTxnContext('risk', rctx.authn === 'mfa' ? 'low' : 'normal');
+  callback(null, user, context);
+}
+JS
 cat > "$OUT/pipelines/dept.js" <<'JS'
 async function pipe(user, context, callback) {
   user.addIdToken('department', (user.customData && user.customData.dept) || 'unassigned');
@@ -83,8 +95,14 @@ cat <<JSON
     {"client_id": "bench-es", "client_secret": "$SECRET", "grant_types": ["client_credentials"], "scopes": ["api:read"], "audiences": ["https://api.example.com"], "signing_key": "es"},
     {"client_id": "bench-hs", "client_secret": "$SECRET", "grant_types": ["client_credentials"], "scopes": ["api:read"], "audiences": ["https://api.example.com"], "signing_key": "hs"},
     {"client_id": "bench-poison", "client_secret": "$SECRET", "grant_types": ["client_credentials"], "scopes": ["api:read"], "audiences": ["https://api.example.com"], "signing_key": "hs"},
-    {"client_id": "web", "client_secret": "$SECRET", "grant_types": ["authorization_code"], "scopes": ["openid", "profile", "email"], "audiences": ["https://api.example.com"]}
+    {"client_id": "web", "client_secret": "$SECRET", "grant_types": ["authorization_code"], "scopes": ["openid", "profile", "email"], "audiences": ["https://api.example.com"]},
+    {"client_id": "bench-gateway", "client_secret": "$SECRET", "grant_types": ["urn:ietf:params:oauth:grant-type:token-exchange"], "audiences": ["https://api.example.com"],
+     "token_exchange": {"subject_audiences": ["https://api.example.com"]}, "transaction_tokens": {"allowed": true}},
+    {"client_id": "bench-pkj", "jwks": $PKJ_JWKS, "grant_types": ["client_credentials"], "scopes": ["api:read"], "audiences": ["https://api.example.com"], "signing_key": "es"},
+    {"client_id": "bench-wl", "grant_types": ["client_credentials"], "scopes": ["api:read"], "audiences": ["https://api.example.com"], "signing_key": "es"}
   ],
+  "transaction_tokens": {"trust_domains": ["trust.bench"], "signing_key": "es"},
+  "trusted_issuers": [{"issuer": "$PLATFORM", "audience": "$WL_AUDIENCE", "subjects": {"system:serviceaccount:bench:wl": "bench-wl"}}],
   "env": $env_json,
   "pipelines": $2
 }
@@ -93,18 +111,18 @@ JSON
 config "$PORT_A" '{}' > "$OUT/plain.json"
 config "$PORT_F" '{}' > "$OUT/quiet.json"
 THREE='{"name": "tenant", "file": "pipelines/tenant.js"}, {"name": "network", "file": "pipelines/network.js"}, {"name": "entitlements", "file": "pipelines/entitlements.js"}'
-config "$PORT_B" "{\"pre_access_token\": [$THREE], \"pre_id_token\": [{\"name\": \"dept\", \"file\": \"pipelines/dept.js\"}]}" > "$OUT/pipelines.json"
+config "$PORT_B" "{\"pre_access_token\": [$THREE], \"pre_id_token\": [{\"name\": \"dept\", \"file\": \"pipelines/dept.js\"}], \"pre_transaction_token\": [{\"name\": \"txn-risk\", \"file\": \"pipelines/txn-risk.js\"}]}" > "$OUT/pipelines.json"
 config "$PORT_C" "{\"http\": {\"allow\": [\"127.0.0.1:$PORT_SINK\"]}, \"pre_access_token\": [$THREE, {\"name\": \"notify\", \"file\": \"pipelines/notify.js\", \"async\": true}]}" \
   "{\"HOOK\": \"http://127.0.0.1:$PORT_SINK/hooks/notify?ms=1000\"}" > "$OUT/notifier.json"
 config "$PORT_D" "{\"pre_access_token\": [$THREE, {\"name\": \"poison\", \"file\": \"pipelines/poison.js\", \"timeout_ms\": 400}]}" > "$OUT/poison.json"
 
-wrk_post() { # $1 script file, $2 Content-Type, $3 Authorization, $4 body -> writes a wrk script posting it, prints its path
+wrk_post() { # $1 script file, $2 Content-Type, $3 Authorization (none when empty), $4 body -> writes a wrk script posting it, prints its path
   cat > "$1" <<LUA
 wrk.method = "POST"
 wrk.body = [[$4]]
 wrk.headers["Content-Type"] = "$2"
-wrk.headers["Authorization"] = "$3"
 LUA
+  [ -z "$3" ] || echo "wrk.headers[\"Authorization\"] = \"$3\"" >> "$1"
   echo "$1"
 }
 dpop_lua() { # $1 token endpoint: one fresh joserfc ES256 proof per request (wrk thread n takes every nth), as dpop.lua
@@ -128,6 +146,38 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $(printf '%s:%s' bench-es "$SECRET" | base64 -w0)"
 LUA
 }
+assertions_lua() { # $1 token endpoint: one fresh private_key_jwt assertion per request (wrk thread n takes every nth), as pkj.lua
+  python3 scripts/bench_assertions.py many "$OUT/keys/pkj.pem" bench-pkj "$1" "${ASSERTIONS:-120000}" "$OUT/assertions.txt"
+  cat > "$OUT/pkj.lua" <<LUA
+local threads, n = {}, 0
+function setup(thread) n = n + 1; thread:set("id", n); table.insert(threads, thread) end
+function init(args)
+  assertions = {}
+  local i = 0
+  for line in io.lines("$OUT/assertions.txt") do i = i + 1; if i % 2 == id - 1 then assertions[#assertions + 1] = line end end
+  next_assertion = 0
+end
+function request()
+  next_assertion = next_assertion + 1
+  return wrk.format("POST", nil, nil, "grant_type=client_credentials&scope=api%3Aread&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" .. assertions[next_assertion])
+end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+}
+workload_lua() { # a platform service-account token (ES256, reused as platforms do) as the client assertion, as wl.lua
+  curl -sf -X POST -d '{"alg": "ES256", "keep_old": false}' "$PLATFORM/rotate" > /dev/null
+  local token; token=$(curl -sf -X POST -d "{\"claims\": {\"sub\": \"system:serviceaccount:bench:wl\", \"aud\": \"$WL_AUDIENCE\", \"exp\": $(($(date +%s) + 3600))}}" \
+    "$PLATFORM/mint" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  wrk_post "$OUT/wl.lua" application/x-www-form-urlencoded "" \
+    "grant_type=client_credentials&scope=api%3Aread&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$token" > /dev/null
+}
+txn_lua() { # $1 base URL: the gateway exchanging an RS256 access token of that server for an ES256 Txn-Token, as txn.lua
+  local subject; subject=$(curl -sf -u "bench-rs:$SECRET" -d grant_type=client_credentials -d 'scope=api:read api:write' "$1/oauth/token" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  wrk_post "$OUT/txn.lua" application/x-www-form-urlencoded "Basic $(printf '%s:%s' bench-gateway "$SECRET" | base64 -w0)" \
+    "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Atxn_token&audience=trust.bench&scope=api%3Aread&subject_token=$subject&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&request_context=%7B%22req_ip%22%3A%22203.0.113.7%22%2C%22authn%22%3A%22mfa%22%7D&request_details=%7B%22action%22%3A%22export%22%2C%22invoice%22%3A%22INV-42%22%7D" > /dev/null
+}
 lua_cc() { # $1 client -> lua file
   wrk_post "$OUT/cc-$1.lua" application/x-www-form-urlencoded "Basic $(printf '%s:%s' "$1" "$SECRET" | base64 -w0)" \
     "grant_type=client_credentials&scope=api%3Aread"
@@ -149,7 +199,10 @@ start_floor() {
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT_E/healthz" >/dev/null && return 0; sleep 0.05; done
   echo "the floor server did not start" >&2; exit 1
 }
-stop_servers() { for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done; kill "${SINK_PID:-0}" 2>/dev/null || true; }
+stop_servers() {
+  for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+  kill "${SINK_PID:-0}" "${ISSUER_PID:-0}" 2>/dev/null || true
+}
 poison_loop() { # $1 base url, $2 seconds: the looping client, twice a second, each hit in the background
   local end=$((SECONDS + $2))
   while [ $SECONDS -lt $end ]; do
@@ -195,6 +248,8 @@ E="http://127.0.0.1:$PORT_E"
 # The slow webhook is asyncio on one thread (a real one runs elsewhere; this one must cost next to nothing here).
 python3 scripts/slow_webhook.py "$PORT_SINK" > /dev/null 2>&1 &
 SINK_PID=$!
+python3 Tests/e2e/platform_issuer.py --port "$PORT_ISSUER" > /dev/null 2>&1 &
+ISSUER_PID=$!
 start_server "$OUT/plain.json"
 start_server "$OUT/pipelines.json"
 start_server "$OUT/notifier.json"
@@ -232,6 +287,15 @@ speed rsa2048 openssl-rsa
 bench rs256 plain "$A/oauth/token" "$(lua_cc bench-rs)"
 speed ecdsap256 openssl-ecdsa
 bench es256 plain "$A/oauth/token" "$(lua_cc bench-es)"
+# Transaction Tokens: one RS256 verification of the subject, a one-function pipeline, one ES256 signature.
+txn_lua "$B"
+bench warmup-txn pipelines "$B/oauth/token" "$OUT/txn.lua" 2 >/dev/null 2>&1 || true
+bench txn-es256 pipelines "$B/oauth/token" "$OUT/txn.lua"
+# Client authentication by a one-time private_key_jwt assertion, then by a platform's token (workload identity).
+assertions_lua "$A/oauth/token"
+bench pkj-es256 plain "$A/oauth/token" "$OUT/pkj.lua"
+workload_lua
+bench workload-es256 plain "$A/oauth/token" "$OUT/wl.lua"
 dpop_lua "$A/oauth/token" > /dev/null
 bench es256-dpop plain "$A/oauth/token" "$OUT/dpop.lua"
 bench hs256-repeat plain "$A/oauth/token" "$(lua_cc bench-hs)"

@@ -49,7 +49,7 @@ def openssl(name, pattern):
 
 
 runs = {n: wrk(n) for n in ["floor", "healthz", "healthz-quiet", "rs256", "hs256", "es256", "es256-dpop", "hs256-repeat", "hs256-pipeline", "hs256-notifier",
-                            "poison-baseline", "poison-load", "mint-rs256-pipeline"]}
+                            "poison-baseline", "poison-load", "mint-rs256-pipeline", "txn-es256", "pkj-es256", "workload-es256"]}
 # The pipeline ratios: per round (plain HS256, pipeline, notifier, one right after the other), median of three.
 ROUND = ["floor", "healthz", "hs256", "hs256-pipeline", "hs256-notifier"]
 rounds = [{k: runs[k] for k in ROUND}] + [{k: wrk(f"{k}-r{r}") for k in ROUND} for r in (2, 3)]
@@ -87,6 +87,10 @@ ratios = [
     ("p99 with a looping function hit twice a second beside the load ÷ p99 without", poison_p99_ratio, "<= 3", poison_p99_ratio <= 3),
     ("DPoP-bound ES256 (one ES256 proof verified per token) ÷ plain ES256", runs["es256-dpop"]["rps"] / runs["es256"]["rps"], ">= 0.8",
      runs["es256-dpop"]["rps"] / runs["es256"]["rps"] >= 0.8),
+    ("Transaction Tokens (RS256 access token → ES256 Txn-Token, one-function `pre_transaction_token` pipeline) ÷ ES256 client_credentials",
+     runs["txn-es256"]["rps"] / runs["es256"]["rps"], ">= 0.7", runs["txn-es256"]["rps"] / runs["es256"]["rps"] >= 0.7),
+    ("workload identity (a platform's ES256 service-account token as the assertion) ÷ private_key_jwt (a one-time ES256 assertion), both ES256 tokens",
+     runs["workload-es256"]["rps"] / runs["pkj-es256"]["rps"], ">= 0.8", runs["workload-es256"]["rps"] / runs["pkj-es256"]["rps"] >= 0.8),
 ]
 max_rss_sum = max(r["rss_sum_mib"] for n, r in runs.items() if not n.startswith("poison"))
 growth = runs["hs256-repeat"]["rss_mib"] - runs["hs256"]["rss_mib"]
@@ -184,6 +188,9 @@ labels = {
     "poison-baseline": "client_credentials, HS256, 3 functions + one that loops for another client (not called)",
     "poison-load": "the same while that client calls twice a second (its function loops, 400 ms timeout)",
     "mint-rs256-pipeline": "`/v1/tokens` gateway mint: access + ID token, RS256, pipelines on both",
+    "txn-es256": "Transaction Token: the gateway exchanges an RS256 access token for an ES256 Txn-Token (one-function pipeline)",
+    "pkj-es256": "client_credentials, ES256, private_key_jwt (a fresh PyJWT ES256 assertion per request)",
+    "workload-es256": "client_credentials, ES256, workload identity (a platform's ES256 token, reused, keys cached)",
 }
 for n, label in labels.items():
     r = runs[n]

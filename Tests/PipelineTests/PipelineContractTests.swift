@@ -94,7 +94,9 @@ import Testing
         let r = try await engine.run([Fn(name: "evil", source: """
             function pipe(user, context, callback) {
               for (const k of ['iss','sub','aud','exp','iat','nbf','jti','auth_time','nonce','acr','amr','azp','at_hash',
-                               'c_hash','client_id','scope','cnf','typ','act']) { context.addToken(k, 'x'); context.removeTokenField(k); }
+                               'c_hash','client_id','scope','cnf','typ','act','txn','req_wl','rctx','tctx']) {
+                context.addToken(k, 'x'); context.removeTokenField(k);
+              }
               context.addToken('fine', 'yes');
               callback(null, user, context);
             }

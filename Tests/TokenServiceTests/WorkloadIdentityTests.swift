@@ -127,17 +127,19 @@ import TestSupport
             // The issuer rolls its key over (the old one unpublished): a token of the new kid is accepted
             // without a restart, and the old key is gone with the refetch.
             try await Task.sleep(for: .milliseconds(1100))
-            try platform.set("k8s", maxAge: 2)
+            try platform.set("k8s", maxAge: 8)
             try platform.rotate("k8s", keepOld: false)
             let after = try platform.mint("k8s", claims: claims)
             let rolled = try await Self.clientCredentials(client, after)
+            // The refetch happened during that request: the keys are kept until 8 s after it at the latest.
+            let fetched = ContinuousClock.now
             #expect(rolled.0 == .ok, "\(rolled.1)")
             #expect(try await Self.clientCredentials(client, before).0 == .unauthorized)
 
             // Down: cached keys serve until their max-age ends, then authentication fails closed.
             try platform.set("k8s", down: true)
             #expect(try await Self.clientCredentials(client, after).0 == .ok, "served from the cache")
-            try await Task.sleep(for: .milliseconds(2300))
+            try await Task.sleep(until: fetched + .milliseconds(8300))
             let refused = try await Self.clientCredentials(client, after)
             #expect(refused.0 == .unauthorized && refused.1["error"] == "invalid_client", "\(refused.1)")
             // Back up: the next attempt (at most one per jwks_min_refetch_seconds) finds the keys again.

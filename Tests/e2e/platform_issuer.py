@@ -3,7 +3,8 @@
 service-account issuer and a SPIFFE bundle endpoint publish, and tokens minted with PyJWT the way the
 platform mints them (the kubelet's TokenRequest, SPIRE's JWT-SVIDs).
 
-Prints its port on the first line of stdout, then serves until stdin closes. Issuers live under a path,
+Prints its port on the first line of stdout, then serves until stdin closes (or forever with --port N, as
+`make bench` runs it). Issuers live under a path,
 so one server is several issuers: BASE/k8s, BASE/strict, ... (as EKS/GKE issuer URLs carry a path).
   GET  /<name>/.well-known/openid-configuration   discovery: issuer BASE/<name>, jwks_uri BASE/<name>/jwks
   GET  /<name>/jwks                               the issuer's JWKS (Cache-Control: max-age=<max_age>);
@@ -153,9 +154,12 @@ def hs256_with(secret, claims, headers):
 
 
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
+    if port:
+        server.serve_forever()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sys.stdin.read()  # the test closes stdin (or dies): stop with it
 
