@@ -131,15 +131,15 @@ import TestSupport
             try platform.rotate("k8s", keepOld: false)
             let after = try platform.mint("k8s", claims: claims)
             let rolled = try await Self.clientCredentials(client, after)
-            // The refetch happened during that request: the keys are kept until 8 s after it at the latest.
-            let fetched = ContinuousClock.now
             #expect(rolled.0 == .ok, "\(rolled.1)")
             #expect(try await Self.clientCredentials(client, before).0 == .unauthorized)
 
             // Down: cached keys serve until their max-age ends, then authentication fails closed.
             try platform.set("k8s", down: true)
+            // The last fetch that succeeded was before this: the keys are kept until 8 s after now at the latest.
+            let down = ContinuousClock.now
             #expect(try await Self.clientCredentials(client, after).0 == .ok, "served from the cache")
-            try await Task.sleep(until: fetched + .milliseconds(8300))
+            try await Task.sleep(until: down + .milliseconds(8300))
             let refused = try await Self.clientCredentials(client, after)
             #expect(refused.0 == .unauthorized && refused.1["error"] == "invalid_client", "\(refused.1)")
             // Back up: the next attempt (at most one per jwks_min_refetch_seconds) finds the keys again.
