@@ -172,10 +172,10 @@ workload_lua() { # a platform service-account token (ES256, reused as platforms 
   wrk_post "$OUT/wl.lua" application/x-www-form-urlencoded "" \
     "grant_type=client_credentials&scope=api%3Aread&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$token" > /dev/null
 }
-txn_lua() { # $1 base URL: the gateway exchanging an RS256 access token of that server for an ES256 Txn-Token, as txn.lua
+txn_lua() { # $1 base URL, $2 lua file: the gateway exchanging an RS256 access token of that server for an ES256 Txn-Token
   local subject; subject=$(curl -sf -u "bench-rs:$SECRET" -d grant_type=client_credentials -d 'scope=api:read api:write' "$1/oauth/token" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-  wrk_post "$OUT/txn.lua" application/x-www-form-urlencoded "Basic $(printf '%s:%s' bench-gateway "$SECRET" | base64 -w0)" \
+  wrk_post "$2" application/x-www-form-urlencoded "Basic $(printf '%s:%s' bench-gateway "$SECRET" | base64 -w0)" \
     "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Atxn_token&audience=trust.bench&scope=api%3Aread&subject_token=$subject&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&request_context=%7B%22req_ip%22%3A%22203.0.113.7%22%2C%22authn%22%3A%22mfa%22%7D&request_details=%7B%22action%22%3A%22export%22%2C%22invoice%22%3A%22INV-42%22%7D" > /dev/null
 }
 lua_cc() { # $1 client -> lua file
@@ -287,10 +287,13 @@ speed rsa2048 openssl-rsa
 bench rs256 plain "$A/oauth/token" "$(lua_cc bench-rs)"
 speed ecdsap256 openssl-ecdsa
 bench es256 plain "$A/oauth/token" "$(lua_cc bench-es)"
-# Transaction Tokens: one RS256 verification of the subject, a one-function pipeline, one ES256 signature.
-txn_lua "$B"
+# Transaction Tokens: one RS256 verification of the subject, a one-function pipeline, one ES256 signature;
+# and the same on the server without pipelines (what the pipeline's process boundary costs, apart).
+txn_lua "$B" "$OUT/txn.lua"
 bench warmup-txn pipelines "$B/oauth/token" "$OUT/txn.lua" 2 >/dev/null 2>&1 || true
 bench txn-es256 pipelines "$B/oauth/token" "$OUT/txn.lua"
+txn_lua "$A" "$OUT/txn-plain.lua"
+bench txn-es256-nopipeline plain "$A/oauth/token" "$OUT/txn-plain.lua"
 # Client authentication by a one-time private_key_jwt assertion, then by a platform's token (workload identity).
 assertions_lua "$A/oauth/token"
 bench pkj-es256 plain "$A/oauth/token" "$OUT/pkj.lua"

@@ -245,6 +245,7 @@ import Claims
         (#"{"transaction_tokens": {"trust_domains": ["d"], "signing_key": "nope"}}"#, "no active asymmetric key"),
         (#"{"transaction_tokens": {"trust_domains": ["d"], "ttl_seconds": 0}}"#, "ttl_seconds"),
         (#"{"clients+": {"transaction_tokens": {"allowed": true}}}"#, "needs the top-level"),
+        (#"{"transaction_tokens": {"trust_domains": ["d"]}, "clients+": {"client_id": "a,b", "transaction_tokens": {"allowed": true}}}"#, "no \",\""),
     ])
     func configMistakes(_ json: String, _ expected: String) async throws {
         let patch = try #require(try JSON.parse(Array(json.utf8)).objectValue)

@@ -34,6 +34,8 @@ struct ClientAuthenticator: Sendable {
         /// The client an assertion names, not yet verified: its `iss` (private_key_jwt: the client whose keys
         /// verify it), or for a trusted issuer's platform token the client its `sub` maps to.
         let assertionClient: String?
+        /// The trusted issuer an assertion names (workload identity), read with `assertionClient`.
+        let platformIssuer: ServiceConfig.TrustedIssuer?
 
         init(authorization: String?, form: FormParameters, trustedIssuers: [ServiceConfig.TrustedIssuer]) {
             basic = authorization.flatMap(BasicCredentials.parse)
@@ -41,7 +43,8 @@ struct ClientAuthenticator: Sendable {
             let assertion = form["client_assertion"].flatMap { try? CompactJWS($0) }
             self.assertion = assertion
             let claims = assertion?.unverifiedClaims()
-            if let assertion, let entry = WorkloadIdentity.entry(for: assertion, among: trustedIssuers) {
+            platformIssuer = claims.flatMap { WorkloadIdentity.entry(claims: $0, among: trustedIssuers) }
+            if let entry = platformIssuer {
                 assertionClient = claims?["sub"]?.stringValue.flatMap(entry.client(for:)) ?? entry.issuer
             } else {
                 assertionClient = claims?["iss"]?.stringValue
@@ -100,7 +103,7 @@ struct ClientAuthenticator: Sendable {
             throw TokenError.invalidRequest("client_assertion_type must be \(Self.assertionType) or \(WorkloadIdentity.spiffeAssertionType)")
         }
         guard form["client_assertion"] != nil else { throw TokenError.invalidRequest("client_assertion is missing") }
-        if let jws = presented.assertion, let entry = WorkloadIdentity.entry(for: jws, among: trustedIssuers) {
+        if let jws = presented.assertion, let entry = presented.platformIssuer {
             return try await checkPlatformToken(jws, issuer: entry, form: form, now: now)
         }
         // A JWT-SVID only ever comes from a trusted issuer.

@@ -4,14 +4,16 @@ import JSONCore
 import Logging
 import OAuthWire
 import Pipeline
+import Synchronization
 
 /// One trusted issuer's public keys, fetched from its JWKS (given, or found through its discovery
 /// document) and kept as long as the response's `Cache-Control: max-age` says, bounded to
 /// `minimumRefetch…maximumAge`. A token naming a `kid` the cache lacks triggers at most one refetch per
 /// `minimumRefetch` (a rotated-in key is found at once; made-up kids cannot make the service hammer the
 /// issuer). When the cache's lifetime ends and the issuer cannot be reached, no key is served (fail closed)
-/// and the next attempt waits `minimumRefetch`. Concurrent requests share one fetch.
-actor IssuerKeyCache {
+/// and the next attempt waits `minimumRefetch`. A cached key is found under a lock, on the caller's thread
+/// (no hop per request); concurrent requests that need a fetch share one.
+final class IssuerKeyCache: Sendable {
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
@@ -23,17 +25,23 @@ actor IssuerKeyCache {
     static let defaultAge: Duration = .seconds(300)
     static let maximumAge: Duration = .seconds(86_400)
 
+    private struct State {
+        var keys: [String: JWSKey] = [:]
+        var validUntil: ContinuousClock.Instant?
+        var lastAttempt: ContinuousClock.Instant?
+        var lastError: String?
+        var discoveredJWKS: String?
+        var fetching: Task<Void, Never>?
+
+        func isFresh(_ now: ContinuousClock.Instant) -> Bool { validUntil.map { now < $0 } ?? false }
+    }
+
     let issuer: String
     let configuredJWKS: String?
     let minimumRefetch: Duration
     private let fetcher: ServiceFetcher
     private let logger: Logger
-    private var keys: [String: JWSKey] = [:]
-    private var validUntil: ContinuousClock.Instant?
-    private var lastAttempt: ContinuousClock.Instant?
-    private var lastError: String?
-    private var discoveredJWKS: String?
-    private var fetching: Task<Void, Never>?
+    private let state = Mutex(State())
 
     init(issuer: String, jwksURI: String?, minimumRefetch: Duration, fetcher: ServiceFetcher, logger: Logger) {
         self.issuer = issuer
@@ -46,28 +54,29 @@ actor IssuerKeyCache {
     /// The issuer's key `kid`; nil when the issuer does not publish it. Throws when the issuer's keys are
     /// unavailable (never fetched, or their cache lifetime ended and the issuer cannot be reached).
     func key(_ kid: String) async throws(Failure) -> JWSKey? {
-        let now = ContinuousClock.now
-        let fresh = validUntil.map { now < $0 } ?? false
-        if fresh, let key = keys[kid] { return key }
-        if !fresh { keys = [:] }
-        let mayFetch = lastAttempt.map { now - $0 >= minimumRefetch } ?? true
-        if mayFetch || fetching != nil { await refresh() }
-        if validUntil.map({ ContinuousClock.now < $0 }) != true {
-            throw Failure(description: "the keys of \(issuer) are unavailable: \(lastError ?? "not fetched yet")")
+        enum Next { case found(JWSKey?), wait(Task<Void, Never>) }
+        let next: Next = state.withLock { s in
+            let now = ContinuousClock.now
+            let fresh = s.isFresh(now)
+            if fresh, let key = s.keys[kid] { return .found(key) }
+            if !fresh { s.keys = [:] }
+            if let task = s.fetching { return .wait(task) }
+            guard s.lastAttempt.map({ now - $0 >= minimumRefetch }) ?? true else { return .found(nil) }
+            s.lastAttempt = now
+            let task = Task { await self.fetch() }
+            s.fetching = task
+            return .wait(task)
         }
-        return keys[kid]
-    }
-
-    private func refresh() async {
-        if let fetching { return await fetching.value }
-        let task = Task { await self.fetch() }
-        fetching = task
-        await task.value
-        fetching = nil
+        if case .wait(let task) = next { await task.value }
+        return try state.withLock { s throws(Failure) -> JWSKey? in
+            guard s.isFresh(ContinuousClock.now) else {
+                throw Failure(description: "the keys of \(issuer) are unavailable: \(s.lastError ?? "not fetched yet")")
+            }
+            return s.keys[kid]
+        }
     }
 
     private func fetch() async {
-        lastAttempt = ContinuousClock.now
         do throws(Failure) {
             let url = try await jwksURL()
             let (body, cacheControl) = try await get(url)
@@ -79,13 +88,20 @@ actor IssuerKeyCache {
                 if jwk.use == "jwt-svid" { jwk.use = "sig" }
                 if let key = try? JWSKey(jwk: jwk), !key.isSymmetric { loaded[key.kid] = key }
             }
-            keys = loaded
             let age = CacheControl.maxAge(cacheControl).map { Duration.seconds($0) } ?? Self.defaultAge
-            validUntil = ContinuousClock.now + min(max(age, minimumRefetch), Self.maximumAge)
-            lastError = nil
+            let until = ContinuousClock.now + min(max(age, minimumRefetch), Self.maximumAge)
+            state.withLock { s in
+                s.keys = loaded
+                s.validUntil = until
+                s.lastError = nil
+                s.fetching = nil
+            }
         } catch {
-            lastError = error.description
-            if configuredJWKS == nil { discoveredJWKS = nil }
+            state.withLock { s in
+                s.lastError = error.description
+                if configuredJWKS == nil { s.discoveredJWKS = nil }
+                s.fetching = nil
+            }
             logger.warning("trusted issuer keys unavailable", metadata: ["issuer": "\(issuer)", "error": "\(error.description)"])
         }
     }
@@ -93,7 +109,7 @@ actor IssuerKeyCache {
     /// The JWKS URL: configured, or `jwks_uri` of the issuer's OpenID discovery document (whose `issuer`
     /// must be this issuer, OpenID Connect Discovery §4.3).
     private func jwksURL() async throws(Failure) -> String {
-        if let url = configuredJWKS ?? discoveredJWKS { return url }
+        if let url = configuredJWKS ?? state.withLock({ $0.discoveredJWKS }) { return url }
         let discovery = issuer + "/.well-known/openid-configuration"
         let (body, _) = try await get(discovery)
         guard let doc = (try? JSON.parse(body))?.objectValue else { throw Failure(description: "\(discovery) is not a JSON object") }
@@ -101,7 +117,7 @@ actor IssuerKeyCache {
         guard let url = doc["jwks_uri"]?.stringValue, ConfigLoader.isFetchableURL(url) else {
             throw Failure(description: "\(discovery) has no usable jwks_uri (https, or http on loopback)")
         }
-        discoveredJWKS = url
+        state.withLock { $0.discoveredJWKS = url }
         return url
     }
 

@@ -39,6 +39,11 @@ final class WorkloadIdentity: Sendable {
     /// for a JWT-SVID, whose `iss` is optional, the SPIFFE trust domain of its `sub`.
     static func entry(for jws: CompactJWS, among issuers: [ServiceConfig.TrustedIssuer]) -> ServiceConfig.TrustedIssuer? {
         guard !issuers.isEmpty, let claims = jws.unverifiedClaims() else { return nil }
+        return entry(claims: claims, among: issuers)
+    }
+
+    /// The same, from claims already read.
+    static func entry(claims: JSONObject, among issuers: [ServiceConfig.TrustedIssuer]) -> ServiceConfig.TrustedIssuer? {
         if let iss = claims["iss"]?.stringValue, let entry = issuers.first(where: { $0.issuer == iss }) { return entry }
         guard let sub = claims["sub"]?.stringValue else { return nil }
         return issuers.first { $0.isSPIFFE && sub.hasPrefix($0.issuer + "/") }
@@ -64,7 +69,7 @@ final class WorkloadIdentity: Sendable {
     }
 
     private func cache(for entry: ServiceConfig.TrustedIssuer) -> IssuerKeyCache {
-        let id = entry.issuer + "\u{0}" + (entry.jwksURI ?? "") + "\u{0}\(entry.minimumRefetchSeconds)"
+        let id = entry.cacheKey
         return caches.withLock { caches in
             if let cache = caches[id] { return cache }
             let cache = IssuerKeyCache(issuer: entry.issuer, jwksURI: entry.jwksURI, minimumRefetch: .seconds(entry.minimumRefetchSeconds),

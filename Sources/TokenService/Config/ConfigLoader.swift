@@ -1,4 +1,5 @@
 import OAuthWire
+import Claims
 import Foundation
 import JOSE
 import JSONCore
@@ -86,6 +87,9 @@ enum ConfigLoader {
             if transactionTokens == nil { r.problem("$.clients[\(i)].transaction_tokens", "needs the top-level \"transaction_tokens\" settings") }
             if !client.grantTypes.contains(.tokenExchange) {
                 r.problem("$.clients[\(i)].transaction_tokens", "needs \(ServiceConfig.GrantType.tokenExchange.rawValue) in grant_types")
+            }
+            if client.clientID.contains(TransactionTokenClaims.workloadSeparator) {
+                r.problem("$.clients[\(i)].client_id", "a workload that asks for Txn-Tokens is listed in their req_wl, comma-separated: no \",\" in its client_id")
             }
         }
 

@@ -167,6 +167,9 @@ struct ServiceConfig: Sendable {
         /// may leave out `iss` and are told apart by their `sub`.
         var isSPIFFE: Bool { issuer.hasPrefix("spiffe://") }
 
+        /// What tells its key cache apart from another issuer's (and from this issuer's under other settings).
+        var cacheKey: String { issuer + "\u{0}" + (jwksURI ?? "") + "\u{0}\(minimumRefetchSeconds)" }
+
         var clientIDs: Set<String> { Set(subjects.values).union(subjectPrefixes.map(\.clientID)) }
     }
 
