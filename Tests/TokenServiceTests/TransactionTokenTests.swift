@@ -4,6 +4,7 @@ import JOSE
 import JSONCore
 import Testing
 import Claims
+import TokenVerifier
 @testable import TokenService
 
 /// Transaction Tokens (draft-ietf-oauth-transaction-tokens-10): issuance, every refusal the draft asks
@@ -199,6 +200,34 @@ import Claims
                                        typ: TransactionTokenClaims.type).sign(claims: o)
             let refused = try await replace([("scope", "invoices:read")], token: forged)
             #expect(refused.0 == .badRequest && refused.1["error"] == "invalid_grant", "\(refused.1)")
+        }
+    }
+
+    /// What a workload's `TransactionTokenVerifier` accepts (§10.2): a Txn-Token of its trust domain, signed by a
+    /// key of the JWKS, not expired — never an access token, a token of another trust domain or a tampered one.
+    @Test func theWorkloadVerifierChecksWhatTheDraftAsks() async throws {
+        try await Self.withTTS { f, client, core in
+            let jwks = Data(core.holder.current.keys.jwksJSON)
+            let keys = JWKSCache(configuration: .init(url: URL(string: "http://tts.invalid/jwks")!)) { _ in (jwks, "max-age=600") }
+            let now = Int64(Date().timeIntervalSince1970)
+            let ours = TransactionTokenVerifier(trustDomain: Self.domain, issuer: f.issuer, keys: keys)
+            let token = try await Self.txnToken(client, f)
+            let verified = try await ours.verify(token, now: now)
+            #expect(verified.claims.subject == "billing" && verified.claims.requestingWorkloads == ["gateway"])
+            #expect(verified.claims.transactionContext["ticker"] == "MSFT" && verified.scopes == ["invoices:read"])
+            #expect(verified.compact == token)
+
+            let otherDomain = TransactionTokenVerifier(trustDomain: "other-domain.example", issuer: f.issuer, keys: keys)
+            await #expect(throws: TokenVerificationFailure.self) { _ = try await otherDomain.verify(token, now: now) }
+            await #expect(throws: TokenVerificationFailure.claims("the token expired")) { _ = try await ours.verify(token, now: now + 3600) }
+            let accessToken = try await TokenExchangeTests.token(client, f)
+            await #expect(throws: TokenVerificationFailure.wrongType("txntoken+jwt")) { _ = try await ours.verify(accessToken, now: now) }
+            var parts = token.split(separator: ".").map(String.init)
+            parts[1] = Base64URL.encode(Array(#"{"aud":"trust.example","sub":"admin","txn":"x","scope":"invoices:read","req_wl":"gateway","iat":\#(now),"exp":\#(now + 60)}"#.utf8))
+            await #expect(throws: TokenVerificationFailure.signature) { _ = try await ours.verify(parts.joined(separator: "."), now: now) }
+            // And an access-token verifier never takes a Txn-Token.
+            let api = AccessTokenVerifier(issuer: f.issuer, audiences: [Self.domain, "https://api.example.com"], keys: keys)
+            await #expect(throws: TokenVerificationFailure.wrongType("at+jwt")) { _ = try await api.verify(token, now: now) }
         }
     }
 
