@@ -8,8 +8,9 @@ import TestSupport
 
 /// Workload identity as client authentication: platform tokens of trusted issuers (a Kubernetes-style
 /// issuer and a SPIFFE bundle endpoint, served on loopback by Tests/e2e/platform_issuer.py, tokens minted
-/// with PyJWT) authenticate the clients their subjects map to.
-@Suite struct WorkloadIdentityTests {
+/// with PyJWT) authenticate the clients their subjects map to. Serialized: each test starts a Python server
+/// and an application, and together they would crowd the machine every other suite starts on.
+@Suite(.serialized) struct WorkloadIdentityTests {
     static let audience = "https://tokens.example.com"
     static let bearer = WorkloadIdentity.bearerAssertionType
     static let spiffe = WorkloadIdentity.spiffeAssertionType
