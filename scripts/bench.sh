@@ -125,45 +125,34 @@ LUA
   [ -z "$3" ] || echo "wrk.headers[\"Authorization\"] = \"$3\"" >> "$1"
   echo "$1"
 }
-dpop_lua() { # $1 token endpoint: one fresh joserfc ES256 proof per request (wrk thread n takes every nth), as dpop.lua
-  python3 -W ignore Tests/e2e/dpop_proofs.py many "$1" "${DPOP_PROOFS:-250000}" "$OUT/proofs.txt" > "$OUT/dpop-jkt.txt"
-  cat > "$OUT/dpop.lua" <<LUA
+lines_lua() { # $1 file of one-time values (wrk thread n takes every nth), $2 lua file, $3 Lua making the request from `value`, $4 Authorization (none when empty)
+  cat > "$2" <<LUA
 local threads, n = {}, 0
 function setup(thread) n = n + 1; thread:set("id", n); table.insert(threads, thread) end
 function init(args)
-  proofs = {}
+  values = {}
   local i = 0
-  for line in io.lines("$OUT/proofs.txt") do i = i + 1; if i % 2 == id - 1 then proofs[#proofs + 1] = line end end
-  next_proof = 0
+  for line in io.lines("$1") do i = i + 1; if i % 2 == id - 1 then values[#values + 1] = line end end
+  next_value = 0
 end
 function request()
-  next_proof = next_proof + 1
-  wrk.headers["DPoP"] = proofs[next_proof]
-  return wrk.format("POST", nil, nil, "grant_type=client_credentials&scope=api%3Aread")
+  next_value = next_value + 1
+  local value = values[next_value]
+  $3
 end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf '%s:%s' bench-es "$SECRET" | base64 -w0)"
 LUA
+  [ -z "$4" ] || echo "wrk.headers[\"Authorization\"] = \"$4\"" >> "$2"
 }
-assertions_lua() { # $1 token endpoint: one fresh private_key_jwt assertion per request (wrk thread n takes every nth), as pkj.lua
+dpop_lua() { # $1 token endpoint: one fresh joserfc ES256 proof per request, as dpop.lua
+  python3 -W ignore Tests/e2e/dpop_proofs.py many "$1" "${DPOP_PROOFS:-250000}" "$OUT/proofs.txt" > "$OUT/dpop-jkt.txt"
+  lines_lua "$OUT/proofs.txt" "$OUT/dpop.lua" 'wrk.headers["DPoP"] = value
+  return wrk.format("POST", nil, nil, "grant_type=client_credentials&scope=api%3Aread")' "Basic $(printf '%s:%s' bench-es "$SECRET" | base64 -w0)"
+}
+assertions_lua() { # $1 token endpoint: one fresh private_key_jwt assertion per request, as pkj.lua
   python3 scripts/bench_assertions.py many "$OUT/keys/pkj.pem" bench-pkj "$1" "${ASSERTIONS:-120000}" "$OUT/assertions.txt"
-  cat > "$OUT/pkj.lua" <<LUA
-local threads, n = {}, 0
-function setup(thread) n = n + 1; thread:set("id", n); table.insert(threads, thread) end
-function init(args)
-  assertions = {}
-  local i = 0
-  for line in io.lines("$OUT/assertions.txt") do i = i + 1; if i % 2 == id - 1 then assertions[#assertions + 1] = line end end
-  next_assertion = 0
-end
-function request()
-  next_assertion = next_assertion + 1
-  return wrk.format("POST", nil, nil, "grant_type=client_credentials&scope=api%3Aread&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" .. assertions[next_assertion])
-end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-LUA
+  lines_lua "$OUT/assertions.txt" "$OUT/pkj.lua" 'return wrk.format("POST", nil, nil, "grant_type=client_credentials&scope=api%3Aread&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" .. value)' ""
 }
 workload_lua() { # a platform service-account token (ES256, reused as platforms do) as the client assertion, as wl.lua
   curl -sf -X POST -d '{"alg": "ES256", "keep_old": false}' "$PLATFORM/rotate" > /dev/null

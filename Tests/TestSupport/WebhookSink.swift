@@ -1,4 +1,7 @@
 public import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 public import JSONCore
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +30,27 @@ public final class LoopbackScript: Sendable {
     }
 
     public var base: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts the script on a thread of its own: waiting for a Python process to start must not hold one of
+    /// Swift concurrency's few threads (every other test of the process would wait behind it).
+    public static func start(_ name: String) async throws -> LoopbackScript {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try LoopbackScript(name) }) }.start()
+        }
+    }
+
+    /// A request to the server without blocking a thread: the body, or nil unless it answered 2xx.
+    public func fetch(_ path: String, post json: String? = nil) async throws -> Data? {
+        var request = URLRequest(url: URL(string: base + path)!)
+        request.timeoutInterval = 10
+        if let json {
+            request.httpMethod = "POST"
+            request.httpBody = Data(json.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse).map { (200..<300).contains($0.statusCode) } ?? false) ? data : nil
+    }
 
     /// `curl -sf` against the server: the body, or nil when the request failed.
     public func curl(_ path: String, post json: String? = nil) throws -> Data? {

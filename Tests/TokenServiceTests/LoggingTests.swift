@@ -2,6 +2,7 @@ import Foundation
 import JOSE
 import JSONCore
 import Logging
+import NIOHTTP1
 import Testing
 import TestSupport
 @testable import TokenService
@@ -111,6 +112,26 @@ import TestSupport
         #expect(try JSON.parse(String(line[start..<end])) == .string(value), "the field reads back as the value")
     }
 
+
+    /// The access line written straight to the handler is the line swift-log's path writes, in both formats.
+    @Test(arguments: ServiceLogHandler.Format.allCases)
+    func accessLinesAreTheSameLineEitherWay(_ format: ServiceLogHandler.Format) throws {
+        let sink = LogSink.capturing()
+        var logger = Logger(label: "tokenservice") { ServiceLogHandler(label: $0, format: format, level: .info, sink: sink) }
+        logger[metadataKey: "request_id"] = "r-7"
+        let scope = RequestScope(logger: logger)
+        scope.note.set { $0.clientID = "bill ing"; $0.grantType = "client_credentials"; $0.alg = "ES256"; $0.kid = "es-1" }
+        AccessLog.write(scope, method: .POST, path: "/oauth/token", status: .ok, elapsed: .microseconds(1234), remoteIP: "203.0.113.7")
+        logger.info("access", metadata: ["method": "POST", "path": "/oauth/token", "status": "200", "duration_ms": "1.234",
+                                         "remote_ip": "203.0.113.7", "client_id": "bill ing", "grant_type": "client_credentials",
+                                         "alg": "ES256", "kid": "es-1"])
+        let lines = sink.lines
+        #expect(lines.count == 2)
+        // Only the timestamps (milliseconds apart at most) may differ.
+        func withoutTime(_ line: String) -> String { line.replacingOccurrences(of: #"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"#, with: "T", options: .regularExpression) }
+        #expect(withoutTime(lines[0]) == withoutTime(lines[1]), "\(lines)")
+        #expect(lines[0].contains("request_id") && lines[0].contains("r-7") && lines[0].contains("\"bill ing\""))
+    }
 
     @Test func jsonLinesEscapeEverythingAndDropCredentialFields() throws {
         let handler = ServiceLogHandler(label: "t", format: .json, level: .info)

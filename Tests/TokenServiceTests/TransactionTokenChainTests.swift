@@ -24,8 +24,8 @@ import TestSupport
         return (p, "http://127.0.0.1:\(port)")
     }
 
-    static func call(_ url: String, txnToken: String?) throws -> (status: Int, body: JSONObject) {
-        let out = try EndToEndTests.run("curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10", "-X", "POST"]
+    static func call(_ url: String, txnToken: String?) async throws -> (status: Int, body: JSONObject) {
+        let out = try await EndToEndTests.runOffPool("curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10", "-X", "POST"]
                                             + (txnToken.map { ["-H", "Txn-Token: \($0)"] } ?? []) + [url + "/transactions"]).output
         let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
         let body = (try? JSON.parse(Array(lines.dropLast().joined(separator: "\n").utf8)).objectValue) ?? [:]
@@ -59,7 +59,7 @@ import TestSupport
         try await EndToEndTests.waitUntilUp(bURL + "/healthz")
 
         // gateway → A → B: the same transaction, verified at every hop.
-        let chain = try Self.call(aURL, txnToken: txnToken)
+        let chain = try await Self.call(aURL, txnToken: txnToken)
         #expect(chain.status == 200, "\(chain.body)")
         #expect(chain.body["workload"] == "A" && chain.body["next_status"] == 200)
         let hopB = try #require(chain.body["next"]?.objectValue)
@@ -73,11 +73,11 @@ import TestSupport
         claims["tctx"] = ["action": "BUY", "ticker": "MSFT", "quantity": "100000"]
         parts[1] = Base64URL.encode(Array(JSON.serializeString(.object(claims)).utf8))
         let tampered = parts.joined(separator: ".")
-        #expect(try Self.call(aURL, txnToken: tampered).status == 401)
-        #expect(try Self.call(bURL, txnToken: tampered).status == 401)
+        #expect(try await Self.call(aURL, txnToken: tampered).status == 401)
+        #expect(try await Self.call(bURL, txnToken: tampered).status == 401)
         // Not a Txn-Token: none, or an access token (typ at+jwt) in the header.
-        #expect(try Self.call(aURL, txnToken: nil).status == 401)
-        #expect(try Self.call(aURL, txnToken: accessToken).status == 401)
+        #expect(try await Self.call(aURL, txnToken: nil).status == 401)
+        #expect(try await Self.call(aURL, txnToken: accessToken).status == 401)
 
         // Tokens are never logged by the service.
         server.process.terminate()

@@ -19,7 +19,7 @@ import TestSupport
     static func withPlatform(_ body: @escaping @Sendable (Fixture, any TestClientProtocol, ServiceCore, PlatformIssuer) async throws -> Void)
         async throws
     {
-        let platform = try PlatformIssuer()
+        let platform = try await PlatformIssuer.start()
         try await Fixture.withRouterClient(mutate: { config in
             config["trusted_issuers"] = [
                 ["issuer": .string(platform.issuer("k8s")), "audience": .string(audience), "jwks_min_refetch_seconds": 1,
@@ -55,7 +55,7 @@ import TestSupport
         try await Self.withPlatform { f, client, core, platform in
             let discovery = try await client.execute(uri: "/.well-known/openid-configuration", method: .get) { $0.json }
             #expect(discovery["client_assertion_types_supported"] == [.string(Self.bearer), .string(Self.spiffe)])
-            let sa = try platform.mint("k8s", claims: ["sub": .string(Self.api), "aud": [.string(Self.audience)]])
+            let sa = try await platform.mint("k8s", claims: ["sub": .string(Self.api), "aud": [.string(Self.audience)]])
             let (status, body) = try await Self.clientCredentials(client, sa)
             #expect(status == .ok, "\(body)")
             let claims = try TokenEndpointTests.verify(try #require(body["access_token"]?.stringValue), core).claims
@@ -64,18 +64,18 @@ import TestSupport
             // Platform tokens are reused until they expire (unless the issuer's entry says one_time).
             #expect(try await Self.clientCredentials(client, sa, extra: [("client_id", "payments-api")]).0 == .ok)
 
-            let nightly = try platform.mint("k8s", claims: ["sub": "system:serviceaccount:batch:nightly", "aud": .string(Self.audience)])
+            let nightly = try await platform.mint("k8s", claims: ["sub": "system:serviceaccount:batch:nightly", "aud": .string(Self.audience)])
             let batch = try await Self.clientCredentials(client, nightly)
             #expect(batch.0 == .ok, "\(batch.1)")
             #expect(try TokenEndpointTests.verify(try #require(batch.1["access_token"]?.stringValue), core).claims["client_id"] == "batch-jobs")
 
             // A JWT-SVID (no iss) from the SPIFFE bundle endpoint, as a jwt-spiffe assertion.
-            let svid = try platform.mint("spire", claims: ["iss": .null, "nbf": .null, "sub": "spiffe://example.org/ns/payments/sa/api",
+            let svid = try await platform.mint("spire", claims: ["iss": .null, "nbf": .null, "sub": "spiffe://example.org/ns/payments/sa/api",
                                                            "aud": .string(Self.audience)])
             let spiffe = try await Self.clientCredentials(client, svid, type: Self.spiffe)
             #expect(spiffe.0 == .ok, "\(spiffe.1)")
 
-            let once = try platform.mint("once", claims: ["sub": "system:serviceaccount:once:svc", "aud": .string(Self.audience),
+            let once = try await platform.mint("once", claims: ["sub": "system:serviceaccount:once:svc", "aud": .string(Self.audience),
                                                           "jti": .string(UUID().uuidString)])
             #expect(try await Self.clientCredentials(client, once).0 == .ok)
             #expect(try await Self.clientCredentials(client, once).1["error"] == "invalid_client", "one_time: a second use is refused")
@@ -87,25 +87,25 @@ import TestSupport
             let now = Int64(Date().timeIntervalSince1970)
             let aud = JSONValue.string(Self.audience), sub = JSONValue.string(Self.api)
             let cases: [(String, String, String)] = [
-                ("wrong audience", try platform.mint("k8s", claims: ["sub": sub, "aud": "https://elsewhere.example.com"]), Self.bearer),
-                ("expired", try platform.mint("k8s", claims: ["sub": sub, "aud": aud, "iat": .int(now - 700), "nbf": .int(now - 700),
+                ("wrong audience", try await platform.mint("k8s", claims: ["sub": sub, "aud": "https://elsewhere.example.com"]), Self.bearer),
+                ("expired", try await platform.mint("k8s", claims: ["sub": sub, "aud": aud, "iat": .int(now - 700), "nbf": .int(now - 700),
                                                              "exp": .int(now - 100)]), Self.bearer),
-                ("not yet valid", try platform.mint("k8s", claims: ["sub": sub, "aud": aud, "nbf": .int(now + 600), "exp": .int(now + 1200)]), Self.bearer),
-                ("issued in the future", try platform.mint("k8s", claims: ["sub": sub, "aud": aud, "iat": .int(now + 600), "nbf": .null]), Self.bearer),
-                ("no exp", try platform.mint("k8s", claims: ["sub": sub, "aud": aud, "exp": .null]), Self.bearer),
-                ("untrusted issuer", try platform.mint("k8s", claims: ["iss": "https://evil.example.com", "sub": sub, "aud": aud]), Self.bearer),
-                ("unmapped subject", try platform.mint("k8s", claims: ["sub": "system:serviceaccount:payments:other", "aud": aud]), Self.bearer),
-                ("no subject", try platform.mint("k8s", claims: ["aud": aud]), Self.bearer),
-                ("no kid", try platform.mint("k8s", claims: ["sub": sub, "aud": aud], headers: ["kid": .null]), Self.bearer),
-                ("unknown kid", try platform.mint("k8s", claims: ["sub": sub, "aud": aud], headers: ["kid": "made-up"]), Self.bearer),
-                ("a stranger's key under the issuer's kid", try platform.mint("k8s", claims: ["sub": sub, "aud": aud], key: "stranger"), Self.bearer),
-                ("a JWKS URL of the client's", try platform.mint("k8s", claims: ["sub": sub, "aud": aud],
+                ("not yet valid", try await platform.mint("k8s", claims: ["sub": sub, "aud": aud, "nbf": .int(now + 600), "exp": .int(now + 1200)]), Self.bearer),
+                ("issued in the future", try await platform.mint("k8s", claims: ["sub": sub, "aud": aud, "iat": .int(now + 600), "nbf": .null]), Self.bearer),
+                ("no exp", try await platform.mint("k8s", claims: ["sub": sub, "aud": aud, "exp": .null]), Self.bearer),
+                ("untrusted issuer", try await platform.mint("k8s", claims: ["iss": "https://evil.example.com", "sub": sub, "aud": aud]), Self.bearer),
+                ("unmapped subject", try await platform.mint("k8s", claims: ["sub": "system:serviceaccount:payments:other", "aud": aud]), Self.bearer),
+                ("no subject", try await platform.mint("k8s", claims: ["aud": aud]), Self.bearer),
+                ("no kid", try await platform.mint("k8s", claims: ["sub": sub, "aud": aud], headers: ["kid": .null]), Self.bearer),
+                ("unknown kid", try await platform.mint("k8s", claims: ["sub": sub, "aud": aud], headers: ["kid": "made-up"]), Self.bearer),
+                ("a stranger's key under the issuer's kid", try await platform.mint("k8s", claims: ["sub": sub, "aud": aud], key: "stranger"), Self.bearer),
+                ("a JWKS URL of the client's", try await platform.mint("k8s", claims: ["sub": sub, "aud": aud],
                                                                  headers: ["kid": "attacker", "jku": "http://127.0.0.1:1/jwks"], key: "stranger"), Self.bearer),
-                ("alg none", try platform.mint("k8s", claims: ["sub": sub, "aud": aud], alg: "none"), Self.bearer),
-                ("HS256 keyed with the public key", try platform.mint("k8s", claims: ["sub": sub, "aud": aud], alg: "HS256-with-public-key"), Self.bearer),
-                ("SVID of another trust domain", try platform.mint("spire", claims: ["iss": .null, "sub": "spiffe://evil.org/ns/payments/sa/api",
+                ("alg none", try await platform.mint("k8s", claims: ["sub": sub, "aud": aud], alg: "none"), Self.bearer),
+                ("HS256 keyed with the public key", try await platform.mint("k8s", claims: ["sub": sub, "aud": aud], alg: "HS256-with-public-key"), Self.bearer),
+                ("SVID of another trust domain", try await platform.mint("spire", claims: ["iss": .null, "sub": "spiffe://evil.org/ns/payments/sa/api",
                                                                                      "aud": aud]), Self.spiffe),
-                ("jwt-spiffe from no trusted issuer", try platform.mint("k8s", claims: ["iss": "https://evil.example.com", "sub": sub, "aud": aud]),
+                ("jwt-spiffe from no trusted issuer", try await platform.mint("k8s", claims: ["iss": "https://evil.example.com", "sub": sub, "aud": aud]),
                  Self.spiffe),
             ]
             for (name, token, type) in cases {
@@ -113,7 +113,7 @@ import TestSupport
                 #expect(status == .unauthorized && body["error"] == "invalid_client", "\(name): \(status) \(body)")
             }
             // The client_id the request names must be the one the platform token maps to.
-            let good = try platform.mint("k8s", claims: ["sub": sub, "aud": aud])
+            let good = try await platform.mint("k8s", claims: ["sub": sub, "aud": aud])
             let other = try await Self.clientCredentials(client, good, extra: [("client_id", "batch-jobs")])
             #expect(other.0 == .unauthorized && other.1["error"] == "invalid_client", "\(other.1)")
         }
@@ -122,21 +122,21 @@ import TestSupport
     @Test func keyRolloverAndAnIssuerThatGoesDown() async throws {
         try await Self.withPlatform { f, client, core, platform in
             let claims: JSONObject = ["sub": .string(Self.api), "aud": .string(Self.audience)]
-            let before = try platform.mint("k8s", claims: claims)
+            let before = try await platform.mint("k8s", claims: claims)
             #expect(try await Self.clientCredentials(client, before).0 == .ok)
 
             // The issuer rolls its key over (the old one unpublished): a token of the new kid is accepted
             // without a restart, and the old key is gone with the refetch.
             try await Task.sleep(for: .milliseconds(1100))
-            try platform.set("k8s", maxAge: 8)
-            try platform.rotate("k8s", keepOld: false)
-            let after = try platform.mint("k8s", claims: claims)
+            try await platform.set("k8s", maxAge: 8)
+            try await platform.rotate("k8s", keepOld: false)
+            let after = try await platform.mint("k8s", claims: claims)
             let rolled = try await Self.clientCredentials(client, after)
             #expect(rolled.0 == .ok, "\(rolled.1)")
             #expect(try await Self.clientCredentials(client, before).0 == .unauthorized)
 
             // Down: cached keys serve until their max-age ends, then authentication fails closed.
-            try platform.set("k8s", down: true)
+            try await platform.set("k8s", down: true)
             // The last fetch that succeeded was before this: the keys are kept until 8 s after now at the latest.
             let down = ContinuousClock.now
             #expect(try await Self.clientCredentials(client, after).0 == .ok, "served from the cache")
@@ -144,7 +144,7 @@ import TestSupport
             let refused = try await Self.clientCredentials(client, after)
             #expect(refused.0 == .unauthorized && refused.1["error"] == "invalid_client", "\(refused.1)")
             // Back up: the next attempt (at most one per jwks_min_refetch_seconds) finds the keys again.
-            try platform.set("k8s", down: false)
+            try await platform.set("k8s", down: false)
             try await Task.sleep(for: .milliseconds(1100))
             #expect(try await Self.clientCredentials(client, after).0 == .ok)
         }
@@ -153,19 +153,19 @@ import TestSupport
     @Test func madeUpKidsCannotMakeTheServiceHammerTheIssuer() async throws {
         try await Self.withPlatform { f, client, core, platform in
             let claims: JSONObject = ["sub": "system:serviceaccount:strict:svc", "aud": .string(Self.audience)]
-            #expect(try await Self.clientCredentials(client, try platform.mint("strict", claims: claims)).0 == .ok)
-            #expect(try platform.fetches("strict") == 1)
+            #expect(try await Self.clientCredentials(client, try await platform.mint("strict", claims: claims)).0 == .ok)
+            #expect(try await platform.fetches("strict") == 1)
             for i in 0..<10 {
-                let token = try platform.mint("strict", claims: claims, headers: ["kid": .string("made-up-\(i)")])
+                let token = try await platform.mint("strict", claims: claims, headers: ["kid": .string("made-up-\(i)")])
                 #expect(try await Self.clientCredentials(client, token).0 == .unauthorized)
             }
-            #expect(try platform.fetches("strict") == 1, "an unknown kid refetches at most once a minute")
+            #expect(try await platform.fetches("strict") == 1, "an unknown kid refetches at most once a minute")
         }
     }
 
     @Test func aWorkloadAsksForATxnTokenForItself() async throws {
         try await Self.withPlatform { f, client, core, platform in
-            let own = try platform.mint("k8s", claims: ["sub": .string(Self.api), "aud": .string(Self.audience)])
+            let own = try await platform.mint("k8s", claims: ["sub": .string(Self.api), "aud": .string(Self.audience)])
             func ask(_ subject: String) async throws -> (HTTPResponse.Status, JSONObject) {
                 try await Self.post(client, [("grant_type", TokenExchangeTests.urn), ("client_assertion_type", Self.bearer), ("client_assertion", own),
                                              ("requested_token_type", TransactionTokenTests.urn), ("audience", "trust.example"), ("scope", "orders"),
@@ -176,7 +176,7 @@ import TestSupport
             let c = try TokenEndpointTests.verify(try #require(body["access_token"]?.stringValue), core).claims
             #expect(c["sub"] == "payments-api" && c["req_wl"] == "payments-api" && c["scope"] == "orders")
             // Another workload's platform token is not this workload's subject.
-            let batch = try platform.mint("k8s", claims: ["sub": "system:serviceaccount:batch:nightly", "aud": .string(Self.audience)])
+            let batch = try await platform.mint("k8s", claims: ["sub": "system:serviceaccount:batch:nightly", "aud": .string(Self.audience)])
             let other = try await ask(batch)
             #expect(other.0 == .badRequest && other.1["error"] == "invalid_grant", "\(other.1)")
         }

@@ -48,16 +48,19 @@ enum AccessLog {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
+    /// The request's access line: straight to the service's log handler (no `Logger.Metadata` built), or
+    /// through swift-log for another handler; the same line either way.
     static func write(_ scope: RequestScope, method: HTTPMethod, path: String, status: HTTPResponseStatus, elapsed: Duration, remoteIP: String) {
         guard scope.logger.logLevel <= .info else { return }
-        var meta: Logger.Metadata = ["method": "\(method.rawValue)", "path": "\(path)", "status": "\(status.code)",
-                                     "duration_ms": "\(milliseconds(elapsed))", "remote_ip": "\(remoteIP)"]
+        var fields: [(key: String, value: String)] = [("method", method.rawValue), ("path", path), ("status", String(status.code)),
+                                                      ("duration_ms", milliseconds(elapsed)), ("remote_ip", remoteIP)]
         let note = scope.note.current
-        if let v = note.clientID { meta["client_id"] = "\(v)" }
-        if let v = note.grantType { meta["grant_type"] = "\(v)" }
-        if let v = note.alg { meta["alg"] = "\(v)" }
-        if let v = note.kid { meta["kid"] = "\(v)" }
-        scope.logger.info("access", metadata: meta)
+        if let v = note.clientID { fields.append(("client_id", v)) }
+        if let v = note.grantType { fields.append(("grant_type", v)) }
+        if let v = note.alg { fields.append(("alg", v)) }
+        if let v = note.kid { fields.append(("kid", v)) }
+        if let handler = scope.logger.handler as? ServiceLogHandler { return handler.logAccess(fields) }
+        scope.logger.info("access", metadata: Logger.Metadata(uniqueKeysWithValues: fields.map { ($0.key, .string($0.value)) }))
     }
 
     /// `elapsed` in milliseconds with three decimals.

@@ -37,15 +37,36 @@ struct ServiceLogHandler: LogHandler {
     func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { $1 } }
-        for key in all.keys where Self.isRedacted(key) { all[key] = nil }
-        sink.write(line(level: event.level, message: "\(event.message)", metadata: all))
+        var fields: [(key: String, value: String)] = []
+        fields.reserveCapacity(all.count)
+        for (key, value) in all where !Self.isRedacted(key) { fields.append((key, "\(value)")) }
+        sink.write(line(level: event.level, message: "\(event.message)", fields: fields))
+    }
+
+    /// The access line of a request: its fields (fixed, none of them a credential) and this handler's
+    /// metadata (the request id), formatted as `log` formats them, without a `Logger.Metadata` dictionary.
+    func logAccess(_ access: [(key: String, value: String)]) {
+        guard logLevel <= .info else { return }
+        var fields = access
+        for (key, value) in metadata where !Self.isRedacted(key) && !access.contains(where: { $0.key == key }) {
+            fields.append((key, "\(value)"))
+        }
+        sink.write(line(level: .info, message: "access", fields: fields))
     }
 
     static func isRedacted(_ key: String) -> Bool {
         redactedKeys.contains(key) || (key.utf8.contains { (0x41...0x5A).contains($0) } && redactedKeys.contains(key.lowercased()))
     }
 
+    /// One line as text (tests read it).
     func line(level: Logger.Level, message: String, metadata: Logger.Metadata) -> String {
+        let bytes = line(level: level, message: message, fields: metadata.map { ($0.key, "\($0.value)") })
+        return String(decoding: bytes.dropLast(), as: UTF8.self)
+    }
+
+    /// One line, its newline included: the fields in key order (in `json`, `request_id` right after `msg`).
+    func line(level: Logger.Level, message: String, fields unsorted: [(key: String, value: String)]) -> [UInt8] {
+        let fields = unsorted.sorted { $0.key < $1.key }
         var out: [UInt8] = []
         out.reserveCapacity(256)
         let ts = Self.timestamp()
@@ -53,25 +74,26 @@ struct ServiceLogHandler: LogHandler {
         case .json:
             out.append(UInt8(ascii: "{"))
             Self.appendQuoted("ts", to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted(ts, to: &out)
-            for (k, v) in [("level", level.rawValue), ("msg", message), ("request_id", metadata["request_id"].map { "\($0)" } ?? "")] {
+            for (k, v) in [("level", level.rawValue), ("msg", message), ("request_id", fields.first { $0.key == "request_id" }?.value ?? "")] {
                 out.append(UInt8(ascii: ",")); Self.appendQuoted(k, to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted(v, to: &out)
             }
-            for (k, v) in metadata.sorted(by: { $0.key < $1.key }) where k != "request_id" {
-                out.append(UInt8(ascii: ",")); Self.appendQuoted(k, to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted("\(v)", to: &out)
+            for (k, v) in fields where k != "request_id" {
+                out.append(UInt8(ascii: ",")); Self.appendQuoted(k, to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted(v, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         case .text:
-            out.append(contentsOf: ts.utf8); out.append(UInt8(ascii: " "))
+            Self.appendTimestamp(to: &out); out.append(UInt8(ascii: " "))
             out.append(contentsOf: level.rawValue.utf8); out.append(UInt8(ascii: " "))
             out.append(contentsOf: label.utf8); out.append(UInt8(ascii: ":"))
-            for (k, v) in metadata.sorted(by: { $0.key < $1.key }) {
+            for (k, v) in fields {
                 out.append(UInt8(ascii: " ")); Self.appendTextField(k, to: &out); out.append(UInt8(ascii: "="))
-                if case .string(let text) = v { Self.appendTextField(text, to: &out) } else { Self.appendTextField("\(v)", to: &out) }
+                Self.appendTextField(v, to: &out)
             }
             out.append(UInt8(ascii: " "))
             Self.appendEscapingControls(message, to: &out)
         }
-        return String(decoding: out, as: UTF8.self)
+        out.append(UInt8(ascii: "\n"))
+        return out
     }
 
     /// A text-format key or value: as is when it is plain, else quoted and escaped as JSON strings are,
@@ -141,13 +163,17 @@ struct ServiceLogHandler: LogHandler {
 
     /// RFC 3339 UTC with milliseconds, without Foundation's formatter (it cost most of an access line).
     static func timestamp() -> String {
+        var out: [UInt8] = []
+        appendTimestamp(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendTimestamp(to out: inout [UInt8]) {
         var tv = timeval()
         gettimeofday(&tv, nil)
         var tm = tm()
         var seconds = time_t(tv.tv_sec)
         gmtime_r(&seconds, &tm)
-        var out: [UInt8] = []
-        out.reserveCapacity(24)
         func digits(_ value: Int, _ width: Int) {
             var divisor = 1
             for _ in 1..<width { divisor *= 10 }
@@ -162,7 +188,6 @@ struct ServiceLogHandler: LogHandler {
         digits(Int(tm.tm_mday), 2); out.append(UInt8(ascii: "T")); digits(Int(tm.tm_hour), 2); out.append(UInt8(ascii: ":"))
         digits(Int(tm.tm_min), 2); out.append(UInt8(ascii: ":")); digits(Int(tm.tm_sec), 2); out.append(UInt8(ascii: "."))
         digits(Int(tv.tv_usec) / 1000, 3); out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -174,11 +199,11 @@ final class LogSink: Sendable {
     static let standardError = LogSink(capturing: false)
     static func capturing() -> LogSink { LogSink(capturing: true) }
 
-    func write(_ line: String) {
-        if capturing { return captured.withLock { $0.append(line) } }
-        var text = line + "\n"
+    /// Writes a line that ends in its newline.
+    func write(_ line: [UInt8]) {
+        if capturing { return captured.withLock { $0.append(String(decoding: line.dropLast(), as: UTF8.self)) } }
         // One write(2) per line: lines of concurrent requests never interleave.
-        text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+        line.withUnsafeBufferPointer { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }
 
     var lines: [String] { captured.withLock { $0 } }
