@@ -5,7 +5,7 @@ import Glibc
 
 /// A plain TCP connection to a loopback port, for what an HTTP client library will not send: a body
 /// shorter than its Content-Length, a header trickled byte by byte, a socket left idle.
-public final class RawConnection {
+public final class RawConnection: Sendable {
     public let fd: Int32
 
     /// Connects to 127.0.0.1:`port`; nil when the connection is refused or times out.
@@ -48,6 +48,17 @@ public final class RawConnection {
             out.append(contentsOf: buffer[0..<n])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `readToEnd` on a thread of its own: a test waiting on the socket must not hold one of Swift
+    /// concurrency's few threads, which the server's own awaiting work (and every other test) needs.
+    public func readToEndOffPool() async -> String { await offPool { self.readToEnd() } }
+
+    /// `isClosedByPeer` on a thread of its own.
+    public func isClosedByPeerOffPool() async -> Bool { await offPool { self.isClosedByPeer() } }
+
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in Thread { continuation.resume(returning: body()) }.start() }
     }
 
     /// True when the peer closes the connection (end of file or a reset, after whatever it sends)

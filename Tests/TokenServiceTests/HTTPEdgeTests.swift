@@ -92,11 +92,11 @@ import Testing
             let c = try #require(RawConnection(port: port))
             c.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
                    + "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
-            let answers = Self.responses(c.readToEnd())
+            let answers = Self.responses(await c.readToEndOffPool())
             #expect(answers.map(\.body) == ["GET /a ", "POST /b hello", "POST /c abc"])
             #expect(answers.allSatisfy { $0.status == "HTTP/1.1 200 OK" })
             #expect(answers.last?.headers["connection"] == "close")
-            #expect(c.isClosedByPeer())
+            #expect(await c.isClosedByPeerOffPool())
         }
     }
 
@@ -104,7 +104,7 @@ import Testing
         try await Self.withEdge { port, _ in
             let c = try #require(RawConnection(port: port))
             c.send("HEAD /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            let raw = c.readToEnd()
+            let raw = await c.readToEndOffPool()
             let answer = try #require(Self.responses(raw, head: true).first)
             #expect(answer.headers["content-length"] == String("HEAD /h ".utf8.count))
             #expect(raw.hasSuffix("\r\n\r\n"), "no body after the head: \(raw)")
@@ -116,7 +116,7 @@ import Testing
             let kept = try #require(RawConnection(port: port, timeoutSeconds: 1))
             kept.send("GET /one HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             kept.send("GET /two HTTP/1.0\r\n\r\n")
-            let answers = Self.responses(kept.readToEnd())
+            let answers = Self.responses(await kept.readToEndOffPool())
             #expect(answers.map(\.body) == ["GET /one ", "GET /two "])
             #expect(answers.first?.headers["connection"] == "keep-alive")
             #expect(answers.last?.headers["connection"] == "close")
@@ -133,10 +133,10 @@ import Testing
         try await Self.withEdge { port, _ in
             let c = try #require(RawConnection(port: port))
             c.send(request)
-            let answer = try #require(Self.responses(c.readToEnd()).first, "\(name)")
+            let answer = try #require(Self.responses(await c.readToEndOffPool()).first, "\(name)")
             #expect(answer.status.hasPrefix("HTTP/1.1 413"), "\(name): \(answer.status)")
             #expect(answer.headers["connection"] == "close" && answer.body.contains("invalid_request"), "\(name)")
-            #expect(c.isClosedByPeer())
+            #expect(await c.isClosedByPeerOffPool())
         }
     }
 
@@ -145,7 +145,7 @@ import Testing
             for (sent, kept) in [("abc-123.x:y_z", true), ("bad id", false), (String(repeating: "a", count: 129), false)] {
                 let c = try #require(RawConnection(port: port))
                 c.send("GET /r HTTP/1.1\r\nHost: x\r\nX-Request-Id: \(sent)\r\nConnection: close\r\n\r\n")
-                let id = try #require(Self.responses(c.readToEnd()).first?.headers["x-request-id"])
+                let id = try #require(Self.responses(await c.readToEndOffPool()).first?.headers["x-request-id"])
                 #expect((id == sent) == kept && AccessLog.isValid(id), "\(sent) → \(id)")
             }
         }
@@ -155,7 +155,7 @@ import Testing
         try await Self.withEdge { port, _ in
             let c = try #require(RawConnection(port: port))
             c.send("GET /where HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            #expect(Self.responses(c.readToEnd()).first?.body == "true true 42", "no hop to the global executor before the first real wait")
+            #expect(Self.responses(await c.readToEndOffPool()).first?.body == "true true 42", "no hop to the global executor before the first real wait")
         }
     }
 
@@ -167,9 +167,9 @@ import Testing
             var iterator = started.makeAsyncIterator()
             await iterator.next()
             await group.triggerGracefulShutdown()
-            let answer = Self.responses(c.readToEnd()).first
+            let answer = Self.responses(await c.readToEndOffPool()).first
             #expect(answer?.status == "HTTP/1.1 200 OK" && answer?.body == "GET /slow ", "the open request is answered")
-            #expect(c.isClosedByPeer(), "then its connection closes")
+            #expect(await c.isClosedByPeerOffPool(), "then its connection closes")
             var listening = true
             for _ in 0..<50 where listening {
                 listening = RawConnection(port: port, timeoutSeconds: 1) != nil
