@@ -276,8 +276,14 @@ speed rsa2048 openssl-rsa
 bench rs256 plain "$A/oauth/token" "$(lua_cc bench-rs)"
 speed ecdsap256 openssl-ecdsa
 bench es256 plain "$A/oauth/token" "$(lua_cc bench-es)"
+dpop_lua "$A/oauth/token" > /dev/null
+bench es256-dpop plain "$A/oauth/token" "$OUT/dpop.lua"
+bench hs256-repeat plain "$A/oauth/token" "$(lua_cc bench-hs)"
+# After the RSS check: a private_key_jwt run fills the one-time memory with its assertions' jtis.
 # Transaction Tokens: one RS256 verification of the subject, a one-function pipeline, one ES256 signature;
-# and the same on the server without pipelines (what the pipeline's process boundary costs, apart).
+# and the same on the server without pipelines (what the pipeline's process boundary costs, apart), right
+# after an ES256 client_credentials run of their own to compare with.
+bench es256-ref plain "$A/oauth/token" "$(lua_cc bench-es)"
 txn_lua "$B" "$OUT/txn.lua"
 bench warmup-txn pipelines "$B/oauth/token" "$OUT/txn.lua" 2 >/dev/null 2>&1 || true
 bench txn-es256 pipelines "$B/oauth/token" "$OUT/txn.lua"
@@ -288,9 +294,6 @@ assertions_lua "$A/oauth/token"
 bench pkj-es256 plain "$A/oauth/token" "$OUT/pkj.lua"
 workload_lua
 bench workload-es256 plain "$A/oauth/token" "$OUT/wl.lua"
-dpop_lua "$A/oauth/token" > /dev/null
-bench es256-dpop plain "$A/oauth/token" "$OUT/dpop.lua"
-bench hs256-repeat plain "$A/oauth/token" "$(lua_cc bench-hs)"
 bench mint-rs256-pipeline pipelines "$B/v1/tokens" "$OUT/mint.lua"
 trap - EXIT
 stop_servers

@@ -25,7 +25,11 @@ enum ScopePolicy {
     /// Requested scopes within `allowed` (narrowing only); absent means all of `allowed`.
     static func narrow(requested: String?, within allowed: [String], what: String) throws(TokenError) -> [String] {
         guard let requested else { return allowed }
-        let asked = try parse(requested)
+        return try narrow(try parse(requested), within: allowed, what: what)
+    }
+
+    /// Parsed scopes, each within `allowed`.
+    static func narrow(_ asked: [String], within allowed: [String], what: String) throws(TokenError) -> [String] {
         if let wider = asked.first(where: { !allowed.contains($0) }) {
             throw TokenError.invalidScope("scope \(wider) is not within \(what)")
         }

@@ -55,7 +55,7 @@ struct TransactionTokenGrant: TokenGrant {
         guard !subject.scopes.isEmpty else {
             throw TokenError.invalidScope("the subject token carries no scope, so a Txn-Token's scope cannot be bounded by it")
         }
-        let scope = try ScopePolicy.narrow(requested: requestedScope, within: subject.scopes, what: "the subject token's scope")
+        let scope = try ScopePolicy.narrow(asked, within: subject.scopes, what: "the subject token's scope")
 
         var rctx = subject.replacing?.requestContext ?? [:]
         var tctx = subject.replacing?.transactionContext ?? [:]
