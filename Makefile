@@ -40,9 +40,11 @@ run: build keys
 	@./scripts/demo.sh
 	exec $(BIN) serve --config config/dev.json
 
-## The suites that measure time (worker isolation and containment, connection deadlines) run alone, after
-## the rest: nothing else may take the 2 cores meanwhile. Then a short pass of every fuzz target (FUZZ_SECONDS each).
-ALONE_SUITES := IsolationTests|ContainmentTests|ConnectionLimitsTests
+## The suites that measure time (worker isolation and containment, connection deadlines, a TLS handshake that must
+## fail before Redis's 1 s connect deadline, a trusted issuer's cache lifetime, a call chain of three processes) run
+## alone, after the rest: nothing else may take the 2 cores meanwhile (at the start of the first pass every suite
+## starts at once). Then a short pass of every fuzz target (FUZZ_SECONDS each).
+ALONE_SUITES := IsolationTests|ContainmentTests|ConnectionLimitsTests|RedisTLSTests|WorkloadIdentityTests|TransactionTokenChainTests
 test: deps python-deps build
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build --skip '$(ALONE_SUITES)' $(SWIFT_BUILD_FLAGS)
