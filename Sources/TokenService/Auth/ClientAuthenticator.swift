@@ -19,7 +19,6 @@ struct ClientAuthenticator: Sendable {
     let oneTime: any SharedState
     /// Accepted `aud` values: the token endpoint URL and the issuer.
     let audiences: Set<String>
-    let trustedIssuers: [ServiceConfig.TrustedIssuer]
     let workloads: WorkloadIdentity
     /// Why a platform token was refused is logged here; the client only sees `invalid_client`.
     let logger: Logger
