@@ -11,7 +11,6 @@ struct PlatformIdentity: Sendable {
     let clientID: String
     let claims: JSONObject
     let expiresAt: Int64
-    let issuer: ServiceConfig.TrustedIssuer
 }
 
 /// Verifies platform tokens against `trusted_issuers`: the issuer's key from its JWKS (one cache per
@@ -65,7 +64,7 @@ final class WorkloadIdentity: Sendable {
         if entry.isSPIFFE, !sub.hasPrefix(entry.issuer + "/") { throw Failure("\(sub) is not in trust domain \(entry.issuer)") }
         guard let clientID = entry.client(for: sub) else { throw Failure("subject \(sub) is not mapped to a client") }
         guard let exp = claims["exp"].flatMap(NumericDate.seconds) else { throw Failure("exp is missing") }
-        return PlatformIdentity(clientID: clientID, claims: claims, expiresAt: exp, issuer: entry)
+        return PlatformIdentity(clientID: clientID, claims: claims, expiresAt: exp)
     }
 
     private func cache(for entry: ServiceConfig.TrustedIssuer) -> IssuerKeyCache {
