@@ -63,6 +63,17 @@ int64_t ts_resident_bytes(pid_t pid) {
     return (int64_t)resident * sysconf(_SC_PAGESIZE);
 }
 
+int64_t ts_main_thread_cpu_ns(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    long long ns = 0;
+    int n = fscanf(f, "%lld", &ns);
+    fclose(f);
+    return n == 1 && ns >= 0 ? (int64_t)ns : -1;
+}
+
 int ts_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int ts_wait_readable(int fd, int timeout_ms) {

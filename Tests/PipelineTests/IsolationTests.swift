@@ -118,4 +118,32 @@ import Testing
         #expect(await engine.run(ok, user: .null, context: ["n": 99]).claims == ["n": 99])
     }
 
+    /// A worker that only waits for a core (here: stopped by SIGSTOP in the middle of its entries, as a
+    /// loaded machine's scheduler would leave it) is slow, not stuck: its frames stay, no spare comes up.
+    @Test func aWorkerWaitingForACoreIsNotStuck() async throws {
+        let engine = TestWorker.engine(workers: 1)
+        defer { engine.shutdown() }
+        let busy = try await engine.prepare([Fn(name: "busy", source: """
+            function pipe(u, c, cb) { const end = Date.now() + 3; while (Date.now() < end) {} c.addToken('n', c.n); cb(null, u, c); }
+            """).spec], trigger: .preAccessToken)
+        #expect(await engine.run(busy, user: .null, context: ["n": 0]).claims == ["n": 0])
+        let pid = try #require(engine.workerProcessIDs().first)
+        let failures = await withTaskGroup(of: Int.self) { group in
+            for n in 1...40 {
+                group.addTask { await engine.run(busy, user: .null, context: ["n": .int(Int64(n))]).claims == ["n": .int(Int64(n))] ? 0 : 1 }
+            }
+            group.addTask {
+                for _ in 0..<6 {
+                    try? await Task.sleep(for: .milliseconds(15))
+                    kill(pid, SIGSTOP)
+                    try? await Task.sleep(for: .milliseconds(40))
+                    kill(pid, SIGCONT)
+                }
+                return 0
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(failures == 0)
+        #expect(engine.workerProcessIDs() == [pid], "no spare was brought up for a worker that was only stopped")
+    }
 }

@@ -189,13 +189,16 @@ import Testing
         let pipeline = try await engine.prepare([Fn(name: "notify", source: """
             async function pipe(user, context, callback) { await axios.post(env.B + '/hooks/load?ms=50', { n: context.n }); context.addToken('n', context.n); callback(null, user, context); }
             """).spec], trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
-        let results = await withTaskGroup(of: Bool.self) { group in
+        let failures = await withTaskGroup(of: String?.self) { group in
             for n in 0..<150 {
-                group.addTask { await engine.run(pipeline, user: .null, context: ["n": .int(Int64(n))]).claims == ["n": .int(Int64(n))] }
+                group.addTask {
+                    let r = await engine.run(pipeline, user: .null, context: ["n": .int(Int64(n))])
+                    return r.claims == ["n": .int(Int64(n))] ? nil : "\(r.outcome) \(r.httpCalls.map { "\($0.status ?? 0) \($0.error ?? "")" })"
+                }
             }
-            return await group.reduce(into: [Bool]()) { $0.append($1) }
+            return await group.reduce(into: [String]()) { if let f = $1 { $0.append(f) } }
         }
-        #expect(results.count == 150 && results.allSatisfy { $0 })
+        #expect(failures.isEmpty, "\(failures.count) of 150: \(failures.prefix(3))")
     }
 
     /// `async: true` functions ride in the run's own frame: the token's reply does not wait for them,

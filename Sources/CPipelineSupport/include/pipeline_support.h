@@ -21,6 +21,9 @@ int ts_shared_memory_fd(size_t size);
 /// Resident set size of process `pid` in bytes (from /proc/PID/statm), or -1.
 int64_t ts_resident_bytes(pid_t pid);
 
+/// Nanoseconds process `pid`'s main thread has spent on a CPU (from /proc/PID/schedstat), or -1.
+int64_t ts_main_thread_cpu_ns(pid_t pid);
+
 /// pipe2(O_CLOEXEC): both ends close on exec (the spawn dup2s the ones a worker needs).
 int ts_pipe_cloexec(int fds[2]);
 /// Starts a thread that ends this process (_exit) as soon as its parent is gone, checked every 100 ms:

@@ -67,6 +67,9 @@ final class WorkerProcess: Sendable {
         var waiters: [Int64: Waiter] = [:]
         /// The VM entry (its start time) found stuck; its not-yet-begun frames were moved away.
         var stuckEntry: Int64?
+        /// The VM entry that has run past `stuckAfterNS` of wall-clock time, and its thread's CPU time
+        /// when first seen so: it is stuck once it has also used `stuckAfterNS` of CPU since.
+        var longEntry: (startNS: Int64, cpuNS: Int64)?
         var supervising = false
         var lastMemoryCheckNS: Int64 = 0
         var lastOverdueCheckNS: Int64 = 0

@@ -8,8 +8,9 @@ import Glibc
 /// Each tick it reads the progress page and
 /// - kills the worker when the function in the VM has passed its timeout (plus grace) or the worker
 ///   has passed its memory limit: that one request fails, the others are sent again;
-/// - when one VM entry has run longer than `stuckAfterNS` (no healthy entry takes that long: calls
-///   take microseconds), hands every other frame back to be sent to another worker at once (the
+/// - when one VM entry has run longer than `stuckAfterNS` and used that much CPU too (no healthy entry
+///   takes that long: calls take microseconds; a thread only waiting for a core on a loaded machine is
+///   slow, not stuck), hands every other frame back to be sent to another worker at once (the
 ///   unread ones are cancelled), and tells the pool (which stops choosing it and warms a spare);
 /// - fails a frame that has outlived its whole budget (a worker that stopped answering it);
 /// - runs a stuck worker's VM thread at the lowest CPU priority until it leaves that entry: a function
@@ -18,11 +19,29 @@ import Glibc
 enum WorkerSupervision {
     static let interval = TimeAmount.milliseconds(5)
     static let stuckAfterNS: Int64 = 5_000_000
+    /// An entry this long is stuck whatever its CPU time says (a thread that waits without computing).
+    static let stuckAfterWallNS: Int64 = 250_000_000
     static let memoryCheckNS: Int64 = 20_000_000
     /// Budgets are seconds long: looking through every frame in flight (up to thousands parked on
     /// the network) on each 5 ms tick would cost more than the runs themselves.
     static let overdueCheckNS: Int64 = 50_000_000
     static let stuckNice: Int32 = 19
+}
+
+extension WorkerSupervision {
+    /// Whether the VM entry that began at `entry`, already past `stuckAfterNS` of wall-clock time, is
+    /// stuck: it has also used `stuckAfterNS` of CPU since it was first seen so, or has run
+    /// `stuckAfterWallNS` in all. Without a readable CPU time the wall clock alone decides.
+    static func isStuck(entry: Int64, now: Int64, pid: pid_t, state s: inout WorkerProcess.State) -> Bool {
+        if s.stuckEntry == entry || now - entry > stuckAfterWallNS { return true }
+        let cpu = ts_main_thread_cpu_ns(pid)
+        guard cpu >= 0 else { return true }
+        guard let seen = s.longEntry, seen.startNS == entry else {
+            s.longEntry = (entry, cpu)
+            return false
+        }
+        return cpu - seen.cpuNS > stuckAfterNS
+    }
 }
 
 extension WorkerProcess {
@@ -70,7 +89,8 @@ extension WorkerProcess {
             }
             var moved: [Waiter] = [], overdue: [Waiter] = []
             var stuck = false, recovered = false
-            if let entry = reading.entryStartNS, now - entry > WorkerSupervision.stuckAfterNS {
+            if let entry = reading.entryStartNS, now - entry > WorkerSupervision.stuckAfterNS,
+               WorkerSupervision.isStuck(entry: entry, now: now, pid: pid, state: &s) {
                 stuck = s.stuckEntry != entry
                 s.stuckEntry = entry
                 // Every frame but the stuck one goes elsewhere, every tick (one may have been sent since,
