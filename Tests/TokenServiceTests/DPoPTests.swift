@@ -8,9 +8,9 @@ import Testing
 
 /// DPoP (RFC 9449) at the token endpoint, with proofs made by an independent library (joserfc).
 @Suite struct DPoPTests {
-    static func proofCases(htu: String) throws -> [JSONObject] {
+    static func proofCases(htu: String) async throws -> [JSONObject] {
         let script = EndToEndTests.repoRoot.appendingPathComponent("Tests/e2e/dpop_proofs.py").path
-        let r = try EndToEndTests.run("python3", ["-W", "ignore", script, "cases", htu])
+        let r = try await EndToEndTests.run("python3", ["-W", "ignore", script, "cases", htu])
         return try JSON.parse(Array(r.output.utf8)).arrayValue?.compactMap(\.objectValue) ?? []
     }
 
@@ -23,7 +23,7 @@ import Testing
 
     @Test func everyAlgorithmAndEveryRefusal() async throws {
         try await Fixture.withRouterClient { f, client, core in
-            let cases = try Self.proofCases(htu: core.holder.current.tokenEndpoint)
+            let cases = try await Self.proofCases(htu: core.holder.current.tokenEndpoint)
             #expect(cases.count >= 20)
             for c in cases {
                 let name = c["name"]?.stringValue ?? "?"
@@ -49,7 +49,7 @@ import Testing
             #expect(status == .badRequest && body["error"] == "invalid_dpop_proof")
             let plain = try await Self.post(client, f, proof: nil)
             #expect(plain.0 == .ok && plain.1["token_type"] == "Bearer", "other clients need no proof")
-            let valid = try Self.proofCases(htu: core.holder.current.tokenEndpoint).filter { $0["expect"] == "ok" }
+            let valid = try await Self.proofCases(htu: core.holder.current.tokenEndpoint).filter { $0["expect"] == "ok" }
             var headers = Form.basic("bound", f.billingSecret)
             headers.append(HTTPField(name: .dpop, value: valid[0]["proof"]!.stringValue!))
             headers.append(HTTPField(name: .dpop, value: valid[1]["proof"]!.stringValue!))

@@ -15,24 +15,14 @@ import TestSupport
         return body
     }
 
-    static func bash(_ script: String, _ environment: [String: String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        let out = Pipe()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-euo", "pipefail", "-c", script]
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, output)
+    static func bash(_ script: String, _ environment: [String: String]) async throws -> (status: Int32, output: String) {
+        try await EndToEndTests.run("bash", ["-euo", "pipefail", "-c", script], environment: environment)
     }
 
     @Test func theRedisACLUserIsEnoughAndNoMore() async throws {
         let ca = try TestCA(directory: FileManager.default.temporaryDirectory.appendingPathComponent("acl-\(UUID().uuidString)"))
         let redis = try RedisServer(tls: ca)
-        let r = try Self.bash(try Self.block("redis-acl"), ["REDIS_CLI": "redis-cli --tls --cacert \(ca.certificate) -p \(redis.port)",
+        let r = try await Self.bash(try Self.block("redis-acl"), ["REDIS_CLI": "redis-cli --tls --cacert \(ca.certificate) -p \(redis.port)",
                                                             "TOKENSERVICE_REDIS_PASSWORD": "acl-pass-0123456789"])
         #expect(r.status == 0, "\(r.output)")
         func state(prefix: String) throws -> RedisState {
@@ -52,7 +42,7 @@ import TestSupport
 
     @Test func theSmokeTestPassesOnAReplicaWithTLSAndAnAdminListener() async throws {
         let (server, ca, adminPort) = try await ProductionEdgeTests.tlsServer()
-        let r = try Self.bash(try Self.block("smoke"), ["TOKENSERVICE": EndToEndTests.binary, "CONFIG": server.configPath,
+        let r = try await Self.bash(try Self.block("smoke"), ["TOKENSERVICE": EndToEndTests.binary, "CONFIG": server.configPath,
                                                         "BASE": "https://localhost:\(server.port)", "ADMIN": "https://localhost:\(adminPort)",
                                                         "CA": ca.certificate])
         #expect(r.status == 0, "\(r.output)")

@@ -30,7 +30,7 @@ final class DevServer {
         config["listen"] = ["host": "127.0.0.1", "port": .int(Int64(port))]
         edit(&config)
         try Data(JSON.serializeString(.object(config)).utf8).write(to: URL(fileURLWithPath: configPath))
-        let keys = try EndToEndTests.run(repo.appendingPathComponent("scripts/dev-keys.sh").path, [EndToEndTests.binary, work.appendingPathComponent("keys").path])
+        let keys = try await EndToEndTests.run(repo.appendingPathComponent("scripts/dev-keys.sh").path, [EndToEndTests.binary, work.appendingPathComponent("keys").path])
         guard keys.status == 0 else { throw CocoaError(.fileWriteUnknown) }
         if let openFiles {
             process.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -44,12 +44,12 @@ import TestSupport
 
     /// What a newcomer meets first: the algorithms `keys generate` takes are listed the same in its help and the
     /// docs; samples use the build's bin path, never `.build/debug/`; README links stay in the repository.
-    @Test func theDocsAgreeWithTheCode() throws {
+    @Test func theDocsAgreeWithTheCode() async throws {
         let repo = EndToEndTests.repoRoot
         let readme = try String(contentsOf: repo.appendingPathComponent("README.md"), encoding: .utf8)
         let configuration = try String(contentsOf: repo.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         for text in [readme, configuration] { #expect(text.contains("keys generate --alg \(KeysCommand.Generate.algorithms) --out FILE")) }
-        let help = try EndToEndTests.run(EndToEndTests.binary, ["keys", "generate", "--help"]).output
+        let help = try await EndToEndTests.run(EndToEndTests.binary, ["keys", "generate", "--help"]).output
         #expect(help.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "  ", with: "").contains(KeysCommand.Generate.algorithms), "\(help)")
         let docs = try FileManager.default.contentsOfDirectory(atPath: repo.appendingPathComponent("docs").path).filter { $0.hasSuffix(".md") }
         for name in docs + ["../README.md"] {
@@ -85,14 +85,14 @@ import TestSupport
                 // The built binaries on the PATH, as the docs say to put them.
                 let bin = URL(fileURLWithPath: EndToEndTests.binary).deletingLastPathComponent().path
                 try ("set -euo pipefail\ncd " + repo.path + "\nexport PATH=\"" + bin + ":$PATH\"\n" + code).write(to: file, atomically: true, encoding: .utf8)
-                result = try await EndToEndTests.runOffPool("bash", [file.path])
+                result = try await EndToEndTests.run("bash", [file.path])
             case "python":
                 try code.write(to: file, atomically: true, encoding: .utf8)
-                result = try await EndToEndTests.runOffPool("python3", [file.path])
+                result = try await EndToEndTests.run("python3", [file.path])
             case "swift" where sample.code.hasPrefix("// swift-tools-version"):
                 // A package manifest: it must parse.
                 try sample.code.write(to: work.appendingPathComponent("sample-\(n).swift"), atomically: true, encoding: .utf8)
-                result = try await EndToEndTests.runOffPool("swiftc", ["-parse", work.appendingPathComponent("sample-\(n).swift").path])
+                result = try await EndToEndTests.run("swiftc", ["-parse", work.appendingPathComponent("sample-\(n).swift").path])
             case "swift":
                 // Lines of the example backend, which the build compiles: each must be in it as written.
                 let source = try String(contentsOf: repo.appendingPathComponent("Sources/ExampleBackend/main.swift"), encoding: .utf8)
@@ -101,16 +101,16 @@ import TestSupport
                 result = (missing.isEmpty ? 0 : 1, missing.joined(separator: "\n"))
             case "yaml":
                 try code.write(to: file, atomically: true, encoding: .utf8)
-                result = try await EndToEndTests.runOffPool("python3", ["-c", "import sys, yaml; yaml.safe_load(open(sys.argv[1]))", file.path])
+                result = try await EndToEndTests.run("python3", ["-c", "import sys, yaml; yaml.safe_load(open(sys.argv[1]))", file.path])
             case "json" where code.contains("\"issuer\""):
                 // A config sample: its key files made, its env set, then `config check`.
                 let dir = work.appendingPathComponent("config-\(n)")
                 try FileManager.default.createDirectory(at: dir.appendingPathComponent("keys"), withIntermediateDirectories: true)
                 try code.write(to: dir.appendingPathComponent("c.json"), atomically: true, encoding: .utf8)
                 for path in code.split(separator: "\"").filter({ $0.hasSuffix(".pem") }) {
-                    _ = try EndToEndTests.run(EndToEndTests.binary, ["keys", "generate", "--alg", "RS256", "--out", dir.appendingPathComponent(String(path)).path])
+                    _ = try await EndToEndTests.run(EndToEndTests.binary, ["keys", "generate", "--alg", "RS256", "--out", dir.appendingPathComponent(String(path)).path])
                 }
-                result = try await EndToEndTests.runOffPool("env", ["BILLING_SECRET=billing-secret-0123456789abcdef0123", EndToEndTests.binary, "config", "check",
+                result = try await EndToEndTests.run("env", ["BILLING_SECRET=billing-secret-0123456789abcdef0123", EndToEndTests.binary, "config", "check",
                                                        dir.appendingPathComponent("c.json").path])
             default:
                 continue

@@ -64,24 +64,28 @@ import TestSupport
 
     /// With curl: FoundationNetworking's URLSession can stall on a 401 that carries a Basic challenge.
     static func clientCredentials(_ base: String, id: String, secret: String) async throws -> Int {
-        let r = try run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-u", "\(id):\(secret)",
+        let r = try await run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "-u", "\(id):\(secret)",
                                  "-d", "grant_type=client_credentials", base + "/oauth/token"])
         return Int(r.output) ?? 0
     }
 
-    /// `run` on a thread of its own. A long subprocess (schemathesis, the Python verifiers, a doc sample) run
-    /// from a test would hold one of Swift concurrency's cooperative threads — two on a 2-core machine — and
-    /// every other test of the process would stall behind it (a live-server test hit its 20 s read timeout).
-    static func runOffPool(_ exe: String, _ args: [String]) async throws -> (status: Int32, output: String) {
+    /// Runs a program to its end, on a thread of its own: its output (standard output and error together)
+    /// and exit status. A subprocess waited for on the caller's thread (checkov, schemathesis, key
+    /// generation, curl) would hold one of Swift concurrency's cooperative threads — two on a 2-core
+    /// machine — and every other test of the process would stall behind it (a client that connected and
+    /// then waited past the server's header timeout saw its connection closed).
+    /// `environment` is added to this process's.
+    static func run(_ exe: String, _ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try run(exe, args) }) }.start()
+            Thread { continuation.resume(with: Result { try runBlocking(exe, args, environment: environment) }) }.start()
         }
     }
 
-    static func run(_ exe: String, _ args: [String]) throws -> (status: Int32, output: String) {
+    private static func runBlocking(_ exe: String, _ args: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = [exe] + args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
@@ -95,7 +99,7 @@ import TestSupport
         let server = try await Self.start()
         defer { server.process.terminate(); server.process.waitUntilExit(); server.fixture.cleanUp() }
         let script = Self.repoRoot.appendingPathComponent("Tests/e2e/verify_tokens.py").path
-        let result = try await Self.runOffPool("python3", [script, server.base, server.fixture.billingSecret, server.fixture.gatewayToken,
+        let result = try await Self.run("python3", [script, server.base, server.fixture.billingSecret, server.fixture.gatewayToken,
                                               server.fixture.dir.appendingPathComponent("hs.key").path])
         #expect(result.status == 0, "\(result.output)")
         let summary = try JSON.parse(result.output.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -174,7 +178,7 @@ import TestSupport
     @Test func cliMintVerifyPipelineTestAndConfigCheck() async throws {
         let f = try Fixture(pipelines: GatewayMintTests.pipelines)
         defer { f.cleanUp() }
-        let minted = try Self.run(Self.binary, ["mint", "--config", f.configPath, "--client", "billing", "--scope", "invoices:read"])
+        let minted = try await Self.run(Self.binary, ["mint", "--config", f.configPath, "--client", "billing", "--scope", "invoices:read"])
         #expect(minted.status == 0, "\(minted.output)")
         let token = try #require(try JSON.parse(minted.output).objectValue?["access_token"]?.stringValue)
 
@@ -182,43 +186,43 @@ import TestSupport
         let state = try await f.state()
         let jwksPath = f.dir.appendingPathComponent("jwks.json").path
         try Data(state.keys.jwksJSON).write(to: URL(fileURLWithPath: jwksPath))
-        let verified = try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--issuer", f.issuer, "--audience", "https://api.example.com", token])
+        let verified = try await Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--issuer", f.issuer, "--audience", "https://api.example.com", token])
         #expect(verified.status == 0, "\(verified.output)")
         #expect(verified.output.contains("\"tenant\":\"Billing\""))
-        let wrongAud = try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--audience", "https://nope", token])
+        let wrongAud = try await Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--audience", "https://nope", token])
         #expect(wrongAud.status != 0)
         #expect(wrongAud.output.contains("audience"))
         // An ID token is not an access token, unless asked for as one; the leeway is the caller's.
         let userJSON = f.dir.appendingPathComponent("u.json").path
         try Data(#"{"id":"u-1","email":"x@example.com","username":"x","customData":{"dept":"Ops"}}"#.utf8).write(to: URL(fileURLWithPath: userJSON))
-        let withID = try Self.run(Self.binary, ["mint", "--config", f.configPath, "--client", "web-app", "--scope", "openid", "--user", userJSON])
+        let withID = try await Self.run(Self.binary, ["mint", "--config", f.configPath, "--client", "web-app", "--scope", "openid", "--user", userJSON])
         let response = withID.output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
         let idToken = try #require(try JSON.parse(response).objectValue?["id_token"]?.stringValue, "\(withID.output)")
-        let asAccess = try Self.run(Self.binary, ["verify", "--jwks", jwksPath, idToken])
+        let asAccess = try await Self.run(Self.binary, ["verify", "--jwks", jwksPath, idToken])
         #expect(asAccess.status != 0 && asAccess.output.contains("at+jwt"), "\(asAccess.output)")
-        #expect(try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--id-token", "--audience", "web-app", idToken]).status == 0)
-        #expect(try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--id-token", token]).status != 0)
+        #expect(try await Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--id-token", "--audience", "web-app", idToken]).status == 0)
+        #expect(try await Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--id-token", token]).status != 0)
         let expiredSoon = try state.keys.signers(for: nil)!.accessToken.sign(claims: ["iss": .string(f.issuer), "sub": "x",
                                                                                    "exp": .int(Int64(Date().timeIntervalSince1970) - 100)])
-        #expect(try Self.run(Self.binary, ["verify", "--jwks", jwksPath, expiredSoon]).status != 0)
-        #expect(try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--leeway", "300", expiredSoon]).status == 0)
-        #expect(try Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--leeway", "999999", expiredSoon]).status != 0)
+        #expect(try await Self.run(Self.binary, ["verify", "--jwks", jwksPath, expiredSoon]).status != 0)
+        #expect(try await Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--leeway", "300", expiredSoon]).status == 0)
+        #expect(try await Self.run(Self.binary, ["verify", "--jwks", jwksPath, "--leeway", "999999", expiredSoon]).status != 0)
 
         let userFile = f.dir.appendingPathComponent("user.json").path
         try Data(#"{"id":"1","email":"x@example.com","username":"x","customData":{"dept":"Ops"}}"#.utf8).write(to: URL(fileURLWithPath: userFile))
-        let test = try Self.run(Self.binary, ["pipeline", "test", "--config", f.configPath, "--trigger", "pre_id_token", "--user", userFile])
+        let test = try await Self.run(Self.binary, ["pipeline", "test", "--config", f.configPath, "--trigger", "pre_id_token", "--user", userFile])
         #expect(test.status == 0, "\(test.output)")
         #expect(test.output.contains("\"department\":\"Ops\""))
         #expect(test.output.contains("\"refused\":[\"iss\"]"))
 
-        let checked = try Self.run(Self.binary, ["config", "check", f.configPath])
+        let checked = try await Self.run(Self.binary, ["config", "check", f.configPath])
         #expect(checked.status == 0, "\(checked.output)")
         let keyFile = f.dir.appendingPathComponent("new.pem").path
-        let generated = try Self.run(Self.binary, ["keys", "generate", "--alg", "ES256", "--out", keyFile])
+        let generated = try await Self.run(Self.binary, ["keys", "generate", "--alg", "ES256", "--out", keyFile])
         #expect(generated.status == 0)
         let attrs = try FileManager.default.attributesOfItem(atPath: keyFile)
         #expect((attrs[.posixPermissions] as? Int) == 0o600)
-        #expect(try Self.run(Self.binary, ["keys", "generate", "--alg", "ES256", "--out", keyFile]).status != 0, "never overwrites")
+        #expect(try await Self.run(Self.binary, ["keys", "generate", "--alg", "ES256", "--out", keyFile]).status != 0, "never overwrites")
     }
 }
 
@@ -247,7 +251,7 @@ import TestSupport
         defer { f.cleanUp() }
         let userFile = f.dir.appendingPathComponent("user.json").path
         try Data(#"{"id":"1","username":"ada","customData":{"dept":"Ops"}}"#.utf8).write(to: URL(fileURLWithPath: userFile))
-        let test = try EndToEndTests.run(EndToEndTests.binary, ["pipeline", "test", "--config", f.configPath, "--trigger", "pre_id_token", "--user", userFile])
+        let test = try await EndToEndTests.run(EndToEndTests.binary, ["pipeline", "test", "--config", f.configPath, "--trigger", "pre_id_token", "--user", userFile])
         #expect(test.status == 0, "\(test.output)")
         let out = try #require(try JSON.parse(Array(test.output.utf8)).objectValue)
         #expect(out["claims"] == ["department": "Ops"])

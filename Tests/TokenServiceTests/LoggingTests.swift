@@ -35,31 +35,31 @@ import TestSupport
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         try await EndToEndTests.waitUntilUp(base + "/healthz")
 
-        func curl(_ args: [String]) throws -> String { try EndToEndTests.run("curl", ["-s", "-i", "--max-time", "10"] + args).output }
+        func curl(_ args: [String]) async throws -> String { try await EndToEndTests.run("curl", ["-s", "-i", "--max-time", "10"] + args).output }
         let now = Int64(Date().timeIntervalSince1970)
         let assertion = try JWSSigner(key: f.batchKey, typ: "JWT").sign(claims: ["iss": "batch", "sub": "batch", "aud": .string(base + "/oauth/token"),
                                                                                    "exp": .int(now + 60), "jti": "log-jti-1"])
         // Every endpoint, and the errors a client controls.
-        let withID = try curl(["-H", "X-Request-Id: gateway-req.42:a", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials",
+        let withID = try await curl(["-H", "X-Request-Id: gateway-req.42:a", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials",
                                base + "/oauth/token"])
         #expect(withID.lowercased().contains("x-request-id: gateway-req.42:a"))
         let accessToken = try #require(withID.split(whereSeparator: \.isNewline).last.flatMap { try? JSON.parse(Array($0.utf8)).objectValue?["access_token"]?.stringValue },
                                        "\(withID)")
-        let madeUp = try curl(["-H", "X-Request-Id: bad id with spaces", base + "/healthz"])
+        let madeUp = try await curl(["-H", "X-Request-Id: bad id with spaces", base + "/healthz"])
         #expect(madeUp.lowercased().contains("x-request-id: ") && !madeUp.contains("bad id"))
-        _ = try curl(["-u", "billing:wrong-secret-value-1234567890", "-d", "grant_type=client_credentials", base + "/oauth/token"])
-        _ = try curl(["-d", "grant_type=client_credentials", "-d", "client_assertion_type=" + ClientAuthenticator.assertionType,
+        _ = try await curl(["-u", "billing:wrong-secret-value-1234567890", "-d", "grant_type=client_credentials", base + "/oauth/token"])
+        _ = try await curl(["-d", "grant_type=client_credentials", "-d", "client_assertion_type=" + ClientAuthenticator.assertionType,
                       "-d", "client_assertion=" + assertion, base + "/oauth/token"])
-        _ = try curl(["-d", "client_id=hs-client", "-d", "client_secret=" + f.billingSecret, "-d", "grant_type=client_credentials", base + "/oauth/token"])
-        let minted = try curl(["-H", "Authorization: Bearer \(f.gatewayToken)", "-H", "Content-Type: application/json", "-d",
+        _ = try await curl(["-d", "client_id=hs-client", "-d", "client_secret=" + f.billingSecret, "-d", "grant_type=client_credentials", base + "/oauth/token"])
+        let minted = try await curl(["-H", "Authorization: Bearer \(f.gatewayToken)", "-H", "Content-Type: application/json", "-d",
                                #"{"client_id":"web-app","grant_type":"authorization_code","scope":"openid email phone","user":{"id":"u-9","email":"private@example.com","phone":"+15555550199"}}"#,
                                base + "/v1/tokens"])
         let idToken = try #require(minted.split(whereSeparator: \.isNewline).last.flatMap { try? JSON.parse(Array($0.utf8)).objectValue?["id_token"]?.stringValue })
-        _ = try curl(["-H", "Authorization: Bearer wrong-gateway-token-000000", "-d", "{}", base + "/v1/tokens"])
-        _ = try curl(["-u", "billing:\(f.billingSecret)", "-d", "token=" + accessToken, base + "/oauth/introspect"])
-        _ = try curl(["-H", "DPoP: not.a.proof", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials", base + "/oauth/token"])
-        for path in ["/.well-known/openid-configuration", "/.well-known/jwks.json", "/metrics", "/nowhere"] { _ = try curl([base + path]) }
-        _ = try curl(["-X", "DELETE", base + "/oauth/token"])
+        _ = try await curl(["-H", "Authorization: Bearer wrong-gateway-token-000000", "-d", "{}", base + "/v1/tokens"])
+        _ = try await curl(["-u", "billing:\(f.billingSecret)", "-d", "token=" + accessToken, base + "/oauth/introspect"])
+        _ = try await curl(["-H", "DPoP: not.a.proof", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials", base + "/oauth/token"])
+        for path in ["/.well-known/openid-configuration", "/.well-known/jwks.json", "/metrics", "/nowhere"] { _ = try await curl([base + path]) }
+        _ = try await curl(["-X", "DELETE", base + "/oauth/token"])
         // A reload that fails validation.
         let good = try Data(contentsOf: URL(fileURLWithPath: f.configPath))
         try Data(#"{"issuer": 1}"#.utf8).write(to: URL(fileURLWithPath: f.configPath))

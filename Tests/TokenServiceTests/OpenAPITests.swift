@@ -10,13 +10,13 @@ import Testing
 @Suite(.serialized) struct OpenAPITests {
     static var document: String { EndToEndTests.repoRoot.appendingPathComponent("docs/openapi.yaml").path }
 
-    @Test func theDocumentIsValid() throws {
-        let r = try EndToEndTests.run("openapi-spec-validator", [Self.document])
+    @Test func theDocumentIsValid() async throws {
+        let r = try await EndToEndTests.run("openapi-spec-validator", [Self.document])
         #expect(r.status == 0, "\(r.output)")
     }
 
     @Test func everyRouteIsDocumentedAndNothingElse() async throws {
-        let r = try EndToEndTests.run("python3", ["-c", """
+        let r = try await EndToEndTests.run("python3", ["-c", """
             import json, sys, yaml
             d = yaml.safe_load(open(sys.argv[1]))
             print(json.dumps(sorted(m.upper() + " " + p for p, ops in d["paths"].items() for m in ops if m != "parameters")))
@@ -58,7 +58,7 @@ import Testing
             ("metadata endpoints", ["--exclude-path-regex", "^/(oauth|v1)/"]),
         ]
         for (name, args) in runs {
-            let r = try await EndToEndTests.runOffPool("schemathesis", ["run", Self.document, "--url", server.base, "-n", "40", "--seed", "20261201",
+            let r = try await EndToEndTests.run("schemathesis", ["run", Self.document, "--url", server.base, "-n", "40", "--seed", "20261201",
                                                            "--request-timeout", "10", "--no-color"] + checks + args)
             #expect(r.status == 0, "\(name):\n\(r.output.suffix(4000))")
             #expect(r.output.contains("passed"), "\(name): schemathesis ran cases")

@@ -9,8 +9,8 @@ import TestSupport
 /// replica says it loaded, start-only settings, a busy port.
 @Suite(.serialized) struct ProductionEdgeTests {
     /// `curl` with the test CA: (status, body).
-    static func curl(_ ca: TestCA?, _ args: [String]) throws -> (status: Int, body: String) {
-        let r = try EndToEndTests.run("curl", ["-s", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"] + (ca.map { ["--cacert", $0.certificate] } ?? []) + args)
+    static func curl(_ ca: TestCA?, _ args: [String]) async throws -> (status: Int, body: String) {
+        let r = try await EndToEndTests.run("curl", ["-s", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"] + (ca.map { ["--cacert", $0.certificate] } ?? []) + args)
         let lines = r.output.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
     }
@@ -25,33 +25,33 @@ import TestSupport
             listen["admin"] = ["host": "127.0.0.1", "port": .int(Int64(adminPort)), "gateway_api": .bool(gatewayAPIOnAdmin)]
             config["listen"] = .object(listen)
             config["issuer"] = .string("https://localhost:\(listen["port"]?.intValue ?? 0)")
-        }, ready: { _ in (try? Self.curl(ca, ["https://localhost:\(adminPort)/healthz"]).status) == 200 })
+        }, ready: { _ in (try? await Self.curl(ca, ["https://localhost:\(adminPort)/healthz"]).status) == 200 })
         return (server, ca, adminPort)
     }
 
     @Test func theAdminListenerServesMetricsAndHealthAndBothServeTLS() async throws {
         let (server, ca, adminPort) = try await Self.tlsServer()
         let pub = "https://localhost:\(server.port)", admin = "https://localhost:\(adminPort)"
-        #expect(try Self.curl(ca, [pub + "/.well-known/openid-configuration"]).status == 200)
-        #expect(try Self.curl(ca, [pub + "/metrics"]).status == 404, "metrics are not public")
-        #expect(try Self.curl(ca, [pub + "/healthz"]).status == 404)
-        let token = try Self.curl(ca, ["-u", "billing:billing-secret-0123456789abcdef0123", "-d", "grant_type=client_credentials", pub + "/oauth/token"])
+        #expect(try await Self.curl(ca, [pub + "/.well-known/openid-configuration"]).status == 200)
+        #expect(try await Self.curl(ca, [pub + "/metrics"]).status == 404, "metrics are not public")
+        #expect(try await Self.curl(ca, [pub + "/healthz"]).status == 404)
+        let token = try await Self.curl(ca, ["-u", "billing:billing-secret-0123456789abcdef0123", "-d", "grant_type=client_credentials", pub + "/oauth/token"])
         #expect(token.status == 200, "\(token.body) \(server.log.split(separator: "\n").filter { $0.contains("pipeline failed") })")
-        #expect(try Self.curl(ca, ["-d", "grant_type=client_credentials", admin + "/oauth/token"]).status == 404, "no token endpoint on the admin port")
-        #expect(try Self.curl(ca, [admin + "/v1/tokens", "-d", "{}"]).status == 404, "the gateway API stays public unless asked")
+        #expect(try await Self.curl(ca, ["-d", "grant_type=client_credentials", admin + "/oauth/token"]).status == 404, "no token endpoint on the admin port")
+        #expect(try await Self.curl(ca, [admin + "/v1/tokens", "-d", "{}"]).status == 404, "the gateway API stays public unless asked")
 
         // What this replica loaded: the config file's digest and the signing key, in /healthz and the metric.
-        let health = try #require(try JSON.parse(Array(Self.curl(ca, [admin + "/healthz"]).body.utf8)).objectValue)
-        let digest = try EndToEndTests.run("sha256sum", [server.configPath]).output.prefix(64)
+        let health = try #require(try JSON.parse(Array(await Self.curl(ca, [admin + "/healthz"]).body.utf8)).objectValue)
+        let digest = try await EndToEndTests.run("sha256sum", [server.configPath]).output.prefix(64)
         #expect(health["config_sha256"]?.stringValue == String(digest))
         #expect(health["signing_kid"]?.stringValue?.isEmpty == false)
-        let metrics = try Self.curl(ca, [admin + "/metrics"]).body
+        let metrics = try await Self.curl(ca, [admin + "/metrics"]).body
         #expect(metrics.contains(#"tokenservice_config_info{config_sha256="\#(digest)",signing_kid="\#(health["signing_kid"]?.stringValue ?? "")"} 1"#),
                 "\(metrics.split(separator: "\n").filter { $0.contains("config") })")
 
         // Plain HTTP on a TLS port is not served; Python's ssl module agrees on the certificate and version.
-        #expect(try Self.curl(nil, ["http://127.0.0.1:\(server.port)/.well-known/jwks.json"]).status != 200)
-        let py = try EndToEndTests.run("python3", ["-c", """
+        #expect(try await Self.curl(nil, ["http://127.0.0.1:\(server.port)/.well-known/jwks.json"]).status != 200)
+        let py = try await EndToEndTests.run("python3", ["-c", """
             import socket, ssl, sys
             ctx = ssl.create_default_context(cafile=sys.argv[1])
             for port in sys.argv[2:]:
@@ -65,8 +65,8 @@ import TestSupport
         let (server, ca, adminPort) = try await Self.tlsServer(gatewayAPIOnAdmin: true)
         let body = #"{"client_id":"web-app","grant_type":"authorization_code","scope":"openid","user":{"id":"u-1","email":"ada@example.com"}}"#
         let headers = ["-H", "Authorization: Bearer dev-gateway-token-0123456789", "-H", "Content-Type: application/json", "-d", body]
-        #expect(try Self.curl(ca, headers + ["https://localhost:\(server.port)/v1/tokens"]).status == 404)
-        let minted = try Self.curl(ca, headers + ["https://localhost:\(adminPort)/v1/tokens"])
+        #expect(try await Self.curl(ca, headers + ["https://localhost:\(server.port)/v1/tokens"]).status == 404)
+        let minted = try await Self.curl(ca, headers + ["https://localhost:\(adminPort)/v1/tokens"])
         #expect(minted.status == 200, "\(minted.body)")
     }
 
@@ -122,13 +122,13 @@ import TestSupport
         #expect(try await server.waitForLog("configuration reloaded"))
         #expect(server.log.contains("setting=listen.max_connections"), "\(server.log.suffix(600))")
 
-        let second = try EndToEndTests.run(EndToEndTests.binary, ["serve", "--config", server.configPath])
+        let second = try await EndToEndTests.run(EndToEndTests.binary, ["serve", "--config", server.configPath])
         #expect(second.status != 0 && second.output.contains("cannot listen on 127.0.0.1:\(server.port)"), "\(second.output)")
     }
 
-    @Test func versionNamesTheRelease() throws {
+    @Test func versionNamesTheRelease() async throws {
         for args in [["--version"], ["version"]] {
-            let r = try EndToEndTests.run(EndToEndTests.binary, args)
+            let r = try await EndToEndTests.run(EndToEndTests.binary, args)
             #expect(r.status == 0 && r.output.hasPrefix("tokenservice \(BuildInfo.version) (commit "), "\(r.output)")
         }
     }

@@ -23,19 +23,19 @@ import TestSupport
         }
         let nginx = try Nginx(upstreams: replicas.map(\.port))
         let base = "http://127.0.0.1:\(nginx.port)"
-        func token(from address: String, secret: String, forwardedFor: String? = nil) throws -> Int {
+        func token(from address: String, secret: String, forwardedFor: String? = nil) async throws -> Int {
             var args = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "--interface", address,
                         "-u", "billing:\(secret)", "-d", "grant_type=client_credentials"]
             if let forwardedFor { args += ["-H", "X-Forwarded-For: \(forwardedFor)"] }
-            return Int(try EndToEndTests.run("curl", args + [base + "/oauth/token"]).output) ?? 0
+            return Int(try await EndToEndTests.run("curl", args + [base + "/oauth/token"]).output) ?? 0
         }
         let good = "billing-secret-0123456789abcdef0123"
-        #expect(try token(from: "127.0.0.5", secret: good) == 200)
+        #expect(try await token(from: "127.0.0.5", secret: good) == 200)
         // A stranger at 127.0.0.5 fails five times (spread over both replicas): that address is locked out for billing.
-        for _ in 0..<5 { #expect(try token(from: "127.0.0.5", secret: "wrong") == 401) }
-        #expect(try token(from: "127.0.0.5", secret: good) == 429, "even the right secret, from the stranger's address")
-        #expect(try token(from: "127.0.0.5", secret: good, forwardedFor: "127.0.0.6") == 429, "a forged X-Forwarded-For does not help")
-        #expect(try token(from: "127.0.0.6", secret: good) == 200, "the client from another address is served")
+        for _ in 0..<5 { #expect(try await token(from: "127.0.0.5", secret: "wrong") == 401) }
+        #expect(try await token(from: "127.0.0.5", secret: good) == 429, "even the right secret, from the stranger's address")
+        #expect(try await token(from: "127.0.0.5", secret: good, forwardedFor: "127.0.0.6") == 429, "a forged X-Forwarded-For does not help")
+        #expect(try await token(from: "127.0.0.6", secret: good) == 200, "the client from another address is served")
         // The access log names the client, not the proxy.
         let logs = replicas.map(\.log).joined()
         #expect(logs.contains("remote_ip=127.0.0.5") && logs.contains("remote_ip=127.0.0.6"))

@@ -57,7 +57,7 @@ import TestSupport
             })
             let key = try JWSKey(evp: try EVPKey.generateEC(curve: "P-256"), algorithm: .ES256, kid: "k")
             let proof = try key.dpopProof(htu: server.base + "/oauth/token")
-            let status = try EndToEndTests.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "billing:billing-secret-0123456789abcdef0123",
+            let status = try await EndToEndTests.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "billing:billing-secret-0123456789abcdef0123",
                                                         "-H", "DPoP: \(proof)", "-d", "grant_type=client_credentials", server.base + "/oauth/token"]).output
             #expect(status == String(expected), "trusting \(trust === ca ? "the right" : "a stranger's") CA")
             let health = try #require(try JSON.parse(Array(try await EndToEndTests.get(server.base + "/healthz").body)).objectValue)

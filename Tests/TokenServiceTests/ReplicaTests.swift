@@ -42,11 +42,11 @@ import TestSupport
         return r
     }
 
-    static func post(_ url: String, _ form: [String], user: String? = nil) throws -> (status: Int, body: JSONObject) {
+    static func post(_ url: String, _ form: [String], user: String? = nil) async throws -> (status: Int, body: JSONObject) {
         var args = ["-s", "-w", "\n%{http_code}", "--max-time", "10"]
         if let user { args += ["-u", user] }
         for field in form { args += ["--data-urlencode", field] }
-        let out = try EndToEndTests.run("curl", args + [url]).output
+        let out = try await EndToEndTests.run("curl", args + [url]).output
         let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
         let body = (try? JSON.parse(Array(lines.dropLast().joined(separator: "\n").utf8)).objectValue) ?? [:]
         return (Int(lines.last ?? "") ?? 0, body)
@@ -67,23 +67,23 @@ import TestSupport
 
         // An assertion used on replica A is refused on replica B.
         let a1 = try assertion(r.fixture, audience: tokenEndpoint)
-        #expect(try Self.post(r.a + "/oauth/token", ["grant_type=client_credentials", type, "client_assertion=" + a1]).status == 200)
-        let replay = try Self.post(r.b + "/oauth/token", ["grant_type=client_credentials", type, "client_assertion=" + a1])
+        #expect(try await Self.post(r.a + "/oauth/token", ["grant_type=client_credentials", type, "client_assertion=" + a1]).status == 200)
+        let replay = try await Self.post(r.b + "/oauth/token", ["grant_type=client_credentials", type, "client_assertion=" + a1])
         #expect(replay.status == 401 && replay.body["error"] == "invalid_client", "replayed on the other replica: \(replay)")
 
         // Failed authentications add up across replicas (limit 4 per client per minute).
         for base in [r.a, r.b, r.a, r.b] {
-            #expect(try Self.post(base + "/oauth/token", ["grant_type=client_credentials"], user: "billing:wrong").status == 401)
+            #expect(try await Self.post(base + "/oauth/token", ["grant_type=client_credentials"], user: "billing:wrong").status == 401)
         }
-        let throttled = try Self.post(r.a + "/oauth/token", ["grant_type=client_credentials"], user: "billing:" + r.fixture.billingSecret)
+        let throttled = try await Self.post(r.a + "/oauth/token", ["grant_type=client_credentials"], user: "billing:" + r.fixture.billingSecret)
         #expect(throttled.status == 429 && throttled.body["error"] == "too_many_requests")
 
         // Redis down: one-time checks fail closed, the rest serves, /healthz says so.
         redis.stop()
-        let down = try Self.post(r.b + "/oauth/token", ["grant_type=client_credentials", type,
+        let down = try await Self.post(r.b + "/oauth/token", ["grant_type=client_credentials", type,
                                                          "client_assertion=" + (try assertion(r.fixture, audience: tokenEndpoint))])
         #expect(down.status == 503 && down.body["error"] == "temporarily_unavailable", "\(down)")
-        #expect(try Self.post(r.b + "/oauth/token", ["grant_type=client_credentials"], user: "es-client:" + r.fixture.billingSecret).status == 200,
+        #expect(try await Self.post(r.b + "/oauth/token", ["grant_type=client_credentials"], user: "es-client:" + r.fixture.billingSecret).status == 200,
                 "counters fail open: secrets still work")
         let health = try await EndToEndTests.get(r.b + "/healthz")
         let healthBody = try JSON.parse(Array(health.body)).objectValue
@@ -92,7 +92,7 @@ import TestSupport
         // Redis back: service resumes.
         try redis.start()
         try await Task.sleep(for: .milliseconds(700))
-        let back = try Self.post(r.b + "/oauth/token", ["grant_type=client_credentials", type,
+        let back = try await Self.post(r.b + "/oauth/token", ["grant_type=client_credentials", type,
                                                          "client_assertion=" + (try assertion(r.fixture, audience: tokenEndpoint))])
         #expect(back.status == 200, "\(back)")
         #expect(try JSON.parse(Array(try await EndToEndTests.get(r.a + "/healthz").body)).objectValue?["status"] == "ok")
@@ -117,7 +117,7 @@ import TestSupport
         let cache = 1.0
         let script = EndToEndTests.repoRoot.appendingPathComponent("Tests/e2e/rotation_verifier.py").path
         let stop = f.dir.appendingPathComponent("stop").path
-        async let load = EndToEndTests.runOffPool("python3", [script, server.base, "billing", f.billingSecret, stop, String(cache)])
+        async let load = EndToEndTests.run("python3", [script, server.base, "billing", f.billingSecret, stop, String(cache)])
         let keys = original["keys"]!.arrayValue!
         func key(_ kid: String, _ file: String, _ status: String) -> JSONValue {
             ["kid": .string(kid), "alg": "RS256", "private_key_file": .string(file), "status": .string(status)]
@@ -143,7 +143,7 @@ import TestSupport
             $0["signing_key"] = "rs-2"
         }
         for _ in 0..<100 {
-            let t = try EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials", server.base + "/oauth/token"])
+            let t = try await EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials", server.base + "/oauth/token"])
             if t.output.contains("access_token"), let token = try JSON.parse(Array(t.output.utf8)).objectValue?["access_token"]?.stringValue,
                let header = Base64URL.decode(Array(token.split(separator: ".")[0].utf8)), String(decoding: header, as: UTF8.self).contains("rs-2") { break }
             try await Task.sleep(for: .milliseconds(50))

@@ -33,25 +33,16 @@ import Testing
         let blocks = try Self.shellBlocks("docs/key-rotation.md")
         #expect(blocks.count == 7, "the setup and six steps")
         let keys = server.work.appendingPathComponent("keys").path
-        let p = Process()
-        let out = Pipe()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-euo", "pipefail", "-c", blocks.joined(separator: "\n")]
-        p.environment = ProcessInfo.processInfo.environment.merging([
+        let (status, output) = try await EndToEndTests.run("bash", ["-euo", "pipefail", "-c", blocks.joined(separator: "\n")], environment: [
             "TOKENSERVICE": EndToEndTests.binary, "CONFIG": server.configPath, "KEYS": keys, "BASE": server.base,
             "PID": String(server.pid), "JWKS_CACHE_SECONDS": "0", "LONGEST_TOKEN_SECONDS": "0",
-        ]) { $1 }
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(output)")
+        ])
+        #expect(status == 0, "\(output)")
         let published = output.split(separator: "\n").filter { $0.hasPrefix("ed-1") }
         #expect(published == ["ed-1 es-1 rs-1 rs-2", "ed-1 es-1 rs-1 rs-2", "ed-1 es-1 rs-2"], "\(output)")
         #expect(!FileManager.default.fileExists(atPath: server.work.appendingPathComponent("keys/rs256.pem").path), "the old key file is gone")
         // Tokens are signed with the new key now.
-        let token = try EndToEndTests.run("curl", ["-s", "-u", "billing:billing-secret-0123456789abcdef0123", "-d", "grant_type=client_credentials",
+        let token = try await EndToEndTests.run("curl", ["-s", "-u", "billing:billing-secret-0123456789abcdef0123", "-d", "grant_type=client_credentials",
                                                    server.base + "/oauth/token"]).output
         let jwt = try #require(try JSON.parse(Array(token.utf8)).objectValue?["access_token"]?.stringValue)
         let header = try #require(try JSON.parse(Base64URL.decode(String(jwt.split(separator: ".")[0])) ?? []).objectValue)

@@ -25,7 +25,7 @@ import TestSupport
     }
 
     static func call(_ url: String, txnToken: String?) async throws -> (status: Int, body: JSONObject) {
-        let out = try await EndToEndTests.runOffPool("curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10", "-X", "POST"]
+        let out = try await EndToEndTests.run("curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10", "-X", "POST"]
                                             + (txnToken.map { ["-H", "Txn-Token: \($0)"] } ?? []) + [url + "/transactions"]).output
         let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
         let body = (try? JSON.parse(Array(lines.dropLast().joined(separator: "\n").utf8)).objectValue) ?? [:]
@@ -46,7 +46,7 @@ import TestSupport
         defer { server.process.terminate(); server.process.waitUntilExit(); server.fixture.cleanUp() }
 
         let script = EndToEndTests.repoRoot.appendingPathComponent("Tests/e2e/verify_txn_tokens.py").path
-        let result = try await EndToEndTests.runOffPool("python3", [script, server.base, server.fixture.billingSecret, Self.domain])
+        let result = try await EndToEndTests.run("python3", [script, server.base, server.fixture.billingSecret, Self.domain])
         #expect(result.status == 0, "\(result.output)")
         let summary = try #require(try JSON.parse(Array(result.output.trimmingCharacters(in: .whitespacesAndNewlines).utf8)).objectValue)
         let txnToken = try #require(summary["txn_token"]?.stringValue), accessToken = try #require(summary["access_token"]?.stringValue)

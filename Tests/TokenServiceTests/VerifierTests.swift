@@ -30,8 +30,8 @@ import TokenVerifier
         #expect(fetches.load(ordering: .relaxed) == 2, "an unknown kid refetches once per interval, not once per token")
     }
 
-    static func get(_ url: String, token: String, scheme: String = "Bearer", proof: String? = nil) throws -> (status: Int, body: String) {
-        let out = try EndToEndTests.run("curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10", "-H", "Authorization: \(scheme) \(token)"]
+    static func get(_ url: String, token: String, scheme: String = "Bearer", proof: String? = nil) async throws -> (status: Int, body: String) {
+        let out = try await EndToEndTests.run("curl", ["-s", "-w", "\n%{http_code}", "--max-time", "10", "-H", "Authorization: \(scheme) \(token)"]
                                             + (proof.map { ["-H", "DPoP: \($0)"] } ?? []) + [url]).output
         let lines = out.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
@@ -52,15 +52,15 @@ import TokenVerifier
         let api = "http://127.0.0.1:\(port)"
         try await EndToEndTests.waitUntilUp(api + "/healthz")
 
-        func token(_ scope: String = "invoices:read") throws -> String {
-            let out = try EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials",
+        func token(_ scope: String = "invoices:read") async throws -> String {
+            let out = try await EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials",
                                                      "-d", "scope=\(scope)", server.base + "/oauth/token"]).output
             return try #require(try JSON.parse(Array(out.utf8)).objectValue?["access_token"]?.stringValue)
         }
-        let good = try token()
-        #expect(try Self.get(api + "/invoices", token: good).status == 200)
-        #expect(try Self.get(api + "/me", token: good).body.contains(#""sub":"billing""#))
-        #expect(try Self.get(api + "/invoices", token: try token("invoices:write")).status == 403, "scope is checked")
+        let good = try await token()
+        #expect(try await Self.get(api + "/invoices", token: good).status == 200)
+        #expect(try await Self.get(api + "/me", token: good).body.contains(#""sub":"billing""#))
+        #expect(try await Self.get(api + "/invoices", token: try await token("invoices:write")).status == 403, "scope is checked")
 
         // Refused: tampered, expired, foreign issuer, an ID token, a token of another key.
         let signer = try #require(try await f.state().keys.signers(for: nil))
@@ -77,10 +77,10 @@ import TokenVerifier
         let otherKey = try JWSKey(evp: try EVPKey.generateRSA(), algorithm: .RS256, kid: "rs-1")
         for (name, t) in [("tampered", parts.joined(separator: ".")), ("expired", try signed(expired)), ("foreign issuer", try signed(foreign)),
                           ("ID token", try signed(fine, typ: "JWT")), ("another key under our kid", try signed(fine, key: otherKey))] {
-            let r = try Self.get(api + "/invoices", token: t)
+            let r = try await Self.get(api + "/invoices", token: t)
             #expect(r.status == 401, "\(name): \(r)")
         }
-        #expect(try Self.get(api + "/invoices", token: try signed(fine)).status == 200, "the same claims, properly signed")
+        #expect(try await Self.get(api + "/invoices", token: try signed(fine)).status == 200, "the same claims, properly signed")
 
         // Staged rotation: rs-2 published as next, then signing; the backend keeps accepting every token.
         try Fixture.write(f.dir, "rs-2.pem", try EVPKey.generateRSA().privateKeyPEM())
@@ -90,17 +90,17 @@ import TokenVerifier
         try Data(JSON.serializeString(.object(config)).utf8).write(to: URL(fileURLWithPath: f.configPath))
         kill(server.process.processIdentifier, SIGHUP)
         try await Task.sleep(for: .milliseconds(500))
-        #expect(try Self.get(api + "/invoices", token: try token()).status == 200)
+        #expect(try await Self.get(api + "/invoices", token: try await token()).status == 200)
         config["keys"] = .array(keys.map { $0.objectValue?["kid"] == "rs-1" ? ["kid": "rs-1", "alg": "RS256", "private_key_file": "rs.pem", "status": "retiring"] : $0 }
                                 + [["kid": "rs-2", "alg": "RS256", "private_key_file": "rs-2.pem"]])
         config["signing_key"] = "rs-2"
         try Data(JSON.serializeString(.object(config)).utf8).write(to: URL(fileURLWithPath: f.configPath))
         kill(server.process.processIdentifier, SIGHUP)
         try await Task.sleep(for: .milliseconds(500))
-        let rotated = try token()
+        let rotated = try await token()
         #expect(try JSON.parse(Array(Base64URL.decode(Array(rotated.split(separator: ".")[0].utf8))!)).objectValue?["kid"] == "rs-2")
-        #expect(try Self.get(api + "/invoices", token: rotated).status == 200, "a token of the new key")
-        #expect(try Self.get(api + "/invoices", token: good).status == 200, "a token of the retiring key")
+        #expect(try await Self.get(api + "/invoices", token: rotated).status == 200, "a token of the new key")
+        #expect(try await Self.get(api + "/invoices", token: good).status == 200, "a token of the retiring key")
     }
 
     static func startBackend(issuer: String, arguments: [String] = []) async throws -> (Process, String) {
@@ -130,7 +130,7 @@ import TokenVerifier
 
         let key = try JWSKey(evp: try EVPKey.generateEC(curve: "P-256"), algorithm: .ES256, kid: "holder")
         let other = try JWSKey(evp: try EVPKey.generateEC(curve: "P-256"), algorithm: .ES256, kid: "thief")
-        let issued = try EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials", "-d", "scope=invoices:read",
+        let issued = try await EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials", "-d", "scope=invoices:read",
                                                     "-H", "DPoP: \(try key.dpopProof(htu: server.base + "/oauth/token"))", server.base + "/oauth/token"]).output
         let bound = try #require(try JSON.parse(Array(issued.utf8)).objectValue?["access_token"]?.stringValue, "\(issued)")
         let url = api + "/me"
@@ -138,24 +138,24 @@ import TokenVerifier
             try k.dpopProof(htu: htu ?? url, method: method, accessToken: token ?? bound)
         }
         let reused = try proof()
-        #expect(try Self.get(url, token: bound, scheme: "DPoP", proof: reused).status == 200)
+        #expect(try await Self.get(url, token: bound, scheme: "DPoP", proof: reused).status == 200)
         let refusals: [(String, (status: Int, body: String))] = [
-            ("as a bearer token", try Self.get(url, token: bound)),
-            ("as a bearer token with a proof", try Self.get(url, token: bound, proof: try proof())),
-            ("without a proof", try Self.get(url, token: bound, scheme: "DPoP")),
-            ("a replayed proof", try Self.get(url, token: bound, scheme: "DPoP", proof: reused)),
-            ("a proof of another key", try Self.get(url, token: bound, scheme: "DPoP", proof: try proof(other))),
-            ("a proof for another method", try Self.get(url, token: bound, scheme: "DPoP", proof: try proof(method: "POST"))),
-            ("a proof for another URL", try Self.get(url, token: bound, scheme: "DPoP", proof: try proof(htu: api + "/invoices"))),
-            ("a proof for another token", try Self.get(url, token: bound, scheme: "DPoP", proof: try proof(token: "x.y.z"))),
-            ("a backend that does not check proofs", try Self.get(plainAPI + "/me", token: bound, scheme: "DPoP",
+            ("as a bearer token", try await Self.get(url, token: bound)),
+            ("as a bearer token with a proof", try await Self.get(url, token: bound, proof: try proof())),
+            ("without a proof", try await Self.get(url, token: bound, scheme: "DPoP")),
+            ("a replayed proof", try await Self.get(url, token: bound, scheme: "DPoP", proof: reused)),
+            ("a proof of another key", try await Self.get(url, token: bound, scheme: "DPoP", proof: try proof(other))),
+            ("a proof for another method", try await Self.get(url, token: bound, scheme: "DPoP", proof: try proof(method: "POST"))),
+            ("a proof for another URL", try await Self.get(url, token: bound, scheme: "DPoP", proof: try proof(htu: api + "/invoices"))),
+            ("a proof for another token", try await Self.get(url, token: bound, scheme: "DPoP", proof: try proof(token: "x.y.z"))),
+            ("a backend that does not check proofs", try await Self.get(plainAPI + "/me", token: bound, scheme: "DPoP",
                                                                   proof: try key.dpopProof(htu: plainAPI + "/me", method: "GET", accessToken: bound))),
         ]
         for (name, r) in refusals { #expect(r.status == 401, "\(name): \(r)") }
 
-        let plain = try #require(try JSON.parse(Array(try EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials",
+        let plain = try #require(try JSON.parse(Array(try await EndToEndTests.run("curl", ["-s", "-u", "billing:\(f.billingSecret)", "-d", "grant_type=client_credentials",
                                                                                   server.base + "/oauth/token"]).output.utf8)).objectValue?["access_token"]?.stringValue)
-        #expect(try Self.get(url, token: plain).status == 200, "an unbound token stays a bearer token")
-        #expect(try Self.get(url, token: plain, scheme: "DPoP", proof: try proof(token: plain)).status == 401, "the DPoP scheme is for bound tokens")
+        #expect(try await Self.get(url, token: plain).status == 200, "an unbound token stays a bearer token")
+        #expect(try await Self.get(url, token: plain, scheme: "DPoP", proof: try proof(token: plain)).status == 401, "the DPoP scheme is for bound tokens")
     }
 }
