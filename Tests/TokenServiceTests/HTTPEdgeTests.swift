@@ -113,7 +113,7 @@ import Testing
 
     @Test func http10KeepsTheConnectionOnlyWhenAsked() async throws {
         try await Self.withEdge { port, _ in
-            let kept = try #require(RawConnection(port: port, timeoutSeconds: 1))
+            let kept = try #require(RawConnection(port: port, timeoutSeconds: 10))
             kept.send("GET /one HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             kept.send("GET /two HTTP/1.0\r\n\r\n")
             let answers = Self.responses(await kept.readToEndOffPool())

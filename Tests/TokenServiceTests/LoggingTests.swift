@@ -2,7 +2,9 @@ import Foundation
 import JOSE
 import JSONCore
 import Logging
+import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Testing
 import TestSupport
 @testable import TokenService
@@ -121,7 +123,8 @@ import TestSupport
         logger[metadataKey: "request_id"] = "r-7"
         let scope = RequestScope(logger: logger)
         scope.note.set { $0.clientID = "bill ing"; $0.grantType = "client_credentials"; $0.alg = "ES256"; $0.kid = "es-1" }
-        AccessLog.write(scope, method: .POST, path: "/oauth/token", status: .ok, elapsed: .microseconds(1234), remoteIP: "203.0.113.7")
+        AccessLog.write(scope, method: .POST, path: "/oauth/token", status: .ok, elapsed: .microseconds(1234), remoteIP: "203.0.113.7",
+                        loop: MultiThreadedEventLoopGroup.singleton.next())
         logger.info("access", metadata: ["method": "POST", "path": "/oauth/token", "status": "200", "duration_ms": "1.234",
                                          "remote_ip": "203.0.113.7", "client_id": "bill ing", "grant_type": "client_credentials",
                                          "alg": "ES256", "kid": "es-1"])
@@ -131,6 +134,48 @@ import TestSupport
         func withoutTime(_ line: String) -> String { line.replacingOccurrences(of: #"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"#, with: "T", options: .regularExpression) }
         #expect(withoutTime(lines[0]) == withoutTime(lines[1]), "\(lines)")
         #expect(lines[0].contains("request_id") && lines[0].contains("r-7") && lines[0].contains("\"bill ing\""))
+    }
+
+    /// Access lines of one event-loop turn are held and written at its end, in order; a line written
+    /// directly goes after the held ones; held lines never pass `batchBytes` in one write.
+    @Test func accessLinesOfOneLoopTurnGoOutAtItsEnd() async throws {
+        var fds: [Int32] = [-1, -1]
+        let made = pipe(&fds)
+        try #require(made == 0 && fds[0] > 2 && fds[1] > 2)
+        defer { close(fds[0]); close(fds[1]) }
+        let (reader, sink) = (fds[0], LogSink.writing(to: fds[1]))
+        func readable() -> Bool {
+            var p = pollfd(fd: reader, events: Int16(POLLIN), revents: 0)
+            return poll(&p, 1, 0) == 1
+        }
+        func readAll() -> String {
+            var out: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 65536)
+            while readable() {
+                let n = read(reader, &buffer, buffer.count)
+                out += buffer.prefix(max(0, n))
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let heldDuringTheTurn = try await loop.submit {
+            for n in 0..<3 { sink.writeBatched(Array("a\(n)\n".utf8), on: loop) }
+            return !readable()
+        }.get()
+        try await loop.submit {}.get()
+        #expect(heldDuringTheTurn && readAll() == "a0\na1\na2\n")
+
+        let (direct, full) = try await loop.submit {
+            sink.writeBatched(Array("b0\n".utf8), on: loop)
+            sink.write(Array("direct\n".utf8))
+            let direct = readAll()
+            sink.writeBatched(Array(String(repeating: "x", count: LogSink.batchBytes - 2).utf8) + [0x0A], on: loop)
+            sink.writeBatched(Array("c0\n".utf8), on: loop)
+            return (direct, readAll())
+        }.get()
+        try await loop.submit {}.get()
+        #expect(direct == "b0\ndirect\n")
+        #expect(full.count == LogSink.batchBytes - 1, "the held lines went out when the next would not fit")
+        #expect(readAll() == "c0\n")
     }
 
     @Test func jsonLinesEscapeEverythingAndDropCredentialFields() throws {

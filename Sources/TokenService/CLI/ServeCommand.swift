@@ -25,7 +25,10 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             let built = try await buildApplication(configuration: .init(configPath: config, host: host, port: port,
                                                                         logger: Logger(label: "tokenservice")))
-            defer { built.engine.shutdown() }
+            defer {
+                built.engine.shutdown()
+                LogSink.standardError.flush()
+            }
             try await built.run()
         } catch let error as ConfigError {
             throw CommandFailure("configuration \(config) is not valid:\n" + error.problems.map { "  - \($0)" }.joined(separator: "\n"))

@@ -132,7 +132,8 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
         deadlines.responseSent()
         let elapsed = ContinuousClock.now - started
         metrics.request(endpoint: Endpoint.byPath[path]?.path ?? "other", status: Int(response.status.code), duration: elapsed)
-        AccessLog.write(scope, method: method, path: path, status: response.status, elapsed: elapsed, remoteIP: remoteIP)
+        AccessLog.write(scope, method: method, path: path, status: response.status, elapsed: elapsed, remoteIP: remoteIP,
+                        loop: context.eventLoop)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
         if method != .HEAD, !response.body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)

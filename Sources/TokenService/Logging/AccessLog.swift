@@ -48,9 +48,11 @@ enum AccessLog {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    /// The request's access line: straight to the service's log handler (no `Logger.Metadata` built), or
-    /// through swift-log for another handler; the same line either way.
-    static func write(_ scope: RequestScope, method: HTTPMethod, path: String, status: HTTPResponseStatus, elapsed: Duration, remoteIP: String) {
+    /// The request's access line: straight to the service's log handler (no `Logger.Metadata` built; the
+    /// line goes out at the end of `loop`'s turn), or through swift-log for another handler; the same line
+    /// either way.
+    static func write(_ scope: RequestScope, method: HTTPMethod, path: String, status: HTTPResponseStatus, elapsed: Duration, remoteIP: String,
+                      loop: any EventLoop) {
         guard scope.logger.logLevel <= .info else { return }
         var fields: [(key: String, value: String)] = [("method", method.rawValue), ("path", path), ("status", String(status.code)),
                                                       ("duration_ms", milliseconds(elapsed)), ("remote_ip", remoteIP)]
@@ -59,7 +61,7 @@ enum AccessLog {
         if let v = note.grantType { fields.append(("grant_type", v)) }
         if let v = note.alg { fields.append(("alg", v)) }
         if let v = note.kid { fields.append(("kid", v)) }
-        if let handler = scope.logger.handler as? ServiceLogHandler { return handler.logAccess(fields) }
+        if let handler = scope.logger.handler as? ServiceLogHandler { return handler.logAccess(fields, on: loop) }
         scope.logger.info("access", metadata: Logger.Metadata(uniqueKeysWithValues: fields.map { ($0.key, .string($0.value)) }))
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import NIOCore
 import Synchronization
 
 /// Log lines for operators: `text` (human) or `json` (one object per line with `ts`, `level`, `msg`,
@@ -44,14 +45,15 @@ struct ServiceLogHandler: LogHandler {
     }
 
     /// The access line of a request: its fields (fixed, none of them a credential) and this handler's
-    /// metadata (the request id), formatted as `log` formats them, without a `Logger.Metadata` dictionary.
-    func logAccess(_ access: [(key: String, value: String)]) {
+    /// metadata (the request id), formatted as `log` formats them, without a `Logger.Metadata` dictionary;
+    /// written at the end of `loop`'s turn with the turn's other access lines.
+    func logAccess(_ access: [(key: String, value: String)], on loop: any EventLoop) {
         guard logLevel <= .info else { return }
         var fields = access
         for (key, value) in metadata where !Self.isRedacted(key) && !access.contains(where: { $0.key == key }) {
             fields.append((key, "\(value)"))
         }
-        sink.write(line(level: .info, message: "access", fields: fields))
+        sink.writeBatched(line(level: .info, message: "access", fields: fields), on: loop)
     }
 
     static func isRedacted(_ key: String) -> Bool {
@@ -191,19 +193,67 @@ struct ServiceLogHandler: LogHandler {
     }
 }
 
-/// Where log lines go: standard error, or a buffer (tests read what a run logged).
+/// Where log lines go: standard error (or another descriptor), or a buffer (tests read what a run logged).
 final class LogSink: Sendable {
-    private let capturing: Bool
+    /// The descriptor written to; none when capturing.
+    private let fd: Int32?
     private let captured = Mutex<[String]>([])
-    private init(capturing: Bool) { self.capturing = capturing }
-    static let standardError = LogSink(capturing: false)
-    static func capturing() -> LogSink { LogSink(capturing: true) }
+    /// Access lines held until the end of their event loop's turn, and whether a flush is scheduled.
+    private let held = Mutex<(bytes: [UInt8], flushScheduled: Bool)>(([], false))
+    /// The most one `write(2)` of held lines carries: PIPE_BUF, so that on a pipe no other writer's
+    /// line can land inside it.
+    static let batchBytes = 4096
 
-    /// Writes a line that ends in its newline.
+    private init(fd: Int32?) { self.fd = fd }
+    static let standardError = LogSink(fd: 2)
+    static func capturing() -> LogSink { LogSink(fd: nil) }
+    /// Writes to `fd` (tests: a pipe), which stays the caller's to close.
+    static func writing(to fd: Int32) -> LogSink { LogSink(fd: fd) }
+
+    /// Writes a line that ends in its newline (after any held lines: the order of lines is kept).
     func write(_ line: [UInt8]) {
-        if capturing { return captured.withLock { $0.append(String(decoding: line.dropLast(), as: UTF8.self)) } }
-        // One write(2) per line: lines of concurrent requests never interleave.
-        line.withUnsafeBufferPointer { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+        guard let fd else { return captured.withLock { $0.append(String(decoding: line.dropLast(), as: UTF8.self)) } }
+        held.withLock { h in
+            Self.flush(&h.bytes, to: fd)
+            Self.writeOut(line, to: fd)
+        }
+    }
+
+    /// Writes a line at the end of `loop`'s current turn, together with the lines other requests of the
+    /// turn wrote: one `write(2)` per turn under load instead of one per request.
+    func writeBatched(_ line: [UInt8], on loop: any EventLoop) {
+        guard let fd else { return write(line) }
+        let schedule = held.withLock { h -> Bool in
+            if h.bytes.count + line.count > Self.batchBytes { Self.flush(&h.bytes, to: fd) }
+            if line.count > Self.batchBytes {
+                Self.writeOut(line, to: fd)
+                return false
+            }
+            h.bytes.append(contentsOf: line)
+            defer { h.flushScheduled = true }
+            return !h.flushScheduled
+        }
+        if schedule { loop.execute { self.flush() } }
+    }
+
+    /// Writes the held lines now.
+    func flush() {
+        guard let fd else { return }
+        held.withLock { h in
+            Self.flush(&h.bytes, to: fd)
+            h.flushScheduled = false
+        }
+    }
+
+    private static func flush(_ bytes: inout [UInt8], to fd: Int32) {
+        guard !bytes.isEmpty else { return }
+        writeOut(bytes, to: fd)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    /// One `write(2)` (a line, or whole lines held): lines never interleave with another writer's.
+    private static func writeOut(_ bytes: [UInt8], to fd: Int32) {
+        bytes.withUnsafeBufferPointer { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
     }
 
     var lines: [String] { captured.withLock { $0 } }
