@@ -202,6 +202,7 @@ poison_loop() { # $1 base url, $2 seconds: the looping client, twice a second, e
   wait
 }
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+pss_kb() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }  # shared pages split between their processes
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # user + system, clock ticks
 workers_sum() { # $1 per-process measure (rss_kb|cpu_ticks), $2 server pid -> its sum over the pipeline workers
   local sum=0 p
@@ -213,11 +214,12 @@ bench() { # $1 name, $2 server (plain|pipelines), $3 url, $4 lua (optional), $5 
   [ -n "${4:-}" ] && args+=(-s "$4")
   echo "== $1" >&2
   before="$(cpu_ticks "$pid") $(workers_sum cpu_ticks "$pid")"
+  local rss_before; rss_before=$(rss_kb "$pid")
   wrk "${args[@]}" "$3" > "$OUT/raw/$1.txt"
   after="$(cpu_ticks "$pid") $(workers_sum cpu_ticks "$pid")"
   # Summed RSS: pages the processes share (the executable, JavaScriptCore) count once per process.
   local rss; rss=$(rss_kb "$pid")
-  echo "rss_kb $rss rss_sum_kb $((rss + $(workers_sum rss_kb "$pid")))" >> "$OUT/raw/$1.txt"
+  echo "rss_kb $rss rss_sum_kb $((rss + $(workers_sum rss_kb "$pid"))) rss_before_kb $rss_before pss_sum_kb $(($(pss_kb "$pid") + $(workers_sum pss_kb "$pid")))" >> "$OUT/raw/$1.txt"
   echo "cpu_ticks_before $before cpu_ticks_after $after clk_tck $(getconf CLK_TCK)" >> "$OUT/raw/$1.txt"
   grep -E "Requests/sec|99%" "$OUT/raw/$1.txt" >&2
 }

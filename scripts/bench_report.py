@@ -35,7 +35,8 @@ def wrk(name):
         "rps": rps, "p50": latency(50), "p99": latency(99),
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
         "socket_errors": errors.group(0) if errors else "",
-        "rss_mib": kb("rss_kb"), "rss_sum_mib": kb("rss_sum_kb"),
+        "rss_mib": kb("rss_kb"), "rss_sum_mib": kb("rss_sum_kb"), "rss_before_mib": kb("rss_before_kb"),
+        "pss_sum_mib": kb("pss_sum_kb"),
         "server_us": per_request_us(ticks[0], ticks[2]), "workers_us": per_request_us(ticks[1], ticks[3]),
     }
 
@@ -96,7 +97,11 @@ ratios = [
      runs["workload-es256"]["rps"] / runs["pkj-es256"]["rps"], ">= 0.8", runs["workload-es256"]["rps"] / runs["pkj-es256"]["rps"] >= 0.8),
 ]
 max_rss_sum = max(r["rss_sum_mib"] for n, r in runs.items() if not n.startswith("poison"))
-growth = runs["hs256-repeat"]["rss_mib"] - runs["hs256"]["rss_mib"]
+max_pss_sum = max(r["pss_sum_mib"] for n, r in runs.items() if not n.startswith("poison"))
+# The service's RSS over one HS256 run once warm (every kind of token has been issued before it): a
+# request that left something behind would show here.
+growth = runs["hs256-repeat"]["rss_mib"] - runs["hs256-repeat"]["rss_before_mib"]
+dpop_growth = runs["es256-dpop"]["rss_mib"] - runs["es256-dpop"]["rss_before_mib"]
 healthz, hs256 = runs["healthz"]["rps"], runs["hs256"]["rps"]
 # One RS256 token costs one signature (1/rsa of the machine) plus one HTTP exchange, wrk included
 # (at least 1/healthz of the machine): the best ratio this machine can show, and what our HS256 path predicts.
@@ -136,7 +141,9 @@ lines.append(f"| failed requests of the steady client while another client's fun
              f"{'yes' if poison_failed_others == 0 else 'no'} |")
 lines.append(f"| HS256 p99 latency at 32 connections | {fmt(runs['hs256']['p99'])} ms | <= 5 ms | {'yes' if (runs['hs256']['p99'] or 99) <= 5 else 'no'} |")
 lines.append(f"| peak RSS under load, service + pipeline workers (summed: shared pages count once per process) | {max_rss_sum:.0f} MiB | < 200 MiB | {'yes' if max_rss_sum < 200 else 'no'} |")
-lines.append(f"| RSS growth of the service, second identical HS256 run | {growth:+.1f} MiB | no growth | {'yes' if growth < 5 else 'no'} |")
+lines.append(f"| peak memory under load, service + pipeline workers, PSS (shared pages split between the processes that map them: what the machine spends) | {max_pss_sum:.0f} MiB | (tracked) | – |")
+lines.append(f"| RSS growth of the service over an HS256 run once warm (after the RS256, ES256 and DPoP runs) | {growth:+.1f} MiB | no growth | {'yes' if growth < 1 else 'no'} |")
+lines.append(f"| RSS growth over the DPoP run: each proof's `jti` is held until the proof expires (at most 100,000 live one-time ids per replica; past that a new one is refused) | {dpop_growth:+.1f} MiB | (tracked) | – |")
 lines.append("")
 lines.append("What this machine allows for RS256, from the same run: a token costs one signature (1/openssl-rate of the machine) plus one HTTP exchange with wrk on the same cores (at least 1/healthz-rate). So no token path can beat "
              f"healthz ÷ (openssl + healthz) = **{rs256_bound:.2f}** of the openssl rate here; with this run's HS256 path "
@@ -243,14 +250,23 @@ lines.append("""## Where the time goes (profiled 2026-12-03 with `perf record -g
   metrics, `/healthz` without Redis) are written inside the read; token requests run in `Task.immediate` on the
   event loop and never leave it unless they wait for a pipeline, Redis or an outbound call (perf: every sample of an
   HS256 run is on the two NIO threads). `strace -c`: one `read` and one `writev` per request, as the floor.
-- **`/healthz` against the floor (CPU per request, same run):** floor 31 µs, ours 63 µs, ours with the access log off
-  46 µs. The access line (metadata, formatting, one `write(2)` per line so concurrent lines never interleave) is
-  ≈ 17 µs of it; request id, metrics, deadline bookkeeping and the extra handler the rest. A/B with throw-away
-  builds: answering `/healthz` inside the read without the responder saved 10–15 µs, a `Task.immediate` with an
-  empty body costs 5–8 µs (why answers without waiting skip it).
-- **HS256 against the floor:** 171 µs per token. By `perf` sample (HS256 run, categories by the first frame of
-  ours from the leaf): response write — NIO's encoder and `writev`, which on loopback also runs the receiver's TCP
-  path — 29 %; request read and HTTP decode 13 %; access line 11 %; claims, Jansson and the token response JSON
+- **`/healthz` against the floor (CPU per request; 2026-12-03 22:10–22:25, bench runs and interleaved A/B runs of the
+  same binary):** floor 37–38 µs; ours with the access log off 45–50 µs; ours with it 50–66 µs (runs fall at 50–52
+  or at 62–66 µs, with 12 voluntary context switches per 1000 requests in either: the machine's scheduling, not a
+  lock). The access line was ≈ 17 µs while each line was its own `write(2)` (to a file shared by both event loops,
+  whose threads also queued on the file's position lock); the lines of one event-loop turn now go out in one
+  `write(2)` at the end of the turn (never more than PIPE_BUF, so they still cannot interleave with another
+  writer's): 1.07 `write`/`writev` calls per request, the responses included, against 2 before. What is left of
+  it is formatting — `perf`: ≈ 4 µs to format the line (timestamp digits, the plain-or-quoted check per field,
+  UTF-8 appends) and ≈ 4 µs to gather it (fields, the request's note, the request id from the logger's metadata).
+  Request id, metrics, deadline bookkeeping and the extra handler are the rest. A/B with throw-away builds:
+  answering `/healthz` inside the read without the responder saved 10–15 µs, a `Task.immediate` with an empty body
+  costs 5–8 µs (why answers without waiting skip it).
+- **HS256 against the floor:** 170 µs per token. By `perf` sample (HS256 run, categories by the first frame of
+  ours from the leaf; profiled before the access lines were batched — since then `perf` puts the whole access line
+  at 4.6 %, its formatting 2.4 %, the batch 0.7 %, and every sample of the run on the two NIO threads, with about
+  15 voluntary context switches per thread per second: nothing hops): response write — NIO's encoder and `writev`,
+  which on loopback also runs the receiver's TCP path — 29 %; request read and HTTP decode 13 %; access line 11 %; claims, Jansson and the token response JSON
   ≈ 8 %; HMAC and base64url ≈ 5 %; token endpoint, client authentication, grant, scope ≈ 9 %; form and Basic
   parsing ≈ 4 %; task and responder glue 6 %; malloc/free and the rest. The ≥ 0.45 target needs ≈ 70 µs per token
   here: more than the whole of NIO's own read-and-write cost for this request and response plus our token work.
