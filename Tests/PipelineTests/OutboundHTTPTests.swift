@@ -43,7 +43,7 @@ import Testing
     ]
 
     @Test(arguments: [false, true]) func publishedNotifiersDeliverTheirBodies(async: Bool) async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let engine = TestWorker.engine()
         defer { engine.shutdown() }
         let fns = Self.notifiers.map { Fn(name: $0.name, source: $0.source, async: async) }
@@ -84,7 +84,7 @@ import Testing
         ("file scheme", "axios.get('file:///etc/passwd')", "ERR_INVALID_URL"),
     ])
     func failuresReachTheFunctionAsAxiosErrors(name: String, call: String, expected: String) async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let refused = unusedLoopbackPort()
         let engine = TestWorker.engine()
         defer { engine.shutdown() }
@@ -113,7 +113,7 @@ import Testing
     }
 
     @Test func responsesAreAxiosShaped() async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let engine = TestWorker.engine()
         defer { engine.shutdown() }
         let r = try await engine.run([Fn(name: "risk", source: """
@@ -128,7 +128,7 @@ import Testing
     }
 
     @Test func requestsPerCallAreBounded() async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let engine = TestWorker.engine()
         defer { engine.shutdown() }
         var p = policy(sink)
@@ -146,7 +146,7 @@ import Testing
 
     /// The call never outlives its function: with no axios timeout, the function's own deadline applies.
     @Test func aCallEndsWithItsFunctionsTimeout() async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let engine = TestWorker.engine()
         defer { engine.shutdown() }
         let start = Date()
@@ -162,7 +162,7 @@ import Testing
 
     /// A function awaiting a slow endpoint delays only its own request: with one worker, other runs go on.
     @Test func aFunctionWaitingOnTheNetworkHoldsUpNoOtherRequest() async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let engine = TestWorker.engine(workers: 1)
         defer { engine.shutdown() }
         let slow = try await engine.prepare([Fn(name: "slow", source: """
@@ -183,7 +183,7 @@ import Testing
     /// Many runs calling out at once on one worker: callers wait for room in the pool while runs park
     /// (parking frees room from the reply reader, which must not re-enter the worker's lock).
     @Test func manyConcurrentRunsCallingOutOnOneWorker() async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let engine = TestWorker.engine(workers: 1)
         defer { engine.shutdown() }
         let pipeline = try await engine.prepare([Fn(name: "notify", source: """
@@ -204,7 +204,7 @@ import Testing
     /// `async: true` functions ride in the run's own frame: the token's reply does not wait for them,
     /// what they add never reaches it, and they still deliver afterwards.
     @Test func asyncNotifiersRunAfterTheReply() async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let engine = TestWorker.engine(workers: 1)
         defer { engine.shutdown() }
         let pipeline = try await engine.prepare([
@@ -263,7 +263,7 @@ import Testing
     /// reference to the outbound client on the client's own thread, which must not free itself under
     /// its own feet (it did: a use-after-free that crashed the process a moment later).
     @Test func theOutboundClientMayBeReleasedByItsOwnCompletion() async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         do {
             let engine = TestWorker.engine(workers: 1)
             let pipeline = try await engine.prepare([Self.slowCall.spec], trigger: .preAccessToken, env: ["B": .string(sink.base)],
@@ -303,7 +303,7 @@ import Testing
     /// HTTP is saturated the worker refuses calls itself (no round trip: no call record), and once room
     /// is free again calls go out.
     @Test func callsPastTheOutboundCapacityAreRefusedAtOnce() async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let engine = Self.limitedEngine(active: 1, queued: 0)
         defer { engine.shutdown() }
         let pipeline = try await engine.prepare([Self.slowCall.spec], trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
@@ -325,7 +325,7 @@ import Testing
     /// A notification never queues behind the transfer limit: with every transfer slot taken, an
     /// `async: true` function's call is refused at once while a synchronous function's call waits for a slot.
     @Test func asyncCallsNeverQueue() async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let engine = Self.limitedEngine(active: 1, queued: 4)
         defer { engine.shutdown() }
         let sync = try await engine.prepare([Self.slowCall.spec], trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))

@@ -1,14 +1,20 @@
 public import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A real nginx (Debian's) on a free loopback port, load-balancing to `upstreams` and adding
 /// `X-Forwarded-For` as a reverse proxy in front of the service does; stopped when this object goes away.
-public final class Nginx {
+public final class Nginx: Sendable {
     public let port: Int
     public let directory: URL
-    private let process = Process()
+    private let process: Mutex<Process>
+
+    /// Starts nginx on a thread of its own (`offPool`): waiting for it to listen.
+    public static func start(upstreams: [Int]) async throws -> Nginx {
+        try await offPool { try Nginx(upstreams: upstreams) }
+    }
 
     public init(upstreams: [Int]) throws {
         port = unusedLoopbackPort()
@@ -35,11 +41,13 @@ public final class Nginx {
             }
             """
         try config.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
+        let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["nginx", "-c", dir + "/nginx.conf", "-e", dir + "/error.log"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        self.process = Mutex(process)
         for _ in 0..<100 {
             if let c = RawConnection(port: port, timeoutSeconds: 1) { _ = c; return }
             usleep(50_000)
@@ -50,8 +58,10 @@ public final class Nginx {
     /// SIGTERM: nginx's fast shutdown, which stops its worker too (a SIGKILLed master would leave the worker
     /// holding what Foundation watches for the master's exit).
     deinit {
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        process.withLock { p in
+            kill(p.processIdentifier, SIGTERM)
+            p.waitUntilExit()
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 }

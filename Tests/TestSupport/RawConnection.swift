@@ -50,16 +50,11 @@ public final class RawConnection: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// `readToEnd` on a thread of its own: a test waiting on the socket must not hold one of Swift
-    /// concurrency's few threads, which the server's own awaiting work (and every other test) needs.
+    /// `readToEnd` on a thread of its own (`offPool`).
     public func readToEndOffPool() async -> String { await offPool { self.readToEnd() } }
 
-    /// `isClosedByPeer` on a thread of its own.
+    /// `isClosedByPeer` on a thread of its own (`offPool`).
     public func isClosedByPeerOffPool() async -> Bool { await offPool { self.isClosedByPeer() } }
-
-    private func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in Thread { continuation.resume(returning: body()) }.start() }
-    }
 
     /// True when the peer closes the connection (end of file or a reset, after whatever it sends)
     /// within the receive timeout; false when it is still open then.

@@ -1,15 +1,17 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A real `redis-server` (Debian's) on a free loopback port, without persistence, for tests; stopped
 /// when this object goes away. `stop()` and `start()` simulate an outage on the same port.
-public final class RedisServer {
+public final class RedisServer: Sendable {
     public let port: Int
     /// TLS only (`--tls-port`), with a certificate from this CA, when given.
     public let tls: TestCA?
-    private var process: Process?
+    /// The running server.
+    private let process = Mutex<Process?>(nil)
 
     public init(tls: TestCA? = nil) throws {
         port = unusedLoopbackPort()
@@ -17,6 +19,14 @@ public final class RedisServer {
         if let tls { try tls.issue("redis") }
         try start()
     }
+
+    /// Starts a server on a thread of its own (`offPool`): waiting for it to answer PING.
+    public static func start(tls: TestCA? = nil) async throws -> RedisServer {
+        try await offPool { try RedisServer(tls: tls) }
+    }
+
+    /// `start` on a thread of its own (`offPool`).
+    public func restart() async throws { try await offPool { try self.start() } }
 
     public func start() throws {
         let p = Process()
@@ -33,7 +43,7 @@ public final class RedisServer {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        process = p
+        process.withLock { $0 = p }
         for _ in 0..<100 {
             if ping() { return }
             usleep(50_000)
@@ -44,10 +54,12 @@ public final class RedisServer {
     /// Kills the server (SIGKILL: an outage, and no persistence to lose). Not SIGTERM: a test process
     /// that uses ServiceLifecycle ignores SIGTERM, and children it spawns inherit that.
     public func stop() {
-        guard let p = process else { return }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        process = nil
+        process.withLock { current in
+            guard let p = current else { return }
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            current = nil
+        }
     }
 
     public var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)/0" }

@@ -2,9 +2,20 @@ public import Foundation
 
 /// A certificate authority made for one test with `openssl`, and server certificates it signs (for
 /// `localhost` and 127.0.0.1), as PEM files in `directory`; private keys are mode 0600.
-public final class TestCA {
+public final class TestCA: Sendable {
     public let directory: URL
     public var certificate: String { directory.appendingPathComponent("ca.pem").path }
+
+    /// Makes the CA on a thread of its own (`offPool`): `openssl` runs to its end.
+    public static func make(directory: URL, name: String = "tokenservice test CA") async throws -> TestCA {
+        try await offPool { try TestCA(directory: directory, name: name) }
+    }
+
+    /// `issue` on a thread of its own (`offPool`).
+    @discardableResult
+    public func issueOffPool(_ name: String, commonName: String = "localhost") async throws -> (certificate: String, key: String) {
+        try await offPool { try self.issue(name, commonName: commonName) }
+    }
 
     public init(directory: URL, name: String = "tokenservice test CA") throws {
         self.directory = directory

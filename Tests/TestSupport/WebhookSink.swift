@@ -31,12 +31,9 @@ public final class LoopbackScript: Sendable {
 
     public var base: String { "http://127.0.0.1:\(port)" }
 
-    /// Starts the script on a thread of its own: waiting for a Python process to start must not hold one of
-    /// Swift concurrency's few threads (every other test of the process would wait behind it).
+    /// Starts the script on a thread of its own (`offPool`): waiting for a Python process to start.
     public static func start(_ name: String) async throws -> LoopbackScript {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try LoopbackScript(name) }) }.start()
-        }
+        try await offPool { try LoopbackScript(name) }
     }
 
     /// A request to the server without blocking a thread: the body, or nil unless it answered 2xx.
@@ -74,11 +71,14 @@ public final class LoopbackScript: Sendable {
 }
 
 /// The webhook sink (Tests/e2e/webhook_sink.py): a real HTTP server on a free loopback port.
-public final class WebhookSink {
+public final class WebhookSink: Sendable {
     private let server: LoopbackScript
     public var port: Int { server.port }
 
     public init() throws { server = try LoopbackScript("webhook_sink.py") }
+
+    /// Starts the sink on a thread of its own (`offPool`).
+    public static func start() async throws -> WebhookSink { try await offPool { try WebhookSink() } }
 
     public var base: String { server.base }
 

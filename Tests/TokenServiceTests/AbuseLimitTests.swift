@@ -146,7 +146,7 @@ import TestSupport
 /// The Redis shared state against a real redis-server.
 @Suite(.serialized) struct RedisStateTests {
     @Test func oneTimeKeysAndCountersAreSharedAndAtomic() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         let settings = try #require(RedisSettings(url: redis.url, prefix: "t:", password: nil))
         let a = try RedisState(settings: settings), b = try RedisState(settings: settings)
         #expect(try await a.claimOnce("jti-1", expiresAt: 2000, now: 1000))
@@ -165,7 +165,7 @@ import TestSupport
         redis.stop()
         await #expect(throws: SharedStateError.self) { _ = try await a.claimOnce("jti-2", expiresAt: 2000, now: 1000) }
         #expect(await a.problem() != nil)
-        try redis.start()
+        try await redis.restart()
         try await Task.sleep(for: .milliseconds(600))  // past the reconnect back-off
         #expect(try await a.claimOnce("jti-2", expiresAt: 2000, now: 1000), "service resumes when Redis returns")
     }

@@ -20,8 +20,8 @@ import TestSupport
     }
 
     @Test func theRedisACLUserIsEnoughAndNoMore() async throws {
-        let ca = try TestCA(directory: FileManager.default.temporaryDirectory.appendingPathComponent("acl-\(UUID().uuidString)"))
-        let redis = try RedisServer(tls: ca)
+        let ca = try await TestCA.make(directory: FileManager.default.temporaryDirectory.appendingPathComponent("acl-\(UUID().uuidString)"))
+        let redis = try await RedisServer.start(tls: ca)
         let r = try await Self.bash(try Self.block("redis-acl"), ["REDIS_CLI": "redis-cli --tls --cacert \(ca.certificate) -p \(redis.port)",
                                                             "TOKENSERVICE_REDIS_PASSWORD": "acl-pass-0123456789"])
         #expect(r.status == 0, "\(r.output)")

@@ -69,16 +69,11 @@ import TestSupport
         return Int(r.output) ?? 0
     }
 
-    /// Runs a program to its end, on a thread of its own: its output (standard output and error together)
-    /// and exit status. A subprocess waited for on the caller's thread (checkov, schemathesis, key
-    /// generation, curl) would hold one of Swift concurrency's cooperative threads — two on a 2-core
-    /// machine — and every other test of the process would stall behind it (a client that connected and
-    /// then waited past the server's header timeout saw its connection closed).
-    /// `environment` is added to this process's.
+    /// Runs a program to its end on a thread of its own (`offPool`: checkov, schemathesis, key generation or
+    /// curl waited for on a cooperative thread stalled every other test): its exit status and its standard
+    /// output and error together. `environment` is added to this process's.
     static func run(_ exe: String, _ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try runBlocking(exe, args, environment: environment) }) }.start()
-        }
+        try await offPool { try runBlocking(exe, args, environment: environment) }
     }
 
     private static func runBlocking(_ exe: String, _ args: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
@@ -229,7 +224,7 @@ import TestSupport
 /// `pipeline test` shows what GenAuth's "how to debug" needs, async notifiers and outbound calls included.
 @Suite struct PipelineTestCommandTests {
     @Test func showsAsyncFunctionsAndOutboundCalls() async throws {
-        let sink = try WebhookSink()
+        let sink = try await WebhookSink.start()
         let notifier = """
             async function pipe(user, context, callback) {
               const r = await axios.post(env.HOOK + '/hooks/slack?token=secret-in-query', { text: user.username + ' signed in' });

@@ -16,8 +16,8 @@ import TestSupport
     }
 
     static func tlsServer(gatewayAPIOnAdmin: Bool = false) async throws -> (DevServer, TestCA, adminPort: Int) {
-        let ca = try TestCA(directory: FileManager.default.temporaryDirectory.appendingPathComponent("ca-\(UUID().uuidString)"))
-        let (certificate, key) = try ca.issue("server")
+        let ca = try await TestCA.make(directory: FileManager.default.temporaryDirectory.appendingPathComponent("ca-\(UUID().uuidString)"))
+        let (certificate, key) = try await ca.issueOffPool("server")
         let adminPort = unusedLoopbackPort()
         let server = try await DevServer(edit: { config in
             var listen = config["listen"]?.objectValue ?? [:]
@@ -98,7 +98,7 @@ import TestSupport
         let reader = out.fileHandleForReading
         var text = ""
         while !text.contains("\n") { text += String(decoding: reader.availableData, as: UTF8.self) }
-        try ca.issue("server")
+        try await ca.issueOffPool("server")
         server.signal(SIGHUP)
         #expect(try await server.waitForLog("configuration reloaded"))
         FileManager.default.createFile(atPath: flag, contents: nil)

@@ -8,7 +8,7 @@ import TestSupport
 /// `listen.trusted_proxies`. Clients come from different loopback addresses (`curl --interface`).
 @Suite(.serialized) struct ProxyTests {
     @Test func limitsApplyToTheRealClientAddressBehindTheProxy() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         var replicas: [DevServer] = []
         let lbPort = unusedLoopbackPort()
         for _ in 0..<2 {
@@ -21,7 +21,7 @@ import TestSupport
                 config["limits"] = ["failed_auth_per_minute": ["client": 5, "address": 50]]
             }))
         }
-        let nginx = try Nginx(upstreams: replicas.map(\.port))
+        let nginx = try await Nginx.start(upstreams: replicas.map(\.port))
         let base = "http://127.0.0.1:\(nginx.port)"
         func token(from address: String, secret: String, forwardedFor: String? = nil) async throws -> Int {
             var args = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "--interface", address,

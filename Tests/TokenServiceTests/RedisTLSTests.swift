@@ -9,13 +9,13 @@ import TestSupport
 /// the right CA and credentials; fails closed — one-time checks refused, `/healthz` degraded with one
 /// readable line — with a wrong certificate or password.
 @Suite(.serialized) struct RedisTLSTests {
-    static func ca() throws -> TestCA {
-        try TestCA(directory: FileManager.default.temporaryDirectory.appendingPathComponent("redis-ca-\(UUID().uuidString)"))
+    static func ca() async throws -> TestCA {
+        try await TestCA.make(directory: FileManager.default.temporaryDirectory.appendingPathComponent("redis-ca-\(UUID().uuidString)"))
     }
 
     @Test func anACLUserOverTLSWorksAndAWrongCertificateOrPasswordFailsClosed() async throws {
-        let ca = try Self.ca()
-        let redis = try RedisServer(tls: ca)
+        let ca = try await Self.ca()
+        let redis = try await RedisServer.start(tls: ca)
         #expect(try redis.cli(["ACL", "SETUSER", "tokensvc", "on", ">svc-pass-0123456789", "~t:*", "+@all"]) == "OK")
         func state(_ url: String, ca file: String?, prefix: String = "t:") throws -> RedisState {
             try RedisState(settings: try #require(RedisSettings(url: url, prefix: prefix, password: nil, caFile: file)))
@@ -28,7 +28,7 @@ import TestSupport
         let outside = try state("rediss://tokensvc:svc-pass-0123456789@localhost:\(redis.port)/0", ca: ca.certificate, prefix: "x:")
         await #expect(throws: SharedStateError.self) { _ = try await outside.claimOnce("jti-1", expiresAt: 2000, now: 1000) }
 
-        let strangerCA = try Self.ca()
+        let strangerCA = try await Self.ca()
         let wrongCA = try state("rediss://tokensvc:svc-pass-0123456789@localhost:\(redis.port)/0", ca: strangerCA.certificate)
         await #expect(throws: SharedStateError.self) { _ = try await wrongCA.claimOnce("jti-2", expiresAt: 2000, now: 1000) }
         let certificateProblem = try #require(await wrongCA.problem())
@@ -47,8 +47,8 @@ import TestSupport
     /// The real binary with `rediss://` and a CA that did not sign the server: DPoP-bound tokens (which need
     /// the one-time check) are refused with 503, `/healthz` says why, and nothing else is affected.
     @Test func theServiceFailsClosedOnAWrongRedisCertificate() async throws {
-        let ca = try Self.ca(), stranger = try Self.ca()
-        let redis = try RedisServer(tls: ca)
+        let ca = try await Self.ca(), stranger = try await Self.ca()
+        let redis = try await RedisServer.start(tls: ca)
         _ = try redis.cli(["ACL", "SETUSER", "tokensvc", "on", ">svc-pass-0123456789", "~*", "+@all"])
         for (trust, expected) in [(ca, 200), (stranger, 503)] {
             let server = try await DevServer(edit: { config in

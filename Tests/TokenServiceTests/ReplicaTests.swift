@@ -59,7 +59,7 @@ import TestSupport
     }
 
     @Test func replicasShareOneTimeMemoryAndCountersAndFailClosedWithoutRedis() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         let r = try await Self.start(redis: redis)
         defer { r.stop() }
         let tokenEndpoint = r.a + "/oauth/token"  // the issuer's: the same audience on both replicas
@@ -90,7 +90,7 @@ import TestSupport
         #expect(health.status == 200 && healthBody?["status"] == "degraded" && healthBody?["shared_state"] != nil)
 
         // Redis back: service resumes.
-        try redis.start()
+        try await redis.restart()
         try await Task.sleep(for: .milliseconds(700))
         let back = try await Self.post(r.b + "/oauth/token", ["grant_type=client_credentials", type,
                                                          "client_assertion=" + (try assertion(r.fixture, audience: tokenEndpoint))])
