@@ -40,12 +40,13 @@ run: build keys
 	@./scripts/demo.sh
 	exec $(BIN) serve --config config/dev.json
 
-## The suites that measure time (worker isolation and containment, connection deadlines) run alone, after the
-## rest: nothing else may take the 2 cores meanwhile. The suites that race a deadline of their own (a TLS handshake
-## that must fail before Redis's 1 s connect deadline, a trusted issuer's cache lifetime, a call chain of three
-## processes, the deployment guide's Redis ACL user against a replica's 500 ms Redis deadline) run in a pass of their own before them: at the start of the first pass every suite starts at once.
-## Then a short pass of every fuzz target (FUZZ_SECONDS each).
-ALONE_SUITES := IsolationTests|ContainmentTests|ConnectionLimitsTests
+## The suites that measure time (worker isolation and containment, connection deadlines, pipeline calls that
+## must not hold up other runs) run alone, after the rest: nothing else may take the 2 cores meanwhile. The
+## suites that race a deadline of their own (a TLS handshake that must fail before Redis's 1 s connect
+## deadline, a trusted issuer's cache lifetime, a call chain of three processes, the deployment guide's Redis
+## ACL user against a replica's 500 ms Redis deadline) run in a pass of their own before them: at the start of
+## the first pass every suite starts at once. Then a short pass of every fuzz target (FUZZ_SECONDS each).
+ALONE_SUITES := IsolationTests|ContainmentTests|ConnectionLimitsTests|OutboundHTTPTests
 APART_SUITES := RedisTLSTests|WorkloadIdentityTests|TransactionTokenChainTests|DeploymentDocTests
 test: deps python-deps build
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
