@@ -1,3 +1,4 @@
+import NIOCore
 import NIOSSL
 import RESP
 import ServiceLifecycle
@@ -18,7 +19,9 @@ final class RedisState: SharedState {
         """
     static let peekScript = "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}"
 
-    init(settings: RedisSettings) throws(ConfigError) {
+    /// `connectTimeout` bounds the connection with its TLS handshake, AUTH and SELECT (the service keeps the
+    /// client's default; a test that reads why a handshake failed gives a loaded machine longer).
+    init(settings: RedisSettings, connectTimeout: TimeAmount? = nil) throws(ConfigError) {
         var tls: NIOSSLContext?
         if settings.useTLS {
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -29,8 +32,10 @@ final class RedisState: SharedState {
                 throw ConfigError(problems: ["$.shared_state.redis.ca_file: \(settings.caFile ?? "the system trust store") does not load: \(error)"])
             }
         }
-        client = RedisClient(configuration: .init(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-                                                  database: settings.database, tls: tls))
+        var configuration = RedisClient.Configuration(host: settings.host, port: settings.port, username: settings.username,
+                                                      password: settings.password, database: settings.database, tls: tls)
+        if let connectTimeout { configuration.connectTimeout = connectTimeout }
+        client = RedisClient(configuration: configuration)
         prefix = settings.prefix
     }
 
