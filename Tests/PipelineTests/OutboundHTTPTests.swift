@@ -54,7 +54,7 @@ import Testing
         #expect(report.outcome == .proceed, "\(report.outcome)")
         #expect(report.httpCalls.map(\.status) == [200, 200, 200])
         #expect(report.httpCalls.allSatisfy { $0.url.hasPrefix("\(sink.base)/hooks/") && $0.method == "POST" })
-        let received = try sink.received()
+        let received = try await sink.received()
         #expect(received.count == 3)
         for (n, expected) in Self.notifiers.enumerated() {
             let hit = received.first { $0["path"]?.stringValue == "/hooks/\(expected.name)" }
@@ -109,7 +109,7 @@ import Testing
         #expect(r.outcome == .proceed, "\(name): \(r.outcome)")
         #expect(r.claims["outcome"]?.stringValue?.hasPrefix(expected) == true, "\(name): \(r.claims)")
         #expect(r.claims["axios"] == true, "\(name): \(r.claims)")
-        #expect(try sink.received().isEmpty, "\(name): nothing reached a hook")
+        #expect(try await sink.received().isEmpty, "\(name): nothing reached a hook")
     }
 
     @Test func responsesAreAxiosShaped() async throws {
@@ -228,7 +228,7 @@ import Testing
         var hit: JSONObject?
         for _ in 0..<60 where hit == nil {
             try await Task.sleep(for: .milliseconds(50))
-            hit = try sink.received().first { $0["path"]?.stringValue == "/hooks/audit" }
+            hit = try await sink.received().first { $0["path"]?.stringValue == "/hooks/audit" }
         }
         #expect(hit?["body"]?.stringValue == #"{"client":"billing","tier":"gold"}"#, "\(String(describing: hit))")
         // A run denied by a synchronous function starts no async function.
@@ -239,7 +239,7 @@ import Testing
         ].map(\.spec), trigger: .preAccessToken, env: ["B": .string(sink.base)], outbound: policy(sink))
         #expect(await engine.run(denied, user: .null, context: [:]).outcome == .denied(function: "deny", message: "no"))
         try await Task.sleep(for: .milliseconds(300))
-        #expect(try sink.received().allSatisfy { $0["path"]?.stringValue != "/hooks/denied" })
+        #expect(try await sink.received().allSatisfy { $0["path"]?.stringValue != "/hooks/denied" })
     }
 
     /// The outcome of a detached function is held back in the worker to ride along with the next
@@ -343,7 +343,7 @@ import Testing
         var paths: [String] = []
         for _ in 0..<60 where !paths.contains("/hooks/delivered") {
             try await Task.sleep(for: .milliseconds(50))
-            paths = try sink.received().compactMap { $0["path"]?.stringValue }
+            paths = try await sink.received().compactMap { $0["path"]?.stringValue }
         }
         #expect(paths == ["/hooks/delivered"], "the notifier's call was refused while the slot was taken, made once it was free")
     }

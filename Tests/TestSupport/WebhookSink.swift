@@ -49,20 +49,6 @@ public final class LoopbackScript: Sendable {
         return ((response as? HTTPURLResponse).map { (200..<300).contains($0.statusCode) } ?? false) ? data : nil
     }
 
-    /// `curl -sf` against the server: the body, or nil when the request failed.
-    public func curl(_ path: String, post json: String? = nil) throws -> Data? {
-        let curl = Process()
-        let out = Pipe()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = ["curl", "-sf", "--max-time", "10"] + (json.map { ["-X", "POST", "-H", "Content-Type: application/json", "-d", $0] } ?? [])
-            + [base + path]
-        curl.standardOutput = out
-        try curl.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        curl.waitUntilExit()
-        return curl.terminationStatus == 0 ? data : nil
-    }
-
     deinit {
         try? input.fileHandleForWriting.close()
         process.terminate()
@@ -83,8 +69,8 @@ public final class WebhookSink: Sendable {
     public var base: String { server.base }
 
     /// What the sink recorded (POST/PUT/PATCH to /hooks/...).
-    public func received() throws -> [JSONObject] {
-        try server.curl("/received").flatMap { try JSON.parse(Array($0)).arrayValue?.compactMap(\.objectValue) } ?? []
+    public func received() async throws -> [JSONObject] {
+        try await server.fetch("/received").flatMap { try JSON.parse(Array($0)).arrayValue?.compactMap(\.objectValue) } ?? []
     }
 }
 

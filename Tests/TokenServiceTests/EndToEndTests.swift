@@ -259,6 +259,6 @@ import TestSupport
         #expect(call["url"] == .string("\(sink.base)/hooks/slack"), "no query in the report")
         #expect(async["logs"]?.arrayValue?.first?.objectValue?["message"] == "slack answered 200")
         #expect(!test.output.contains("secret-in-query"))
-        #expect(try sink.received().first?["body"]?.stringValue == #"{"text":"ada signed in"}"#)
+        #expect(try await sink.received().first?["body"]?.stringValue == #"{"text":"ada signed in"}"#)
     }
 }
