@@ -204,7 +204,7 @@ poison_loop() { # $1 base url, $2 seconds: the looping client, twice a second, e
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 pss_kb() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }  # shared pages split between their processes
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # user + system, clock ticks
-workers_sum() { # $1 per-process measure (rss_kb|cpu_ticks), $2 server pid -> its sum over the pipeline workers
+workers_sum() { # $1 per-process measure (rss_kb|pss_kb|cpu_ticks), $2 server pid -> its sum over the pipeline workers
   local sum=0 p
   for p in $(pgrep -P "$2" || true); do sum=$((sum + $("$1" "$p"))); done
   echo "$sum"
