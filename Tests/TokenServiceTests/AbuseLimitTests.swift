@@ -148,7 +148,10 @@ import TestSupport
     @Test func oneTimeKeysAndCountersAreSharedAndAtomic() async throws {
         let redis = try await RedisServer.start()
         let settings = try #require(RedisSettings(url: redis.url, prefix: "t:", password: nil))
-        let a = try RedisState(settings: settings), b = try RedisState(settings: settings)
+        // 10 s deadlines, not the service's 1 s and 500 ms: what is checked is sharing and atomicity, which
+        // a first test pass loading both cores must not turn into a deadline miss.
+        let a = try RedisState(settings: settings, connectTimeout: .seconds(10), commandTimeout: .seconds(10))
+        let b = try RedisState(settings: settings, connectTimeout: .seconds(10), commandTimeout: .seconds(10))
         #expect(try await a.claimOnce("jti-1", expiresAt: 2000, now: 1000))
         #expect(try await !b.claimOnce("jti-1", expiresAt: 2000, now: 1000), "the other replica sees it")
         let ttl = Int(try redis.cli(["PTTL", "t:jti-1"])) ?? 0

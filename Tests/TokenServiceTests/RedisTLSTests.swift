@@ -18,10 +18,11 @@ import TestSupport
         let ca = try await Self.ca()
         let redis = try await RedisServer.start(tls: ca)
         #expect(try redis.cli(["ACL", "SETUSER", "tokensvc", "on", ">svc-pass-0123456789", "~t:*", "+@all"]) == "OK")
-        // 10 s to connect, not the service's 1 s: what is checked is why a connection fails, which a TLS
-        // handshake slowed past 1 s by a loaded machine would hide behind the deadline.
+        // 10 s deadlines, not the service's 1 s and 500 ms: what is checked is why a connection fails, which a
+        // TLS handshake slowed past 1 s by a loaded machine would hide behind the deadline.
         func state(_ url: String, ca file: String?, prefix: String = "t:") throws -> RedisState {
-            try RedisState(settings: try #require(RedisSettings(url: url, prefix: prefix, password: nil, caFile: file)), connectTimeout: .seconds(10))
+            try RedisState(settings: try #require(RedisSettings(url: url, prefix: prefix, password: nil, caFile: file)), connectTimeout: .seconds(10),
+                           commandTimeout: .seconds(10))
         }
         let good = try state("rediss://tokensvc:svc-pass-0123456789@localhost:\(redis.port)/0", ca: ca.certificate)
         #expect(await good.problem() == nil)

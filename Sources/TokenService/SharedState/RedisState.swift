@@ -19,9 +19,10 @@ final class RedisState: SharedState {
         """
     static let peekScript = "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}"
 
-    /// `connectTimeout` bounds the connection with its TLS handshake, AUTH and SELECT (the service keeps the
-    /// client's default; a test that reads why a handshake failed gives a loaded machine longer).
-    init(settings: RedisSettings, connectTimeout: TimeAmount? = nil) throws(ConfigError) {
+    /// `connectTimeout` bounds the connection with its TLS handshake, AUTH and SELECT, `commandTimeout` each
+    /// command (the service keeps the client's defaults; tests that check what Redis answers, not how soon,
+    /// give a loaded machine longer).
+    init(settings: RedisSettings, connectTimeout: TimeAmount? = nil, commandTimeout: TimeAmount? = nil) throws(ConfigError) {
         var tls: NIOSSLContext?
         if settings.useTLS {
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -35,6 +36,7 @@ final class RedisState: SharedState {
         var configuration = RedisClient.Configuration(host: settings.host, port: settings.port, username: settings.username,
                                                       password: settings.password, database: settings.database, tls: tls)
         if let connectTimeout { configuration.connectTimeout = connectTimeout }
+        if let commandTimeout { configuration.commandTimeout = commandTimeout }
         client = RedisClient(configuration: configuration)
         prefix = settings.prefix
     }
