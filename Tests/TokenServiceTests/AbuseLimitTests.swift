@@ -45,7 +45,7 @@ import TestSupport
     }
 
     static func guardrails(shared: any SharedState = InProcessState()) -> AbuseLimits {
-        AbuseLimits(shared: shared, local: InProcessState(), metrics: ServiceMetrics(), logger: Logger(label: "test"))
+        AbuseLimits(shared: shared, local: InProcessState(), metrics: ServiceMetrics(), scope: .offline(Logger(label: "test")))
     }
     static let strict: ServiceConfig.Limits = {
         var l = ServiceConfig.Limits()

@@ -119,9 +119,9 @@ import TestSupport
     @Test(arguments: ServiceLogHandler.Format.allCases)
     func accessLinesAreTheSameLineEitherWay(_ format: ServiceLogHandler.Format) throws {
         let sink = LogSink.capturing()
-        var logger = Logger(label: "tokenservice") { ServiceLogHandler(label: $0, format: format, level: .info, sink: sink) }
-        logger[metadataKey: "request_id"] = "r-7"
-        let scope = RequestScope(logger: logger)
+        let base = Logger(label: "tokenservice") { ServiceLogHandler(label: $0, format: format, level: .info, sink: sink) }
+        let scope = RequestScope(logger: base, requestID: "r-7")
+        let logger = scope.logger
         scope.note.set { $0.clientID = "bill ing"; $0.grantType = "client_credentials"; $0.alg = "ES256"; $0.kid = "es-1" }
         AccessLog.write(scope, method: .POST, path: "/oauth/token", status: .ok, elapsed: .microseconds(1234), remoteIP: "203.0.113.7",
                         loop: MultiThreadedEventLoopGroup.singleton.next())

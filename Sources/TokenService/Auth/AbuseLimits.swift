@@ -15,8 +15,8 @@ struct AbuseLimits: Sendable {
     /// This replica's counters, used while `shared` cannot be reached.
     let local: InProcessState
     let metrics: ServiceMetrics
-    /// The request's logger.
-    let logger: Logger
+    /// The request's scope (its logger, built when a warning is written).
+    let scope: RequestScope
 
     static func failedKey(client: String, address: String) -> String { SharedStateKey.make("fail:ca", client, address) }
     static func failedKey(address: String) -> String { SharedStateKey.make("fail:addr", address) }
@@ -47,14 +47,14 @@ struct AbuseLimits: Sendable {
 
     private func peek(_ key: String, now: Int64) async -> WindowCount {
         do { return try await shared.peek(key, now: now) } catch {
-            logger.warning("shared abuse counters unavailable; this replica counts alone", metadata: ["error": "\(error)"])
+            scope.logger.warning("shared abuse counters unavailable; this replica counts alone", metadata: ["error": "\(error)"])
             return (try? await local.peek(key, now: now)) ?? .zero
         }
     }
 
     private func increment(_ key: String, now: Int64) async -> WindowCount {
         do { return try await shared.increment(key, window: Self.window, now: now) } catch {
-            logger.warning("shared abuse counters unavailable; this replica counts alone", metadata: ["error": "\(error)"])
+            scope.logger.warning("shared abuse counters unavailable; this replica counts alone", metadata: ["error": "\(error)"])
             return (try? await local.increment(key, window: Self.window, now: now)) ?? .zero
         }
     }

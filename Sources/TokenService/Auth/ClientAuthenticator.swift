@@ -20,8 +20,9 @@ struct ClientAuthenticator: Sendable {
     /// Accepted `aud` values: the token endpoint URL and the issuer.
     let audiences: Set<String>
     let workloads: WorkloadIdentity
-    /// Why a platform token was refused is logged here; the client only sees `invalid_client`.
-    let logger: Logger
+    /// The request's scope: why a platform token was refused is logged with its logger; the client only
+    /// sees `invalid_client`.
+    let scope: RequestScope
 
     /// What a request presents to authenticate its client, parsed once (the abuse counters read the
     /// client it names before authentication, then authentication checks it).
@@ -133,14 +134,14 @@ struct ClientAuthenticator: Sendable {
                                     now: Int64) async throws(TokenError) -> RegisteredClient {
         let identity: PlatformIdentity
         do { identity = try await workloads.verify(jws, issuer: entry, now: now) } catch {
-            logger.info("platform token refused", metadata: ["issuer": "\(entry.issuer)", "reason": "\(error.description)"])
+            scope.logger.info("platform token refused", metadata: ["issuer": "\(entry.issuer)", "reason": "\(error.description)"])
             throw TokenError.invalidClient(basic: false)
         }
         guard let client = clients[identity.clientID] else { throw TokenError.invalidClient(basic: false) }
         if let formID = form["client_id"], formID != client.id { throw TokenError.invalidClient(basic: false) }
         if entry.oneTime {
             guard let jti = identity.claims["jti"]?.stringValue, !jti.isEmpty, jti.utf8.count <= 256 else {
-                logger.info("platform token refused", metadata: ["issuer": "\(entry.issuer)", "reason": "one_time needs a jti"])
+                scope.logger.info("platform token refused", metadata: ["issuer": "\(entry.issuer)", "reason": "one_time needs a jti"])
                 throw TokenError.invalidClient(basic: false)
             }
             let fresh: Bool

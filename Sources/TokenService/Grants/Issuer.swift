@@ -120,8 +120,8 @@ struct Issuer: Sendable {
     func runPipeline(_ trigger: PipelineTrigger, state: ServiceState, user: JSONValue, context: JSONObject,
                      into claims: inout JSONObject, protecting: Set<String> = RegisteredClaims.names,
                      scope: RequestScope) async throws(TokenError) {
-        let logger = scope.logger
         guard let pipeline = state.pipelines[trigger], let engine else { return }
+        let logger = scope.logger
         let report = await engine.run(pipeline, user: user, context: context, logger: logger)
         for f in report.functions {
             metrics.pipelineRun(trigger: trigger.rawValue, function: f.name, outcome: f.outcome.label, duration: f.duration)

@@ -50,7 +50,7 @@ struct TokenEndpoint: Sendable {
         if let claimed { scope.note.set { $0.clientID = claimed } }
         try await guardrails.admit(clientID: claimed, address: r.info.remoteIP, limits: state.config.limits, now: now)
         let authenticator = ClientAuthenticator(clients: state.clients, oneTime: shared, audiences: audiences,
-                                                workloads: workloads, logger: scope.logger)
+                                                workloads: workloads, scope: scope)
         do {
             return try await authenticator.authenticate(presented, form: r.form, now: now)
         } catch {

@@ -109,19 +109,17 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
     }
 
     private func requestScope(_ headers: HTTPHeaders) -> RequestScope {
-        var logger = self.logger
-        logger[metadataKey: "request_id"] = .string(AccessLog.requestID(headers) {
+        RequestScope(logger: logger, requestID: AccessLog.requestID(headers) {
             requestCount &+= 1
             return idPrefix + "-" + String(requestCount, radix: 16)
         })
-        return RequestScope(logger: logger)
     }
 
     private func write(_ context: ChannelHandlerContext, _ response: EdgeResponse, scope: RequestScope, method: HTTPMethod, path: String,
                        remoteIP: String, version: HTTPVersion, keepAlive: Bool, started: ContinuousClock.Instant) {
         // The responder sets none of these.
         var headers = response.headers
-        if case .string(let id)? = scope.logger[metadataKey: "request_id"] { headers.add(name: AccessLog.requestIDHeader, value: id) }
+        if let id = scope.requestID { headers.add(name: AccessLog.requestIDHeader, value: id) }
         headers.add(name: "Content-Length", value: String(response.body.count))
         if !keepAlive {
             headers.add(name: "Connection", value: "close")

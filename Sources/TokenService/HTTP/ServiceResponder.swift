@@ -24,7 +24,7 @@ struct ServiceCore: Sendable {
                       dpopKeys: dpopKeys, workloads: workloads, scope: scope)
     }
     func guardrails(_ scope: RequestScope) -> AbuseLimits {
-        AbuseLimits(shared: shared, local: localCounters, metrics: metrics, logger: scope.logger)
+        AbuseLimits(shared: shared, local: localCounters, metrics: metrics, scope: scope)
     }
     func gatewayMint(_ scope: RequestScope) -> GatewayMint { GatewayMint(issuer: issuer, grants: grants, guardrails: guardrails(scope)) }
 }

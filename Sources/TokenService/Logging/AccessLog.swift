@@ -19,8 +19,29 @@ final class RequestNote: Sendable {
 /// The logger a request's code logs with (carrying its `request_id`) and the note for its access line.
 /// Passed down from the request: nothing below keeps a logger of its own for the life of the process.
 struct RequestScope: Sendable {
-    var logger: Logger
+    /// The listener's logger, without the request's id.
+    let base: Logger
+    /// The request's id (`X-Request-Id`); none for offline commands.
+    let requestID: String?
     var note = RequestNote()
+
+    init(logger: Logger, requestID: String? = nil) {
+        self.base = logger
+        self.requestID = requestID
+    }
+
+    /// The request's logger: the listener's with `request_id` in its metadata. Built when something logs,
+    /// so a request that writes only its access line builds none.
+    var logger: Logger {
+        guard let requestID else { return base }
+        var logger = base
+        logger[metadataKey: "request_id"] = .string(requestID)
+        return logger
+    }
+
+    /// Whether lines at `level` are written.
+    func logs(_ level: Logger.Level) -> Bool { base.logLevel <= level }
+
     /// For offline commands (mint): the process logger, no access line.
     static func offline(_ logger: Logger) -> RequestScope { RequestScope(logger: logger) }
 }
@@ -48,20 +69,27 @@ enum AccessLog {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    /// The request's access line: straight to the service's log handler (no `Logger.Metadata` built; the
-    /// line goes out at the end of `loop`'s turn), or through swift-log for another handler; the same line
-    /// either way.
+    /// The request's access line: straight to the service's log handler (no `Logger.Metadata` built, no
+    /// request logger; the line goes out at the end of `loop`'s turn), or through swift-log for another
+    /// handler; the same line either way.
     static func write(_ scope: RequestScope, method: HTTPMethod, path: String, status: HTTPResponseStatus, elapsed: Duration, remoteIP: String,
                       loop: any EventLoop) {
-        guard scope.logger.logLevel <= .info else { return }
-        var fields: [(key: String, value: String)] = [("method", method.rawValue), ("path", path), ("status", String(status.code)),
-                                                      ("duration_ms", milliseconds(elapsed)), ("remote_ip", remoteIP)]
+        guard scope.logs(.info) else { return }
+        // In key order, the order lines list fields in.
         let note = scope.note.current
-        if let v = note.clientID { fields.append(("client_id", v)) }
-        if let v = note.grantType { fields.append(("grant_type", v)) }
+        var fields: [(key: String, value: String)] = []
+        fields.reserveCapacity(10)
         if let v = note.alg { fields.append(("alg", v)) }
+        if let v = note.clientID { fields.append(("client_id", v)) }
+        fields.append(("duration_ms", milliseconds(elapsed)))
+        if let v = note.grantType { fields.append(("grant_type", v)) }
         if let v = note.kid { fields.append(("kid", v)) }
-        if let handler = scope.logger.handler as? ServiceLogHandler { return handler.logAccess(fields, on: loop) }
+        fields.append(("method", method.rawValue))
+        fields.append(("path", path))
+        fields.append(("remote_ip", remoteIP))
+        if let id = scope.requestID { fields.append(("request_id", id)) }
+        fields.append(("status", String(status.code)))
+        if let handler = scope.base.handler as? ServiceLogHandler { return handler.logAccess(fields, on: loop) }
         scope.logger.info("access", metadata: Logger.Metadata(uniqueKeysWithValues: fields.map { ($0.key, .string($0.value)) }))
     }
 

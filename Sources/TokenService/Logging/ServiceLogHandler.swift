@@ -44,8 +44,8 @@ struct ServiceLogHandler: LogHandler {
         sink.write(line(level: event.level, message: "\(event.message)", fields: fields))
     }
 
-    /// The access line of a request: its fields (fixed, none of them a credential) and this handler's
-    /// metadata (the request id), formatted as `log` formats them, without a `Logger.Metadata` dictionary;
+    /// The access line of a request: its fields (fixed, none of them a credential; the request id among
+    /// them) and this handler's metadata, formatted as `log` formats them, without a `Logger.Metadata` dictionary;
     /// written at the end of `loop`'s turn with the turn's other access lines.
     func logAccess(_ access: [(key: String, value: String)], on loop: any EventLoop) {
         guard logLevel <= .info else { return }
@@ -67,8 +67,9 @@ struct ServiceLogHandler: LogHandler {
     }
 
     /// One line, its newline included: the fields in key order (in `json`, `request_id` right after `msg`).
-    func line(level: Logger.Level, message: String, fields unsorted: [(key: String, value: String)]) -> [UInt8] {
-        let fields = unsorted.sorted { $0.key < $1.key }
+    func line(level: Logger.Level, message: String, fields given: [(key: String, value: String)]) -> [UInt8] {
+        let inOrder = zip(given, given.dropFirst()).allSatisfy { $0.key < $1.key }
+        let fields = inOrder ? given : given.sorted { $0.key < $1.key }
         var out: [UInt8] = []
         out.reserveCapacity(256)
         let ts = Self.timestamp()
