@@ -4,8 +4,12 @@ import JOSE
 public enum BasicCredentials {
     /// `Basic base64(urlencode(id):urlencode(secret))`.
     public static func parse(_ header: String) -> (String, String)? {
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "basic", let bytes = decodeBase64(Array(parts[1].utf8)) else { return nil }
+        // The scheme (case-insensitive, after any leading blanks), at least one blank, the credentials.
+        let value = Array(header.utf8)
+        guard let start = value.firstIndex(where: { $0 != UInt8(ascii: " ") }), value.count - start > 6,
+              zip(value[start..<start + 5], "basic".utf8).allSatisfy({ $0 | 0x20 == $1 }), value[start + 5] == UInt8(ascii: " "),
+              let bytes = decodeBase64(Array(value[(start + 6)...]))
+        else { return nil }
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
               let id = FormParameters.decode(bytes[..<colon]), let secret = FormParameters.decode(bytes[(colon + 1)...]),
               !id.isEmpty

@@ -195,6 +195,16 @@ import Testing
         #expect(BasicCredentials.parse("Basic !!!!") == nil)
         #expect(BasicCredentials.parse("Bearer " + "a:b".base64) == nil)
     }
+
+    /// The scheme is case-insensitive, after any leading blanks, and one or more blanks end it.
+    @Test(arguments: [("BASIC YTpi", true), ("  Basic   YTpi ", true), ("bAsIc YTpi", true), ("Basic", false), ("Basic ", false),
+                      ("BasicYTpi", false), ("Basic\tYTpi", false), ("Basis YTpi", false), ("Bas YTpi", false), ("", false),
+                      ("Basic\u{0}YTpi", false), ("BasiC:YTpi", false), ("Ba\u{E9}ic YTpi", false)])
+    func theSchemeAndItsBlanks(_ header: String, _ parses: Bool) {
+        let parsed = BasicCredentials.parse(header)
+        #expect((parsed != nil) == parses, "\(header)")
+        if parses { #expect(parsed ?? ("", "") == ("a", "b")) }
+    }
 }
 
 @Test func contentTypeMediaTypeIgnoresParametersCaseAndBlanks() {
