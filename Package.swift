@@ -79,7 +79,7 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         // The minimal SwiftNIO HTTP/1.1 server `make bench` measures the service's HTTP floor against.
-        .executableTarget(name: "NIOFloor", dependencies: [.product(name: "NIOCore", package: "swift-nio"),
+        .executableTarget(name: "NIOFloor", dependencies: ["COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
                                                            .product(name: "NIOHTTP1", package: "swift-nio"),
                                                            .product(name: "NIOPosix", package: "swift-nio")],
                           path: "Bench/NIOFloor", swiftSettings: swiftSettings),

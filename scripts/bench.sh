@@ -10,7 +10,7 @@ PORT_A=${BENCH_PORT:-18480}
 PORT_B=$((PORT_A + 1))
 PORT_C=$((PORT_A + 2))   # pipelines + an async notifier posting to a 1 s webhook
 PORT_D=$((PORT_A + 3))   # pipelines + a function that loops for one client
-PORT_E=$((PORT_A + 4))   # the floor: a minimal SwiftNIO HTTP/1.1 server (Bench/NIOFloor)
+PORT_E=$((PORT_A + 4))   # the floor: a minimal SwiftNIO HTTP/1.1 server (Bench/NIOFloor), with a minimal HS256 token route
 FLOOR=${FLOOR:-$(dirname "$BIN")/NIOFloor}
 PORT_F=$((PORT_A + 5))   # plain, with the access log off (--log-level warning)
 PORT_SINK=$((PORT_A + 10))
@@ -183,7 +183,8 @@ start_server() { # $1 config, then serve's options -> pid in SERVER_PIDS[name]
   echo "server did not start" >&2; cat "$OUT/raw/server-$name.log" >&2; exit 1
 }
 start_floor() {
-  "$FLOOR" "$PORT_E" > "$OUT/raw/server-floor.log" 2>&1 &
+  # The token route serves bench-hs with the same key, secret, scope and audience as the service.
+  "$FLOOR" "$PORT_E" --hs256 "$OUT/keys/hs256.key" "$A" bench-hs "$SECRET" api:read https://api.example.com > "$OUT/raw/server-floor.log" 2>&1 &
   SERVER_PIDS[floor]=$!
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT_E/healthz" >/dev/null && return 0; sleep 0.05; done
   echo "the floor server did not start" >&2; exit 1
@@ -255,6 +256,7 @@ bench floor floor "$E/healthz"
 bench healthz plain "$A/healthz"
 bench healthz-quiet quiet "http://127.0.0.1:$PORT_F/healthz"
 bench hs256 plain "$A/oauth/token" "$(lua_cc bench-hs)"
+bench floor-token floor "$E/oauth/token" "$(lua_cc bench-hs)"
 bench hs256-pipeline pipelines "$B/oauth/token" "$(lua_cc bench-hs)"
 bench warmup-notifier notifier "$C/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
 bench hs256-notifier notifier "$C/oauth/token" "$(lua_cc bench-hs)"
@@ -264,6 +266,7 @@ for round in 2 3; do
   bench "floor-r$round" floor "$E/healthz" "" $(((SECS + 1) / 2))
   bench "healthz-r$round" plain "$A/healthz" "" $(((SECS + 1) / 2))
   bench "hs256-r$round" plain "$A/oauth/token" "$(lua_cc bench-hs)" $(((SECS + 1) / 2))
+  bench "floor-token-r$round" floor "$E/oauth/token" "$(lua_cc bench-hs)" $(((SECS + 1) / 2))
   bench "hs256-pipeline-r$round" pipelines "$B/oauth/token" "$(lua_cc bench-hs)" $(((SECS + 1) / 2))
   bench "hs256-notifier-r$round" notifier "$C/oauth/token" "$(lua_cc bench-hs)" $(((SECS + 1) / 2))
 done
