@@ -102,6 +102,16 @@ import TestSupport
 }
 
 @Suite struct LogHandlerTests {
+    /// Lines carry RFC 3339 UTC with milliseconds: the clock's time, each digit in place.
+    @Test func timestampsAreTheClocksUTCTimeToTheMillisecond() throws {
+        let before = Date()
+        let text = ServiceLogHandler.timestamp()
+        let after = Date()
+        #expect(text.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil, "\(text)")
+        let parsed = try #require(try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        #expect(parsed >= before.addingTimeInterval(-0.001) && parsed <= after, "\(text) is not between \(before) and \(after)")
+    }
+
     /// A client_id with a newline (or a blank and `=`) cannot forge a line or a field in the text format.
     @Test(arguments: ["evil\n2026-12-03T00:00:00.000Z info tokenservice: status=200 access", "a b=c", "x\u{2028}y", "q\"", "tab\there", "del\u{7f}"])
     func textLinesCannotBeForged(_ value: String) throws {

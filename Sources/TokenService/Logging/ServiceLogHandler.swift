@@ -177,20 +177,24 @@ struct ServiceLogHandler: LogHandler {
         var tm = tm()
         var seconds = time_t(tv.tv_sec)
         gmtime_r(&seconds, &tm)
-        func digits(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var v = value
-            while divisor > 0 {
-                out.append(UInt8(ascii: "0") + UInt8(v / divisor % 10))
-                v %= divisor
-                divisor /= 10
+        // YYYY-MM-DDTHH:MM:SS.mmmZ, formatted in place and appended at once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { text in
+            var at = 0
+            func digits(_ value: Int, _ width: Int, then separator: UInt8) {
+                var v = value
+                for i in stride(from: at + width - 1, through: at, by: -1) {
+                    text[i] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10)
+                    v /= 10
+                }
+                text[at + width] = separator
+                at += width + 1
             }
+            digits(Int(tm.tm_year) + 1900, 4, then: UInt8(ascii: "-")); digits(Int(tm.tm_mon) + 1, 2, then: UInt8(ascii: "-"))
+            digits(Int(tm.tm_mday), 2, then: UInt8(ascii: "T")); digits(Int(tm.tm_hour), 2, then: UInt8(ascii: ":"))
+            digits(Int(tm.tm_min), 2, then: UInt8(ascii: ":")); digits(Int(tm.tm_sec), 2, then: UInt8(ascii: "."))
+            digits(Int(tv.tv_usec) / 1000, 3, then: UInt8(ascii: "Z"))
+            out.append(contentsOf: UnsafeBufferPointer(text))
         }
-        digits(Int(tm.tm_year) + 1900, 4); out.append(UInt8(ascii: "-")); digits(Int(tm.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
-        digits(Int(tm.tm_mday), 2); out.append(UInt8(ascii: "T")); digits(Int(tm.tm_hour), 2); out.append(UInt8(ascii: ":"))
-        digits(Int(tm.tm_min), 2); out.append(UInt8(ascii: ":")); digits(Int(tm.tm_sec), 2); out.append(UInt8(ascii: "."))
-        digits(Int(tv.tv_usec) / 1000, 3); out.append(UInt8(ascii: "Z"))
     }
 }
 
