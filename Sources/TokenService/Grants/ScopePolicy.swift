@@ -5,7 +5,9 @@ enum ScopePolicy {
     /// A `scope` parameter (RFC 6749 §3.3): scope tokens, de-duplicated in order.
     static func parse(_ requested: String) throws(TokenError) -> [String] {
         var out: [String] = []
-        for token in requested.split(separator: " ", omittingEmptySubsequences: true).map(String.init) {
+        // Split on the byte (RFC 6749 §3.3: scope-tokens are ASCII, separated by %x20), not on Characters.
+        for bytes in requested.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true) {
+            let token = String(Substring(bytes))
             guard OAuthSyntax.isScopeToken(token) else { throw TokenError.invalidScope("scope is malformed") }
             if !out.contains(token) { out.append(token) }
         }
