@@ -1,8 +1,9 @@
 import Prometheus
 import Synchronization
 
-/// Prometheus metrics of one service instance (never a global registry).
-struct ServiceMetrics: Sendable {
+/// Prometheus metrics of one service instance (never a global registry); one reference, shared by
+/// everything that counts.
+final class ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     /// Collectors by label values, so the hot path skips the registry's lookup.
     private let requestCollectors = CollectorCache<(Counter, DurationHistogram)>()
