@@ -93,15 +93,16 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
         }
         let loop = context.eventLoop
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+        // The task keeps what the answer's write needs, not the request (the work holds that).
+        let (method, path, remoteIP) = (request.method, request.path, request.remoteIP)
         Task.immediate {
             let response = await work()
-            let method = request.method
             if loop.inEventLoop {
-                bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: request.path, remoteIP: request.remoteIP, version: version,
+                bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: path, remoteIP: remoteIP, version: version,
                                           keepAlive: keepAlive, started: started)
             } else {
                 loop.execute {
-                    bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: request.path, remoteIP: request.remoteIP, version: version,
+                    bound.value.handler.write(bound.value.context, response, scope: scope, method: method, path: path, remoteIP: remoteIP, version: version,
                                               keepAlive: keepAlive, started: started)
                 }
             }
