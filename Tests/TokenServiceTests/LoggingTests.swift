@@ -102,6 +102,14 @@ import TestSupport
 }
 
 @Suite struct LogHandlerTests {
+    /// An access line's duration: milliseconds with three decimals.
+    @Test(arguments: [(Duration.zero, "0.000"), (.microseconds(1), "0.001"), (.microseconds(999), "0.999"), (.milliseconds(1), "1.000"),
+                      (.microseconds(1_234_567), "1234.567"), (.nanoseconds(1_999), "0.001"), (.seconds(-1), "0.000"),
+                      (.seconds(Int64.max), "9223372036854775.807")])
+    func durationsAreMillisecondsWithThreeDecimals(_ elapsed: Duration, _ text: String) {
+        #expect(AccessLog.milliseconds(elapsed) == text)
+    }
+
     /// Lines carry RFC 3339 UTC with milliseconds: the clock's time, each digit in place.
     @Test func timestampsAreTheClocksUTCTimeToTheMillisecond() throws {
         let before = Date()

@@ -95,8 +95,22 @@ enum AccessLog {
 
     /// `elapsed` in milliseconds with three decimals.
     static func milliseconds(_ elapsed: Duration) -> String {
-        let micros = max(0, elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
-        let fraction = String(micros % 1000)
-        return "\(micros / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+        let (seconds, attoseconds) = elapsed.components
+        let scaled = seconds.multipliedReportingOverflow(by: 1_000_000)
+        let micros = seconds < 0 ? 0 : scaled.overflow ? Int64.max : scaled.partialValue.addingReportingOverflow(attoseconds / 1_000_000_000_000).partialValue
+        return String(unsafeUninitializedCapacity: 24) { text in
+            // Right to left: three decimals, the point, the whole milliseconds (at least "0"); then to the front.
+            var v = max(0, micros), start = text.count, digits = 0
+            repeat {
+                if digits == 3 { start -= 1; text[start] = UInt8(ascii: ".") }
+                start -= 1
+                text[start] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10)
+                v /= 10
+                digits += 1
+            } while v > 0 || digits < 4
+            let length = text.count - start
+            for i in 0..<length { text[i] = text[start + i] }
+            return length
+        }
     }
 }

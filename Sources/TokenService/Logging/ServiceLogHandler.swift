@@ -102,15 +102,17 @@ struct ServiceLogHandler: LogHandler {
     /// A text-format key or value: as is when it is plain, else quoted and escaped as JSON strings are,
     /// so that a value with a blank, `=`, a quote or a control character cannot start a field or a line.
     static func appendTextField(_ s: String, to out: inout [UInt8]) {
-        if isPlain(s) { out.append(contentsOf: s.utf8) } else { appendQuoted(s, to: &out) }
+        var contiguous = s
+        let plain = contiguous.withUTF8 { bytes in
+            guard isPlain(bytes: bytes) else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if !plain { appendQuoted(s, to: &out) }
     }
 
     /// Non-empty, without a blank, `"`, `=`, `\\` or a control character (checked on the UTF-8 bytes: C1
     /// controls are C2 80–C2 9F, the line and paragraph separators E2 80 A8 and E2 80 A9).
-    private static func isPlain(_ s: String) -> Bool {
-        var contiguous = s
-        return contiguous.withUTF8 { isPlain(bytes: $0) }
-    }
 
     private static func isPlain(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard !bytes.isEmpty else { return false }
