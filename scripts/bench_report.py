@@ -150,6 +150,8 @@ lines.append(f"| failed requests of the steady client while another client's fun
              f"{', '.join(f'{c}×{poison_codes.count(c)}' for c in sorted(set(poison_codes)))}) | {poison_failed_others} | 0 | "
              f"{'yes' if poison_failed_others == 0 else 'no'} |")
 lines.append(f"| HS256 p99 latency at 32 connections | {fmt(runs['hs256']['p99'])} ms | <= 5 ms | {'yes' if (runs['hs256']['p99'] or 99) <= 5 else 'no'} |")
+lines.append(f"| the same p99 ÷ the p99 of the floor's minimal HS256 token route in the same round (it was {fmt(runs['floor-token']['p99'])} ms: "
+             f"wrk and the server share two cores, so the tail is the scheduler's) | {(runs['hs256']['p99'] or 0) / (runs['floor-token']['p99'] or 1):.2f} | (tracked) | – |")
 lines.append(f"| peak RSS under load, service + pipeline workers (summed: shared pages count once per process) | {max_rss_sum:.0f} MiB | < 200 MiB | {'yes' if max_rss_sum < 200 else 'no'} |")
 lines.append(f"| peak memory under load, service + pipeline workers, PSS (shared pages split between the processes that map them: what the machine spends) | {max_pss_sum:.0f} MiB | (tracked) | – |")
 lines.append(f"| RSS growth of the service over an HS256 run once warm (after the RS256, ES256 and DPoP runs) | {growth:+.1f} MiB | no growth | {'yes' if growth < 1 else 'no'} |")
@@ -262,7 +264,7 @@ soak = os.path.join(os.path.dirname(os.path.abspath(out)), "soak-out", "report.m
 if os.path.exists(soak):
     ran = datetime.fromtimestamp(os.path.getmtime(soak), timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
     lines.append(open(soak).read().strip().replace("## Soak", f"## Soak (last `make soak`, {ran})", 1) + "\n")
-lines.append("""## Where the time goes (profiled 2026-12-03 with `perf record -g`, per-process CPU ticks from /proc, A/B builds)
+lines.append("""## Where the time goes (profiled 2026-12-03 and 2026-12-04 with `perf record -g`, per-process CPU ticks from /proc, A/B builds)
 
 - **The HTTP edge is SwiftNIO itself** (since 2026-12-03; it was Hummingbird 2.28, whose `/healthz` was a third of a
   minimal NIO server's rate). One channel pipeline per connection: the deadline watcher, NIO's HTTP/1.1 decoder,
@@ -278,21 +280,35 @@ lines.append("""## Where the time goes (profiled 2026-12-03 with `perf record -g
   `write(2)` at the end of the turn (never more than PIPE_BUF, so they still cannot interleave with another
   writer's): 1.07 `write`/`writev` calls per request, the responses included, against 2 before. What is left of
   it is formatting — `perf`: ≈ 4 µs to format the line (timestamp digits, the plain-or-quoted check per field,
-  UTF-8 appends) and ≈ 4 µs to gather it (fields, the request's note, the request id from the logger's metadata).
-  Request id, metrics, deadline bookkeeping and the extra handler are the rest. A/B with throw-away builds:
+  UTF-8 appends) and ≈ 4 µs to gather it (fields, the request's note, the request id from the logger's metadata);
+  since 2026-12-04 the request id is kept beside the logger (a request's `Logger` is built only when it logs), the
+  fields come in order, the timestamp and duration are formatted in place and plain fields copied in one pass
+  (the bench's log-on/log-off pair shows what the line costs now). Request id, metrics, deadline bookkeeping and
+  the extra handler are the rest. A/B with throw-away builds:
   answering `/healthz` inside the read without the responder saved 10–15 µs, a `Task.immediate` with an empty body
   costs 5–8 µs (why answers without waiting skip it).
-- **HS256 against the floor:** 170 µs per token. By `perf` sample (HS256 run, categories by the first frame of
-  ours from the leaf; profiled before the access lines were batched — since then `perf` puts the whole access line
-  at 4.6 %, its formatting 2.4 %, the batch 0.7 %, and every sample of the run on the two NIO threads, with about
-  15 voluntary context switches per thread per second: nothing hops): response write — NIO's encoder and `writev`,
-  which on loopback also runs the receiver's TCP path — 29 %; request read and HTTP decode 13 %; access line 11 %; claims, Jansson and the token response JSON
-  ≈ 8 %; HMAC and base64url ≈ 5 %; token endpoint, client authentication, grant, scope ≈ 9 %; form and Basic
-  parsing ≈ 4 %; task and responder glue 6 %; malloc/free and the rest. The ≥ 0.45 target needs ≈ 70 µs per token
-  here: more than the whole of NIO's own read-and-write cost for this request and response plus our token work.
+- **HS256 against the floor, and against the floor's own token route (2026-12-04, `perf record -g` of an HS256 run,
+  each sample put under the first frame of a known kind from its leaf up; CPU per token from /proc).** The service
+  spends 124–138 µs of CPU per token; the floor's minimal HS256 route 59 µs; the floor's `/healthz` 34 µs. So even
+  a token path that does nothing but what the answer needs costs NIO's floor 25 µs more per request than `/healthz`,
+  and reaches ≈ 0.57 of the floor's rate: that, not 1.0, is the bound for the HS256 ratio (in the table above, from
+  the same run). Where the service's ≈ 130 µs go: the kernel's `writev` (our send and, on loopback, the receiver's
+  TCP path and waking wrk) 16 %; `epoll` and scheduling 7 %; NIO's channel pipeline, HTTP decoding and encoding 21 %;
+  `read` 2 % — ≈ 60 µs that the floor's route pays as well. Ours, ≈ 50 µs: the grant layer (endpoint, registry,
+  client_credentials grant, issuer, scope policy) 6.8 %, the edge handler (request id and scope, dispatch, answer
+  framing) 6.4 %, the access line 4.7 %, claims in Jansson and the response JSON 4.4 %, the task the token work runs
+  in (`Task.immediate`, its allocation and completion) 3.7 %, form parsing 3.3 %, client authentication and the
+  failed-authentication limits 3.2 %, JWS and base64url 2.7 %, HMAC 1.9 %, metrics 0.8 %. The rest (≈ 15 %) is
+  `malloc`/`free` and async frames `perf` cannot name. Nothing of ours is a tenth of the whole: what is left is the
+  price of the features the minimal route does not have (abuse limits, the grant layer's checks and typed errors,
+  the access line, request ids, metrics, JSON trees built for pipelines and extensions), each a few µs.
   What was ours and avoidable is gone: form, Basic and OWS parsing ran as unspecialised generics across the module
   boundary (concrete now), a `getrandom` per request id (now a per-connection prefix and a count), three timer
-  operations per request for the connection deadlines (now one lazy timer per connection).
+  operations per request for the connection deadlines (now one lazy timer per connection); this session: a
+  `Logger` with the request id built per request (now built only when a request logs), access-line fields sorted per
+  line (now listed in order), the log timestamp appended a digit at a time, Basic and scope parsing by `Character`
+  (now on bytes), a five-reference metrics struct copied into every request's types (now one reference) — HS256
+  went from 163 to 124–138 µs per token, 0.26 → 0.50–0.56 of the floor's token route.
 """)
 lines.append("""- **RS256.** Signing costs what `openssl speed` costs (the key is parsed once; an initialised `EVP_MD_CTX` is
   copied per token; the micro-benchmark matches `openssl speed`'s per-signature time). The bound above follows:
