@@ -54,6 +54,15 @@ struct RequestInfo: Sendable {
 /// lists it.
 struct GrantRegistry: Sendable {
     let grants: [any TokenGrant]
+    /// The handlers by endpoint and grant type, in registry order (what `handler(for:)` looks through).
+    private let byGrant: [GrantEndpoint: [String: [any TokenGrant]]]
+
+    init(grants: [any TokenGrant]) {
+        self.grants = grants
+        var byGrant: [GrantEndpoint: [String: [any TokenGrant]]] = [:]
+        for grant in grants { byGrant[grant.endpoint, default: [:]][grant.grantType.rawValue, default: []].append(grant) }
+        self.byGrant = byGrant
+    }
 
     static let standard = GrantRegistry(grants: [
         ClientCredentialsGrant(),
@@ -67,7 +76,7 @@ struct GrantRegistry: Sendable {
 
     /// The handler of `grantType` at `endpoint` that issues `requestedTokenType`, else the grant's own handler.
     func handler(for grantType: String, requestedTokenType: String? = nil, at endpoint: GrantEndpoint) -> (any TokenGrant)? {
-        let candidates = grants.filter { $0.endpoint == endpoint && $0.grantType.rawValue == grantType }
+        let candidates = byGrant[endpoint]?[grantType] ?? []
         if let requestedTokenType, let specific = candidates.first(where: { $0.requestedTokenType == requestedTokenType }) { return specific }
         return candidates.first { $0.requestedTokenType == nil }
     }
