@@ -113,7 +113,6 @@ struct ServiceLogHandler: LogHandler {
 
     /// Non-empty, without a blank, `"`, `=`, `\\` or a control character (checked on the UTF-8 bytes: C1
     /// controls are C2 80–C2 9F, the line and paragraph separators E2 80 A8 and E2 80 A9).
-
     private static func isPlain(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard !bytes.isEmpty else { return false }
         var i = 0
