@@ -119,7 +119,8 @@ import Testing
     }
 
     /// A worker that only waits for a core (here: stopped by SIGSTOP in the middle of its entries, as a
-    /// loaded machine's scheduler would leave it) is slow, not stuck: its frames stay, no spare comes up.
+    /// loaded machine's scheduler would leave it) is slow, not stuck: its frames stay, no spare comes up —
+    /// also for runs that arrive while it is stopped and so find no worker to take them at once.
     @Test func aWorkerWaitingForACoreIsNotStuck() async throws {
         let engine = TestWorker.engine(workers: 1)
         defer { engine.shutdown() }
@@ -130,16 +131,30 @@ import Testing
         let pid = try #require(engine.workerProcessIDs().first)
         let failures = await withTaskGroup(of: Int.self) { group in
             for n in 1...40 {
-                group.addTask { await engine.run(busy, user: .null, context: ["n": .int(Int64(n))]).claims == ["n": .int(Int64(n))] ? 0 : 1 }
+                group.addTask {
+                    var failed = 0
+                    for round in 0..<3 {
+                        let v = Int64(n * 10 + round)
+                        if await engine.run(busy, user: .null, context: ["n": .int(v)]).claims != ["n": .int(v)] { failed += 1 }
+                    }
+                    return failed
+                }
             }
             group.addTask {
-                for _ in 0..<6 {
+                // Runs that arrive while the worker is stopped mid-entry find no worker to take them at once.
+                var late: [Task<Bool, Never>] = []
+                for round in 0..<6 {
                     try? await Task.sleep(for: .milliseconds(15))
                     kill(pid, SIGSTOP)
-                    try? await Task.sleep(for: .milliseconds(40))
+                    try? await Task.sleep(for: .milliseconds(15))
+                    let v = Int64(1000 + round)
+                    late.append(Task { await engine.run(busy, user: .null, context: ["n": .int(v)]).claims == ["n": .int(v)] })
+                    try? await Task.sleep(for: .milliseconds(25))
                     kill(pid, SIGCONT)
                 }
-                return 0
+                var failed = 0
+                for run in late where !(await run.value) { failed += 1 }
+                return failed
             }
             return await group.reduce(0, +)
         }

@@ -168,9 +168,10 @@ final class WorkerPool: Sendable {
 
     /// Keeps `core` healthy workers: starts stopped core workers, and spares for the stuck ones.
     func startReplacements() {
-        let now = ProgressBoard.nowNS()
         let alive = workers.map(\.isAlive)
-        let healthy = workers.map { $0.isHealthy(now: now) }
+        // Stuck as the supervisor judges it: a worker only slow (waiting for a core on a loaded machine)
+        // gets no spare, its requests just go to another worker meanwhile.
+        let stuck = workers.map(\.isStuck)
         let toWarm: [Int] = state.withLock { s in
             guard !s.closed else { return [] }
             var out: [Int] = []
@@ -178,9 +179,9 @@ final class WorkerPool: Sendable {
             for i in 0..<core where !alive[i] && !s.warming.contains(i) { out.append(i) }
             // One spare per core worker stuck in a function, up to the spares there are. (A core worker
             // that is being replaced is ready as soon as a spare would be.)
-            let unhealthy = (0..<core).filter { alive[$0] && !healthy[$0] }.count
-            let sparesUp = (core..<workers.count).filter { healthy[$0] || s.warming.contains($0) }.count
-            var needed = unhealthy - sparesUp
+            let stuckCores = (0..<core).filter { stuck[$0] }.count
+            let sparesUp = (core..<workers.count).filter { (alive[$0] && !stuck[$0]) || s.warming.contains($0) }.count
+            var needed = stuckCores - sparesUp
             for i in core..<workers.count where needed > 0 && !alive[i] && !s.warming.contains(i) {
                 out.append(i)
                 needed -= 1
@@ -218,12 +219,12 @@ final class WorkerPool: Sendable {
         }
     }
 
-    /// Stops spares that had nothing to do for `spareIdle`, unless a core worker is unhealthy (then the
+    /// Stops spares that had nothing to do for `spareIdle`, unless a core worker is stuck (then the
     /// spare is still the capacity that healthy work relies on).
     private func retireIdleSpares() {
         let now = ProgressBoard.nowNS()
         let idleNS = Int64(spareIdle.components.seconds) * 1_000_000_000 + spareIdle.components.attoseconds / 1_000_000_000
-        let coresHealthy = workers.prefix(core).allSatisfy { $0.isHealthy(now: now) }
+        let coresHealthy = !workers.prefix(core).contains { $0.isStuck }
         let alive = workers.map(\.isAlive), idle = workers.map(\.isIdle)
         let retire: [Int] = state.withLock { s in
             s.retirementScheduled = false

@@ -98,7 +98,12 @@ final class WorkerProcess: Sendable {
     /// Alive with nothing in flight (no run waiting, parked or being answered).
     var isIdle: Bool { state.withLock { $0.alive && $0.waiters.isEmpty } }
 
-    /// Alive, and not inside one VM entry for longer than `WorkerSupervision.stuckAfterNS`.
+    /// Alive and judged stuck by its supervisor (one VM entry long in wall-clock time and in CPU time, or
+    /// very long in wall-clock time): what a spare is brought up for.
+    var isStuck: Bool { state.withLock { $0.alive && $0.stuckEntry != nil } }
+
+    /// Alive, and not inside one VM entry for longer than `WorkerSupervision.stuckAfterNS` (requests go
+    /// to another worker meanwhile).
     func isHealthy(now: Int64) -> Bool {
         state.withLock { s in
             guard s.alive, let board = s.board else { return false }
