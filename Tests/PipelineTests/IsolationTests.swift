@@ -108,6 +108,7 @@ import Testing
         for n in 1...20 { #expect(await engine.run(ok, user: .null, context: ["n": .int(Int64(n))]).claims == ["n": .int(Int64(n))]) }
         #expect(ContinuousClock.now - start < .milliseconds(700), "served by the spare while the core worker spins")
         #expect(engine.workerProcessIDs().count >= 2, "core + spare")
+        #expect(engine.runningWorkers().spare == 1, "the spare counts as one")
         #expect(await stuck.outcome != .proceed)
         var pids = engine.workerProcessIDs()
         for _ in 0..<40 where pids.count > 1 {
@@ -115,6 +116,7 @@ import Testing
             pids = engine.workerProcessIDs()
         }
         #expect(pids.count == 1, "the idle spare was stopped")
+        #expect(engine.runningWorkers() == (1, 0))
         #expect(await engine.run(ok, user: .null, context: ["n": 99]).claims == ["n": 99])
     }
 
@@ -160,5 +162,6 @@ import Testing
         }
         #expect(failures == 0)
         #expect(engine.workerProcessIDs() == [pid], "no spare was brought up for a worker that was only stopped")
+        #expect(engine.runningWorkers() == (1, 0))
     }
 }

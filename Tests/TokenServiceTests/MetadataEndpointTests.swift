@@ -97,4 +97,21 @@ import Testing
             }
         }
     }
+
+    /// The pipeline worker processes running, by role: core workers once a pipeline is loaded, no spare
+    /// while none is stuck.
+    @Test func metricsCountThePipelineWorkers() async throws {
+        let fn = "async function pipe(user, context, callback) { context.addAccessToken('tag', 1); callback(null, user, context); }"
+        try await Fixture.withRouterClient(pipelines: ["pre_access_token": [(name: "tag", source: fn, extra: [:])]]) { f, client, core in
+            try await client.execute(uri: "/oauth/token", method: .post, headers: Form.basic("billing", f.billingSecret),
+                                     body: Form.encode([("grant_type", "client_credentials")])) { #expect($0.status == .ok) }
+            let running = try #require(core.issuer.engine).runningWorkers()
+            #expect(running.core >= 1 && running.spare == 0)
+            try await client.execute(uri: "/metrics", method: .get) { res in
+                let text = String(buffer: res.body)
+                #expect(text.contains(#"tokenservice_pipeline_workers{role="core"} \#(running.core)"#), "\(text)")
+                #expect(text.contains(#"tokenservice_pipeline_workers{role="spare"} 0"#))
+            }
+        }
+    }
 }

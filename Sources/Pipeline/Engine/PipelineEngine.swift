@@ -367,6 +367,10 @@ public final class PipelineEngine: Service, Sendable {
     /// Process ids of the running workers (for health checks and tests).
     public func workerProcessIDs() -> [Int32] { pool.processIDs() }
 
+    /// The worker processes running now: `core` (at most `workers`, started when a pipeline is first
+    /// loaded) and `spare` (brought up while a core worker is stuck in a function, stopped once idle).
+    public func runningWorkers() -> (core: Int, spare: Int) { pool.running() }
+
     /// Stops every worker, for good: nothing runs or starts after it.
     public func shutdown() { pool.shutdown() }
 }

@@ -239,6 +239,12 @@ final class WorkerPool: Sendable {
 
     func processIDs() -> [Int32] { workers.compactMap(\.processID) }
 
+    /// The worker processes running: core ones, and spares brought up for stuck core workers.
+    func running() -> (core: Int, spare: Int) {
+        let alive = workers.map(\.isAlive)
+        return (alive[..<core].filter { $0 }.count, alive[core...].filter { $0 }.count)
+    }
+
     var isClosed: Bool { state.withLock { $0.closed } }
 
     /// Final: stops every worker, and none is started again.

@@ -51,6 +51,7 @@ struct ServiceResponder: EdgeResponder {
         case .jwks:
             return .now(.json(state.keys.jwksJSON, cache: "public, max-age=300"))
         case .metrics:
+            if let workers = core.issuer.engine?.runningWorkers() { core.metrics.pipelineWorkers(core: workers.core, spare: workers.spare) }
             return .now(EdgeResponse(headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], body: core.metrics.exposition()))
         case .health where !state.canSign:
             return .now(.json(JSON.serialize(.object(ServiceState.health(status: "cannot sign", config: state.config))), status: .serviceUnavailable))

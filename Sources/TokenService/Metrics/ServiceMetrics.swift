@@ -10,6 +10,7 @@ final class ServiceMetrics: Sendable {
     private let pipelineCollectors = CollectorCache<(Counter, Counter?, DurationHistogram)>()
     private let tokenCollectors = CollectorCache<Counter>()
     private let configInfoGauge = Slot<Gauge>()
+    private let workerGauges = CollectorCache<Gauge>()
 
     private final class Slot<Value: AnyObject & Sendable>: Sendable {
         private let value = Mutex<Value?>(nil)
@@ -89,6 +90,17 @@ final class ServiceMetrics: Sendable {
                                        labels: [("config_sha256", digest), ("signing_kid", signingKid)])
         gauge.set(Int64(1))
         if let old = configInfoGauge.exchange(gauge), old !== gauge { registry.unregisterGauge(old) }
+    }
+
+    /// The pipeline worker processes running (read when the metrics are asked for).
+    func pipelineWorkers(core: Int, spare: Int) {
+        for (role, count) in [("core", core), ("spare", spare)] {
+            workerGauges.get(role) {
+                registry.makeGauge(descriptor: .init(namespace: "tokenservice", metricName: "pipeline_workers",
+                                                     helpText: "Pipeline worker processes running, by role"),
+                                   labels: [("role", role)])
+            }.set(Int64(count))
+        }
     }
 
     func exposition() -> [UInt8] { registry.emitToBuffer() }
