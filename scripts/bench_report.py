@@ -292,11 +292,11 @@ lines.append("""## Where the time goes (profiled 2026-12-03 and 2026-12-04 with 
   costs 5–8 µs (why answers without waiting skip it).
 - **HS256 against the floor, and against the floor's own token route (2026-12-04, `perf record -g` of an HS256 run,
   each sample put under the first frame of a known kind from its leaf up; CPU per token from /proc).** In the
-  2026-12-04 bench runs the service spent 121–138 µs of CPU per token, the floor's minimal HS256 route 52–59 µs,
-  the floor's `/healthz` 29–34 µs. So even
+  2026-12-04 bench runs the service spent 121–138 µs of CPU per token, the floor's minimal HS256 route 52–66 µs,
+  the floor's `/healthz` 24–34 µs. So even
   a token path that does nothing but what the answer needs costs NIO's floor 25 µs more per request than `/healthz`,
-  and reaches ≈ 0.57 of the floor's rate: that, not 1.0, is the bound for the HS256 ratio (in the table above, from
-  the same run). Where the service's ≈ 130 µs go: the kernel's `writev` (our send and, on loopback, the receiver's
+  and reaches 0.56–0.59 of the floor's rate: that, not 1.0, is the bound for the HS256 ratio (in the table above,
+  from the same run). Where the service's ≈ 130 µs go: the kernel's `writev` (our send and, on loopback, the receiver's
   TCP path and waking wrk) 16 %; `epoll` and scheduling 7 %; NIO's channel pipeline, HTTP decoding and encoding 21 %;
   `read` 2 % — ≈ 60 µs that the floor's route pays as well. Ours, ≈ 50 µs: the grant layer (endpoint, registry,
   client_credentials grant, issuer, scope policy) 6.8 %, the edge handler (request id and scope, dispatch, answer
