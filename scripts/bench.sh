@@ -179,6 +179,7 @@ start_server() { # $1 config, then serve's options -> pid in SERVER_PIDS[name]
   "$BIN" serve --config "$1" "${@:2}" > "$OUT/raw/server-$name.log" 2>&1 &
   SERVER_PIDS[$name]=$!
   local port; port=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["listen"]["port"])' "$1")
+  SERVER_PORTS[$name]=$port
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.05; done
   echo "server did not start" >&2; cat "$OUT/raw/server-$name.log" >&2; exit 1
 }
@@ -222,6 +223,10 @@ bench() { # $1 name, $2 server (plain|pipelines), $3 url, $4 lua (optional), $5 
   local rss; rss=$(rss_kb "$pid")
   echo "rss_kb $rss rss_sum_kb $((rss + $(workers_sum rss_kb "$pid"))) rss_before_kb $rss_before pss_sum_kb $(($(pss_kb "$pid") + $(workers_sum pss_kb "$pid")))" >> "$OUT/raw/$1.txt"
   echo "cpu_ticks_before $before cpu_ticks_after $after clk_tck $(getconf CLK_TCK)" >> "$OUT/raw/$1.txt"
+  # Spare pipeline workers running at the end of the run (one is kept 30 s after it was last needed).
+  if [ -n "${SERVER_PORTS[$2]:-}" ]; then
+    echo "spare_workers $(curl -sf "http://127.0.0.1:${SERVER_PORTS[$2]}/metrics" | awk '/^tokenservice_pipeline_workers\{role="spare"\}/{print $2}')" >> "$OUT/raw/$1.txt"
+  fi
   grep -E "Requests/sec|99%" "$OUT/raw/$1.txt" >&2
 }
 speed() { # $1 openssl algorithm, $2 output name: the signing limit, measured right before its wrk run
@@ -231,7 +236,7 @@ speed() { # $1 openssl algorithm, $2 output name: the signing limit, measured ri
 
 # Both servers run for the whole measurement (the idle one costs nothing), so that the two figures of
 # every ratio are measured one right after the other and drift on a shared machine hits both alike.
-declare -A SERVER_PIDS
+declare -A SERVER_PIDS SERVER_PORTS
 A="http://127.0.0.1:$PORT_A"
 B="http://127.0.0.1:$PORT_B"
 C="http://127.0.0.1:$PORT_C"
