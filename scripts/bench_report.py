@@ -153,10 +153,12 @@ lines.append(f"| failed requests of the steady client while another client's fun
 lines.append(f"| HS256 p99 latency at 32 connections | {fmt(runs['hs256']['p99'])} ms | <= 5 ms | {'yes' if (runs['hs256']['p99'] or 99) <= 5 else 'no'} |")
 lines.append(f"| the same p99 ÷ the p99 of the floor's minimal HS256 token route in the same round (it was {fmt(runs['floor-token']['p99'])} ms: "
              f"wrk and the server share two cores, so the tail is the scheduler's) | {(runs['hs256']['p99'] or 0) / (runs['floor-token']['p99'] or 1):.2f} | (tracked) | – |")
-# Spare workers (one more JavaScriptCore process each) running at the end of a run, as /metrics reports them.
-spares_seen = ", ".join(f"{n}: {r['spares']}" for n, r in runs.items() if r["spares"] and not n.startswith("poison")) or "none"
-lines.append(f"| peak RSS under load, service + pipeline workers (summed: shared pages count once per process; spare workers "
-             f"at the end of a run: {spares_seen}) | {max_rss_sum:.0f} MiB | < 200 MiB | {'yes' if max_rss_sum < 200 else 'no'} |")
+# Spare workers (one more JavaScriptCore process each) running at the end of a run, as /metrics reports them
+# (the poisoned run's looping function brings one up by design; it is left out of the peak).
+spares_seen = ", ".join(f"{n}: {r['spares']}" for n, r in runs.items() if r["spares"]) or "none"
+lines.append(f"| peak RSS under load, service + pipeline workers, the poisoned runs left out (summed: shared pages count once per "
+             f"process; spare workers at the end of a run: {spares_seen}) | {max_rss_sum:.0f} MiB | < 200 MiB | "
+             f"{'yes' if max_rss_sum < 200 else 'no'} |")
 lines.append(f"| peak memory under load, service + pipeline workers, PSS (shared pages split between the processes that map them: what the machine spends) | {max_pss_sum:.0f} MiB | (tracked) | – |")
 lines.append(f"| RSS growth of the service over an HS256 run once warm (after the RS256, ES256 and DPoP runs) | {growth:+.1f} MiB | no growth | {'yes' if growth < 1 else 'no'} |")
 lines.append(f"| RSS growth over the DPoP run: each proof's `jti` is held until the proof expires (at most 100,000 live one-time ids per replica; past that a new one is refused) | {dpop_growth:+.1f} MiB | (tracked) | – |")
