@@ -27,8 +27,10 @@ final class FloorMAC: @unchecked Sendable {
     private let template: OpaquePointer
 
     init?(key: [UInt8]) {
-        guard let mac = EVP_MAC_fetch(nil, "HMAC", nil), let ctx = EVP_MAC_CTX_new(mac) else { return nil }
-        EVP_MAC_free(mac)
+        guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { return nil }
+        // The context holds its own reference to the MAC.
+        defer { EVP_MAC_free(mac) }
+        guard let ctx = EVP_MAC_CTX_new(mac) else { return nil }
         var digest = Array("SHA256".utf8CString)
         let ok = digest.withUnsafeMutableBufferPointer { name in
             var params = [OSSL_PARAM_construct_utf8_string("digest", name.baseAddress, 0), OSSL_PARAM_construct_end()]
