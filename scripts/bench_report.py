@@ -292,16 +292,15 @@ lines.append("""## Where the time goes (profiled 2026-12-03 and 2026-12-04 with 
   (the bench's log-on/log-off pair shows what the line costs now: in the 2026-12-04 00:45 run `/healthz` was 0.68
   of the floor with it and 0.82 without it, 46 against 38 µs per request; `perf` puts the line's own code at ≈ 8 %
   of a `/healthz` request, ≈ 4 µs; the rest of the difference is not in its frames — allocator and cache effects,
-  or drift: the log-off figure is one round). Request id,
-  metrics, deadline bookkeeping and the extra handler are the rest. A/B with throw-away builds:
+  or drift: the log-off figure is one round). Request id, metrics, deadline bookkeeping and the extra handler are
+  the rest. A/B with throw-away builds:
   answering `/healthz` inside the read without the responder saved 10–15 µs, a `Task.immediate` with an empty body
   costs 5–8 µs (why answers without waiting skip it).
 - **HS256 against the floor, and against the floor's own token route (2026-12-04, `perf record -g` of an HS256 run,
   each sample put under the first frame of a known kind from its leaf up; CPU per token from /proc).** In the
   2026-12-04 bench runs the service spent 121–138 µs of CPU per token, the floor's minimal HS256 route 52–66 µs,
-  the floor's `/healthz` 24–34 µs. So even
-  a token path that does nothing but what the answer needs costs NIO's floor 25 µs more per request than `/healthz`,
-  and reaches 0.56–0.59 of the floor's rate: that, not 1.0, is the bound for the HS256 ratio (in the table above,
+  the floor's `/healthz` 24–34 µs. So even a token path that does nothing but what the answer needs costs NIO's
+  floor 25–40 µs more per request than `/healthz`, and reaches 0.56–0.59 of the floor's rate: that, not 1.0, is the bound for the HS256 ratio (in the table above,
   from the same run). Where the service's ≈ 130 µs go: the kernel's `writev` (our send and, on loopback, the receiver's
   TCP path and waking wrk) 16 %; `epoll` and scheduling 7 %; NIO's channel pipeline, HTTP decoding and encoding 21 %;
   `read` 2 % — ≈ 60 µs that the floor's route pays as well. Ours, ≈ 50 µs: the grant layer (endpoint, registry,
@@ -314,11 +313,11 @@ lines.append("""## Where the time goes (profiled 2026-12-03 and 2026-12-04 with 
   the access line, request ids, metrics, JSON trees built for pipelines and extensions), each a few µs.
   What was ours and avoidable is gone: form, Basic and OWS parsing ran as unspecialised generics across the module
   boundary (concrete now), a `getrandom` per request id (now a per-connection prefix and a count), three timer
-  operations per request for the connection deadlines (now one lazy timer per connection); this session: a
+  operations per request for the connection deadlines (now one lazy timer per connection); on 2026-12-04: a
   `Logger` with the request id built per request (now built only when a request logs), access-line fields sorted per
   line (now listed in order), the log timestamp appended a digit at a time, Basic and scope parsing by `Character`
   (now on bytes), a five-reference metrics struct copied into every request's types (now one reference) — HS256
-  went from 163 to 124–138 µs per token, 0.26 → 0.50–0.56 of the floor's token route.
+  went from 163 to 121–138 µs per token, and is 0.50–0.55 of the floor's token route.
 """)
 lines.append("""- **RS256.** Signing costs what `openssl speed` costs (the key is parsed once; an initialised `EVP_MD_CTX` is
   copied per token; the micro-benchmark matches `openssl speed`'s per-signature time). The bound above follows:
