@@ -25,11 +25,9 @@ struct AbuseLimits: Sendable {
     /// Before authentication: refuses a (client_id, address) pair or an address over its failure limit.
     func admit(clientID: String?, address: String, limits: ServiceConfig.Limits, now: Int64) async throws(TokenError) {
         if let clientID {
-            let c = await peek(Self.failedKey(client: clientID, address: address), now: now)
-            if c.count >= limits.failedAuthPerClient { throw throttled("client", retryAfter: c.resetIn) }
+            try refuseFailures(await peek(Self.failedKey(client: clientID, address: address), now: now), limit: limits.failedAuthPerClient, "client")
         }
-        let a = await peek(Self.failedKey(address: address), now: now)
-        if a.count >= limits.failedAuthPerAddress { throw throttled("address", retryAfter: a.resetIn) }
+        try refuseFailures(await peek(Self.failedKey(address: address), now: now), limit: limits.failedAuthPerAddress, "address")
     }
 
     /// After a failed client authentication.
@@ -41,8 +39,35 @@ struct AbuseLimits: Sendable {
     /// One token for `client`, within its quota.
     func spendToken(client: RegisteredClient, now: Int64) async throws(TokenError) {
         guard let quota = client.config.tokensPerMinute else { return }
-        let count = await increment(Self.quotaKey(client: client.id), now: now)
-        if count.count > quota { throw throttled("client_quota", retryAfter: count.resetIn) }
+        try refuseOverQuota(await increment(Self.quotaKey(client: client.id), now: now), quota: quota)
+    }
+
+    // The same three on this process's memory as the shared state (`counters`), for a request answered
+    // on the event loop: it cannot be unreachable, so there is no fallback to count on.
+
+    func admitNow(clientID: String?, address: String, limits: ServiceConfig.Limits, now: Int64, counters: InProcessState) throws(TokenError) {
+        if let clientID {
+            try refuseFailures(counters.peekNow(Self.failedKey(client: clientID, address: address), now: now), limit: limits.failedAuthPerClient, "client")
+        }
+        try refuseFailures(counters.peekNow(Self.failedKey(address: address), now: now), limit: limits.failedAuthPerAddress, "address")
+    }
+
+    func recordFailureNow(clientID: String?, address: String, now: Int64, counters: InProcessState) {
+        if let clientID { _ = counters.incrementNow(Self.failedKey(client: clientID, address: address), window: Self.window, now: now) }
+        _ = counters.incrementNow(Self.failedKey(address: address), window: Self.window, now: now)
+    }
+
+    func spendTokenNow(client: RegisteredClient, now: Int64, counters: InProcessState) throws(TokenError) {
+        guard let quota = client.config.tokensPerMinute else { return }
+        try refuseOverQuota(counters.incrementNow(Self.quotaKey(client: client.id), window: Self.window, now: now), quota: quota)
+    }
+
+    private func refuseFailures(_ failures: WindowCount, limit: Int, _ reason: String) throws(TokenError) {
+        if failures.count >= limit { throw throttled(reason, retryAfter: failures.resetIn) }
+    }
+
+    private func refuseOverQuota(_ spent: WindowCount, quota: Int) throws(TokenError) {
+        if spent.count > quota { throw throttled("client_quota", retryAfter: spent.resetIn) }
     }
 
     private func peek(_ key: String, now: Int64) async -> WindowCount {

@@ -59,6 +59,13 @@ struct ClientAuthenticator: Sendable {
     }
 
     func authenticate(_ presented: Presented, form: FormParameters, now: Int64) async throws(TokenError) -> RegisteredClient {
+        if let client = try authenticateWithoutAssertion(presented, form: form) { return client }
+        return try await checkAssertion(presented, form: form, now: now)
+    }
+
+    /// Everything but an assertion, which may wait (one-time memory, an issuer's keys): the client a
+    /// secret authenticates, or the error; nil when the request authenticates with an assertion.
+    func authenticateWithoutAssertion(_ presented: Presented, form: FormParameters) throws(TokenError) -> RegisteredClient? {
         let basic = presented.basic
         if presented.malformedBasic { throw TokenError.invalidClient(basic: true) }
         let usesPost = form["client_secret"] != nil
@@ -76,9 +83,7 @@ struct ClientAuthenticator: Sendable {
             }
             return try checkSecret(id: id, secret: secret, method: .clientSecretPost)
         }
-        if usesAssertion {
-            return try await checkAssertion(presented, form: form, now: now)
-        }
+        if usesAssertion { return nil }
         throw TokenError.invalidClient(basic: false)
     }
 

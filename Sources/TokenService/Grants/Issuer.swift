@@ -40,6 +40,27 @@ struct Issuer: Sendable {
 
     /// Builds, runs `pre_access_token` on, and signs an RFC 9068 access token.
     func accessToken(_ r: AccessTokenRequest, state: ServiceState, scope: RequestScope) async throws(TokenError) -> IssuedAccessToken {
+        var draft = try accessTokenDraft(r, state: state)
+        var extensions = JSONObject()
+        try await runPipeline(.preAccessToken, state: state, user: r.user, context: r.context, into: &extensions, scope: scope)
+        draft.claims.extensions = extensions
+        return try signed(draft, client: r.client, scope: scope)
+    }
+
+    /// The same token when there is no `pre_access_token` pipeline to run, so nothing to wait for. With
+    /// one, it refuses (500): a token is never issued without its pipeline.
+    func accessTokenNow(_ r: AccessTokenRequest, state: ServiceState, scope: RequestScope) throws(TokenError) -> IssuedAccessToken {
+        guard !runsPipeline(.preAccessToken, state: state) else { throw TokenError.serverError("pre_access_token must run before this token is issued") }
+        return try signed(try accessTokenDraft(r, state: state), client: r.client, scope: scope)
+    }
+
+    /// An access token's claims before a pipeline adds to them, and the keys that will sign it.
+    private struct AccessTokenDraft {
+        var claims: AccessTokenClaims
+        let signers: KeyRing.Signers
+    }
+
+    private func accessTokenDraft(_ r: AccessTokenRequest, state: ServiceState) throws(TokenError) -> AccessTokenDraft {
         guard let signers = state.keys.signers(for: r.client.config.signingKey) else {
             throw TokenError.serverError("no active signing key")
         }
@@ -52,11 +73,13 @@ struct Issuer: Sendable {
             authTime: r.authTime, acr: r.acr, amr: r.amr)
         claims.confirmation = r.dpopThumbprint.map { ["jkt": .string($0)] }
         claims.actor = r.actor
-        var extensions = JSONObject()
-        try await runPipeline(.preAccessToken, state: state, user: r.user, context: r.context, into: &extensions, scope: scope)
-        claims.extensions = extensions
-        let token = try sign(claims.payload, with: signers.accessToken, client: r.client, kind: "access_token", scope: scope)
-        return IssuedAccessToken(token: token, signers: signers, expiresIn: Int(max(0, expiresAt - iat)))
+        return AccessTokenDraft(claims: claims, signers: signers)
+    }
+
+    private func signed(_ draft: AccessTokenDraft, client: RegisteredClient, scope: RequestScope) throws(TokenError) -> IssuedAccessToken {
+        let token = try sign(draft.claims.payload, with: draft.signers.accessToken, client: client, kind: "access_token", scope: scope)
+        let c = draft.claims
+        return IssuedAccessToken(token: token, signers: draft.signers, expiresIn: Int(max(0, c.expiresAt - c.issuedAt)))
     }
 
     struct IDTokenRequest {
@@ -114,13 +137,18 @@ struct Issuer: Sendable {
         }
     }
 
+    /// Whether `trigger` has a pipeline to run (issuing then waits for the engine).
+    func runsPipeline(_ trigger: PipelineTrigger, state: ServiceState) -> Bool {
+        engine != nil && state.pipelines[trigger] != nil
+    }
+
     /// Runs a trigger's pipeline and applies what it added to `claims` (never to a `protecting` name: by
     /// default the registered claims). A `callback(error)` is 403 access_denied; a function that fails
     /// closed is 500 server_error.
     func runPipeline(_ trigger: PipelineTrigger, state: ServiceState, user: JSONValue, context: JSONObject,
                      into claims: inout JSONObject, protecting: Set<String> = RegisteredClaims.names,
                      scope: RequestScope) async throws(TokenError) {
-        guard let pipeline = state.pipelines[trigger], let engine else { return }
+        guard runsPipeline(trigger, state: state), let pipeline = state.pipelines[trigger], let engine else { return }
         let logger = scope.logger
         let report = await engine.run(pipeline, user: user, context: context, logger: logger)
         for f in report.functions {

@@ -5,10 +5,10 @@ import NIOHTTP1
 
 /// One HTTP/1.1 connection's handler, after NIO's decoder and pipelining handler (which hands it one
 /// request at a time, in order). It reads a request's body within its endpoint's limit, asks the
-/// responder on the event loop — an answer it has at once is written at once; work that may wait runs
-/// in `Task.immediate`, here until it first waits (on a pipeline, Redis or an outbound call), so a
-/// request that never waits costs no thread hop — and writes the answer with `X-Request-Id`, `Content-Length` and keep-alive framing, then counts it and logs its
-/// access line.
+/// responder on the event loop — an answer it has at once (every request that waits for nothing, token
+/// requests included) is written at once, with no task; work that may wait (a pipeline, Redis or an
+/// outbound call) runs in `Task.immediate`, here until it first waits — and writes the answer with
+/// `X-Request-Id`, `Content-Length` and keep-alive framing, then counts it and logs its access line.
 final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart

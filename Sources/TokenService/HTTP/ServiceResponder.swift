@@ -57,16 +57,37 @@ struct ServiceResponder: EdgeResponder {
             return .now(.json(JSON.serialize(.object(ServiceState.health(status: "cannot sign", config: state.config))), status: .serviceUnavailable))
         case .health where core.shared.isLocal:
             return .now(.json(state.healthyJSON))
-        case .health, .token, .mint, .introspect:
-            return .later { [self] in
-                do {
-                    return try await handle(endpoint, request, state: state, scope: scope)
-                } catch let error as TokenError {
-                    return error.response
-                } catch {
-                    scope.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))"])
-                    return TokenError.serverError("internal error").response
-                }
+        case .token:
+            return token(request, state: state, scope: scope)
+        case .health, .mint, .introspect:
+            return Self.later(scope) { [self] in try await handle(endpoint, request, state: state, scope: scope) }
+        }
+    }
+
+    /// A token request: answered at once when nothing in it waits (`TokenEndpoint.handleNow`), else later.
+    private func token(_ request: EdgeRequest, state: ServiceState, scope: RequestScope) -> EdgeAnswer {
+        let endpoint = core.tokenEndpoint(scope)
+        let r: TokenEndpoint.Request
+        do throws(TokenError) {
+            r = try Self.tokenRequest(request)
+            if let response = try endpoint.handleNow(r, state: state) { return .now(Self.json(response.json)) }
+        } catch {
+            return .now(error.response)
+        }
+        return Self.later(scope) { try await Self.json(endpoint.handle(r, state: state).json) }
+    }
+
+    /// Work that may wait, its errors answered as every error is: a `TokenError` as what it maps to,
+    /// anything else logged and answered 500.
+    private static func later(_ scope: RequestScope, _ work: @escaping @Sendable () async throws -> EdgeResponse) -> EdgeAnswer {
+        .later {
+            do {
+                return try await work()
+            } catch let error as TokenError {
+                return error.response
+            } catch {
+                scope.logger.error("unhandled error", metadata: ["error.type": "\(type(of: error))"])
+                return TokenError.serverError("internal error").response
             }
         }
     }
@@ -74,10 +95,6 @@ struct ServiceResponder: EdgeResponder {
     /// The endpoints that may wait: on Redis, a pipeline or an outbound call.
     private func handle(_ endpoint: Endpoint, _ request: EdgeRequest, state: ServiceState, scope: RequestScope) async throws -> EdgeResponse {
         switch endpoint {
-        case .token:
-            let response = try await core.tokenEndpoint(scope).handle(try Self.tokenRequest(request), state: state)
-            return Self.json(response.json)
-
         case .mint:
             guard let auth = request.header("Authorization"), auth.utf8.count > 7, auth.prefix(7).lowercased() == "bearer ",
                   state.gatewayAuthorized(String(auth.dropFirst(7)))
@@ -105,8 +122,8 @@ struct ServiceResponder: EdgeResponder {
             }
             return Self.json(result)
 
-        case .health, .discovery, .jwks, .metrics:
-            // Only /healthz with shared state to ask comes here. Shared state down: still 200 (tokens that
+        case .health, .token, .discovery, .jwks, .metrics:
+            // Only /healthz with shared state to ask comes here (`token` answers token requests). Shared state down: still 200 (tokens that
             // need no one-time check are issued), but said.
             if let problem = await core.shared.problem() {
                 return Self.json(ServiceState.health(status: "degraded", config: state.config, extra: [("shared_state", .string(problem))]))

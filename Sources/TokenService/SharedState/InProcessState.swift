@@ -16,6 +16,23 @@ final class InProcessState: SharedState {
     init(capacity: Int = 100_000) { self.capacity = capacity }
 
     func claimOnce(_ key: String, expiresAt: Int64, now: Int64) async throws(SharedStateError) -> Bool {
+        try claimOnceNow(key, expiresAt: expiresAt, now: now)
+    }
+
+    func increment(_ key: String, window: Int64, now: Int64) async throws(SharedStateError) -> WindowCount {
+        incrementNow(key, window: window, now: now)
+    }
+
+    func peek(_ key: String, now: Int64) async throws(SharedStateError) -> WindowCount {
+        peekNow(key, now: now)
+    }
+
+    func problem() async -> String? { nil }
+    var inProcess: InProcessState? { self }
+
+    // The operations themselves: they never wait, so a request served on the event loop calls them directly.
+
+    func claimOnceNow(_ key: String, expiresAt: Int64, now: Int64) throws(SharedStateError) -> Bool {
         let verdict: Bool? = onceMemory.withLock { map in
             if let exp = map[key], exp >= now { return false }
             if map.count >= capacity {
@@ -29,7 +46,7 @@ final class InProcessState: SharedState {
         return verdict
     }
 
-    func increment(_ key: String, window: Int64, now: Int64) async throws(SharedStateError) -> WindowCount {
+    func incrementNow(_ key: String, window: Int64, now: Int64) -> WindowCount {
         counters.withLock { map in
             if var e = map[key], e.expiresAt > now {
                 e.count += 1
@@ -52,15 +69,12 @@ final class InProcessState: SharedState {
         for (key, _) in doomed { map[key] = nil }
     }
 
-    func peek(_ key: String, now: Int64) async throws(SharedStateError) -> WindowCount {
+    func peekNow(_ key: String, now: Int64) -> WindowCount {
         counters.withLock { map in
             guard let e = map[key], e.expiresAt > now else { return .zero }
             return WindowCount(count: e.count, resetIn: e.expiresAt - now)
         }
     }
-
-    func problem() async -> String? { nil }
-    var isLocal: Bool { true }
 
     /// Entries held (tests check the bounds).
     var sizes: (once: Int, counters: Int) { (onceMemory.withLock { $0.count }, counters.withLock { $0.count }) }

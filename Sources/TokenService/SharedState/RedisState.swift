@@ -58,7 +58,7 @@ final class RedisState: SharedState {
         try Self.windowCount(try await send(["EVAL", Self.peekScript, "1", prefix + key]))
     }
 
-    var isLocal: Bool { false }
+    var inProcess: InProcessState? { nil }
 
     func problem() async -> String? {
         do {

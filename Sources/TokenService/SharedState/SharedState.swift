@@ -10,8 +10,13 @@ protocol SharedState: Sendable {
     func peek(_ key: String, now: Int64) async throws(SharedStateError) -> WindowCount
     /// nil when healthy, else what is wrong (for /healthz).
     func problem() async -> String?
-    /// This process's memory: never has a problem, so /healthz need not ask.
-    var isLocal: Bool { get }
+    /// This process's memory, when that is the shared state: it never has a problem (so /healthz need not
+    /// ask) and never waits (so a request that uses nothing else is answered on the event loop).
+    var inProcess: InProcessState? { get }
+}
+
+extension SharedState {
+    var isLocal: Bool { inProcess != nil }
 }
 
 /// Keys in the shared state, built from parts that cannot run into each other: a `client_id` may contain

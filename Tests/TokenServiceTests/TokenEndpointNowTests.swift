@@ -1,0 +1,169 @@
+import Foundation
+import JOSE
+import JSONCore
+import Logging
+import OAuthWire
+import Testing
+@testable import TokenService
+
+/// A token request that waits for nothing is answered on the event loop (`TokenEndpoint.handleNow`), one
+/// that may wait by `handle`: both give the same answer, count the same and refuse the same.
+@Suite struct TokenEndpointNowTests {
+    /// The fixture's clients, with one that must use DPoP and one with a quota of two tokens a minute.
+    static func fixture(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = [:]) throws -> Fixture {
+        try Fixture(pipelines: pipelines) { config in
+            config.addClient(["client_id": "bound", "client_secret": "bound-secret-0123456789abcdef0123", "grant_types": ["client_credentials"],
+                              "scopes": ["a"], "audiences": ["https://api.example.com"], "dpop_bound_access_tokens": true])
+            config.addClient(["client_id": "metered", "client_secret": "metered-secret-0123456789abcdef01", "grant_types": ["client_credentials"],
+                              "scopes": ["a"], "audiences": ["https://api.example.com"], "rate_limit": ["tokens_per_minute": 2]])
+        }
+    }
+
+    enum Proof: Sendable { case none, valid, two, wrongURL }
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        let name: String
+        var basic: (id: String, secret: String)?
+        var form: [(String, String)]
+        var proof = Proof.none
+        var testDescription: String { name }
+    }
+
+    static let billing = ("billing", "billing-secret-0123456789abcdef0123")
+    static let cases: [Case] = [
+        Case(name: "basic", basic: billing, form: [("grant_type", "client_credentials"), ("scope", "invoices:read")]),
+        Case(name: "post", form: [("grant_type", "client_credentials"), ("client_id", "billing"), ("client_secret", billing.1)]),
+        Case(name: "audience", basic: billing, form: [("grant_type", "client_credentials"), ("audience", "https://other.example.com")]),
+        Case(name: "wrong secret", basic: ("billing", "nope"), form: [("grant_type", "client_credentials")]),
+        Case(name: "unknown client", basic: ("nobody", "nope"), form: [("grant_type", "client_credentials")]),
+        Case(name: "two methods", basic: billing, form: [("grant_type", "client_credentials"), ("client_secret", billing.1)]),
+        Case(name: "no client", form: [("grant_type", "client_credentials")]),
+        Case(name: "no grant_type", basic: billing, form: [("scope", "invoices:read")]),
+        Case(name: "unsupported grant", basic: billing, form: [("grant_type", "urn:example:nothing")]),
+        Case(name: "grant not allowed", basic: ("web-app", "web-secret-0123456789abcdef0123456789"), form: [("grant_type", "client_credentials")]),
+        Case(name: "scope not allowed", basic: billing, form: [("grant_type", "client_credentials"), ("scope", "admin")]),
+        Case(name: "audience not allowed", basic: billing, form: [("grant_type", "client_credentials"), ("audience", "https://evil.example")]),
+        Case(name: "DPoP bound", basic: billing, form: [("grant_type", "client_credentials")], proof: .valid),
+        Case(name: "DPoP required, none sent", basic: ("bound", "bound-secret-0123456789abcdef0123"), form: [("grant_type", "client_credentials")]),
+        Case(name: "two DPoP proofs", basic: billing, form: [("grant_type", "client_credentials")], proof: .two),
+        Case(name: "DPoP proof for another URL", basic: billing, form: [("grant_type", "client_credentials")], proof: .wrongURL),
+    ]
+
+    /// What a request was answered, comparable across two services with the same keys and clock: the
+    /// token's header and claims without its `jti`, or the error.
+    enum Outcome: Equatable {
+        case issued(TokenResponse, header: JSONObject, claims: JSONObject)
+        case refused(TokenError)
+    }
+
+    static func request(_ c: Case, issuer: String, address: String) throws -> TokenEndpoint.Request {
+        let authorization = c.basic.map { "Basic " + Data("\($0.id):\($0.secret)".utf8).base64EncodedString() }
+        let body = Array(c.form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&").utf8)
+        let dpopKey = try JWSKey(evp: try EVPKey.generateEC(curve: "P-256"), algorithm: .ES256, kid: nil)
+        let proofs: [String]
+        switch c.proof {
+        case .none: proofs = []
+        case .valid: proofs = [try dpopKey.dpopProof(htu: issuer + "/oauth/token")]
+        case .two: proofs = [try dpopKey.dpopProof(htu: issuer + "/oauth/token"), try dpopKey.dpopProof(htu: issuer + "/oauth/token")]
+        case .wrongURL: proofs = [try dpopKey.dpopProof(htu: "https://elsewhere.example/oauth/token")]
+        }
+        return TokenEndpoint.Request(form: try FormParameters(body: body), authorization: authorization, dpop: proofs,
+                                     info: RequestInfo(remoteIP: address, headers: { [] }))
+    }
+
+    static func outcome(_ result: Result<TokenResponse, TokenError>, core: ServiceCore) throws -> Outcome {
+        switch result {
+        case .failure(let error):
+            return .refused(error)
+        case .success(var response):
+            let verified = try JWSVerifier(keys: core.holder.current.keys.all).verify(response.accessToken)
+            var claims = verified.claims
+            #expect(claims["jti"]?.stringValue?.isEmpty == false)
+            claims["jti"] = nil
+            response.accessToken = ""
+            return .issued(response, header: verified.header, claims: claims)
+        }
+    }
+
+    @Test(arguments: cases) func bothWaysGiveTheSameAnswer(_ c: Case) async throws {
+        let f = try Self.fixture()
+        defer { f.cleanUp() }
+        let now = Int64(Date().timeIntervalSince1970)
+        let (_, waiting, e1) = try await f.application(now: now)
+        let (_, immediate, e2) = try await f.application(now: now)
+        defer { e1.shutdown(); e2.shutdown() }
+        let scope = RequestScope(logger: Logger(label: "test"))
+        let r = try Self.request(c, issuer: f.issuer, address: "192.0.2.1")
+        let state = waiting.holder.current
+
+        let later: Result<TokenResponse, TokenError>
+        do { later = .success(try await waiting.tokenEndpoint(scope).handle(r, state: state)) } catch { later = .failure(error) }
+        let now_: Result<TokenResponse, TokenError>
+        do {
+            let answered = try immediate.tokenEndpoint(scope).handleNow(r, state: immediate.holder.current)
+            now_ = .success(try #require(answered, "a client_secret request with no pipeline and this process's memory does not wait"))
+        } catch let error as TokenError { now_ = .failure(error) }
+        #expect(try Self.outcome(now_, core: immediate) == Self.outcome(later, core: waiting))
+    }
+
+    @Test func theQuotaAndTheFailureLimitsCountTheSameEitherWay() async throws {
+        let f = try Self.fixture()
+        defer { f.cleanUp() }
+        let (_, core, engine) = try await f.application()
+        defer { engine.shutdown() }
+        let scope = RequestScope(logger: Logger(label: "test"))
+        let state = core.holder.current
+        let metered = Case(name: "metered", basic: ("metered", "metered-secret-0123456789abcdef01"), form: [("grant_type", "client_credentials")])
+        // Two tokens a minute: one each way, then neither way issues a third.
+        _ = try #require(try core.tokenEndpoint(scope).handleNow(try Self.request(metered, issuer: f.issuer, address: "192.0.2.7"), state: state))
+        _ = try await core.tokenEndpoint(scope).handle(try Self.request(metered, issuer: f.issuer, address: "192.0.2.7"), state: state)
+        #expect(throws: TokenError.self) { _ = try core.tokenEndpoint(scope).handleNow(try Self.request(metered, issuer: f.issuer, address: "192.0.2.7"), state: state) }
+        await #expect(throws: TokenError.self) {
+            _ = try await core.tokenEndpoint(scope).handle(try Self.request(metered, issuer: f.issuer, address: "192.0.2.7"), state: state)
+        }
+        // Failed authentications from one address, half each way, reach the per-client limit (10): then the right
+        // secret from that address is refused both ways, 429.
+        let wrong = Case(name: "wrong", basic: ("billing", "nope"), form: [("grant_type", "client_credentials")])
+        for i in 0..<10 {
+            let r = try Self.request(wrong, issuer: f.issuer, address: "192.0.2.8")
+            if i.isMultiple(of: 2) {
+                #expect(throws: TokenError.invalidClient(basic: true)) { _ = try core.tokenEndpoint(scope).handleNow(r, state: state) }
+            } else {
+                await #expect(throws: TokenError.invalidClient(basic: true)) { _ = try await core.tokenEndpoint(scope).handle(r, state: state) }
+            }
+        }
+        let right = try Self.request(Self.cases[0], issuer: f.issuer, address: "192.0.2.8")
+        var refusals: [TokenError] = []
+        do { _ = try core.tokenEndpoint(scope).handleNow(right, state: state) } catch { refusals.append(error) }
+        do { _ = try await core.tokenEndpoint(scope).handle(right, state: state) } catch { refusals.append(error) }
+        #expect(refusals.count == 2)
+        for error in refusals {
+            guard case .tooManyRequests = error.kind else { Issue.record("expected 429, got \(error)"); continue }
+        }
+    }
+
+    @Test func aRequestThatMayWaitIsLeftToTheWaitingPath() async throws {
+        // A pre_access_token pipeline: issuing waits for the engine.
+        let f = try Self.fixture(pipelines: ["pre_access_token": [(name: "tag", source: "async function pipe(user, context, callback) { callback(null, user, context); }", extra: [:])]])
+        defer { f.cleanUp() }
+        let (_, core, engine) = try await f.application()
+        defer { engine.shutdown() }
+        let scope = RequestScope(logger: Logger(label: "test"))
+        let state = core.holder.current
+        #expect(try core.tokenEndpoint(scope).handleNow(try Self.request(Self.cases[0], issuer: f.issuer, address: "192.0.2.9"), state: state) == nil)
+        // A client assertion (private_key_jwt): its jti is remembered in the shared state, which may be Redis.
+        let plain = try Self.fixture()
+        defer { plain.cleanUp() }
+        let (_, plainCore, plainEngine) = try await plain.application()
+        defer { plainEngine.shutdown() }
+        let assertion = try plain.batchKey.compact(header: ["alg": "ES256", "kid": "batch-1"], claims: [
+            "iss": "batch", "sub": "batch", "aud": .string(plain.issuer + "/oauth/token"), "jti": .string(UUID().uuidString),
+            "exp": .int(Int64(Date().timeIntervalSince1970) + 60)])
+        let withAssertion = Case(name: "assertion", form: [("grant_type", "client_credentials"), ("client_assertion_type", ClientAuthenticator.assertionType),
+                                                           ("client_assertion", assertion)])
+        #expect(try plainCore.tokenEndpoint(scope).handleNow(try Self.request(withAssertion, issuer: plain.issuer, address: "192.0.2.9"),
+                                                              state: plainCore.holder.current) == nil)
+        // Nothing was counted on the way: the waiting path then issues, once.
+        _ = try await plainCore.tokenEndpoint(scope).handle(try Self.request(withAssertion, issuer: plain.issuer, address: "192.0.2.9"), state: plainCore.holder.current)
+    }
+}
