@@ -104,6 +104,13 @@ struct Fixture {
 
     func cleanUp() { try? FileManager.default.removeItem(at: dir) }
 
+    /// A private_key_jwt assertion of the client "batch" for `audience`, valid for two minutes.
+    func batchAssertion(audience: String, jti: String = UUID().uuidString) throws -> String {
+        let now = Int64(Date().timeIntervalSince1970)
+        return try JWSSigner(key: batchKey, typ: "JWT").sign(claims: ["iss": "batch", "sub": "batch", "aud": .string(audience),
+                                                                       "exp": .int(now + 120), "jti": .string(jti)])
+    }
+
     /// A fixture, a client of its application's listener, and its service core;
     /// pipeline workers and files are cleaned up afterwards.
     static func withRouterClient(pipelines: [String: [(name: String, source: String, extra: JSONObject)]] = [:],

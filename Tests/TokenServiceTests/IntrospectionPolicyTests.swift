@@ -54,4 +54,35 @@ import Testing
             #expect(answer == ["active": false], "\(answer)")
         }
     }
+
+    /// A caller authenticating with an assertion is answered by the waiting path (its jti goes to the
+    /// one-time memory), a caller with a secret at once: the same policy either way.
+    @Test func callersWithAnAssertionOrASecretGetTheSameAnswer() async throws {
+        try await Fixture.withRouterClient { f, client, _ in
+            let assertionForm = { () throws -> [(String, String)] in
+                [("client_assertion_type", ClientAuthenticator.assertionType),
+                 ("client_assertion", try f.batchAssertion(audience: f.issuer + "/oauth/introspect"))]
+            }
+            let batch = try await client.execute(uri: "/oauth/token", method: .post, headers: Form.headers,
+                                                 body: Form.encode([("grant_type", "client_credentials"), ("client_assertion_type", ClientAuthenticator.assertionType),
+                                                                    ("client_assertion", try f.batchAssertion(audience: f.issuer + "/oauth/token"))])) {
+                try #require($0.json["access_token"]?.stringValue)
+            }
+            let own = try await client.execute(uri: "/oauth/introspect", method: .post, headers: Form.headers,
+                                               body: Form.encode([("token", batch)] + (try assertionForm()))) { $0.json }
+            #expect(own["active"] == true && own["client_id"] == "batch", "\(own)")
+            #expect(try await Self.introspect(client, f, as: "billing", batch) == ["active": false], "a stranger, with a secret")
+            let billing = try await TokenExchangeTests.token(client, f, audience: "https://api.example.com")
+            let stranger = try await client.execute(uri: "/oauth/introspect", method: .post, headers: Form.headers,
+                                                    body: Form.encode([("token", billing)] + (try assertionForm()))) { $0.json }
+            #expect(stranger == ["active": false], "a stranger, with an assertion")
+            let replayed = try f.batchAssertion(audience: f.issuer + "/oauth/introspect")
+            for expected in [HTTPResponse.Status.ok, .unauthorized] {
+                let status = try await client.execute(uri: "/oauth/introspect", method: .post, headers: Form.headers,
+                                                       body: Form.encode([("token", billing), ("client_assertion_type", ClientAuthenticator.assertionType),
+                                                                          ("client_assertion", replayed)])) { $0.status }
+                #expect(status == expected, "an assertion is good once")
+            }
+        }
+    }
 }

@@ -52,12 +52,6 @@ import TestSupport
         return (Int(lines.last ?? "") ?? 0, body)
     }
 
-    func assertion(_ f: Fixture, audience: String, jti: String = UUID().uuidString) throws -> String {
-        let now = Int64(Date().timeIntervalSince1970)
-        return try JWSSigner(key: f.batchKey, typ: "JWT").sign(claims: ["iss": "batch", "sub": "batch", "aud": .string(audience),
-                                                                         "exp": .int(now + 120), "jti": .string(jti)])
-    }
-
     @Test func replicasShareOneTimeMemoryAndCountersAndFailClosedWithoutRedis() async throws {
         let redis = try await RedisServer.start()
         let r = try await Self.start(redis: redis)
@@ -66,7 +60,7 @@ import TestSupport
         let type = "client_assertion_type=" + ClientAuthenticator.assertionType
 
         // An assertion used on replica A is refused on replica B.
-        let a1 = try assertion(r.fixture, audience: tokenEndpoint)
+        let a1 = try r.fixture.batchAssertion(audience: tokenEndpoint)
         #expect(try await Self.post(r.a + "/oauth/token", ["grant_type=client_credentials", type, "client_assertion=" + a1]).status == 200)
         let replay = try await Self.post(r.b + "/oauth/token", ["grant_type=client_credentials", type, "client_assertion=" + a1])
         #expect(replay.status == 401 && replay.body["error"] == "invalid_client", "replayed on the other replica: \(replay)")
@@ -81,7 +75,7 @@ import TestSupport
         // Redis down: one-time checks fail closed, the rest serves, /healthz says so.
         redis.stop()
         let down = try await Self.post(r.b + "/oauth/token", ["grant_type=client_credentials", type,
-                                                         "client_assertion=" + (try assertion(r.fixture, audience: tokenEndpoint))])
+                                                         "client_assertion=" + (try r.fixture.batchAssertion(audience: tokenEndpoint))])
         #expect(down.status == 503 && down.body["error"] == "temporarily_unavailable", "\(down)")
         #expect(try await Self.post(r.b + "/oauth/token", ["grant_type=client_credentials"], user: "es-client:" + r.fixture.billingSecret).status == 200,
                 "counters fail open: secrets still work")
@@ -93,7 +87,7 @@ import TestSupport
         try await redis.restart()
         try await Task.sleep(for: .milliseconds(700))
         let back = try await Self.post(r.b + "/oauth/token", ["grant_type=client_credentials", type,
-                                                         "client_assertion=" + (try assertion(r.fixture, audience: tokenEndpoint))])
+                                                         "client_assertion=" + (try r.fixture.batchAssertion(audience: tokenEndpoint))])
         #expect(back.status == 200, "\(back)")
         #expect(try JSON.parse(Array(try await EndToEndTests.get(r.a + "/healthz").body)).objectValue?["status"] == "ok")
     }

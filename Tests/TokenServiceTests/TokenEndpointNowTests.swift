@@ -156,9 +156,7 @@ import Testing
         defer { plain.cleanUp() }
         let (_, plainCore, plainEngine) = try await plain.application()
         defer { plainEngine.shutdown() }
-        let assertion = try plain.batchKey.compact(header: ["alg": "ES256", "kid": "batch-1"], claims: [
-            "iss": "batch", "sub": "batch", "aud": .string(plain.issuer + "/oauth/token"), "jti": .string(UUID().uuidString),
-            "exp": .int(Int64(Date().timeIntervalSince1970) + 60)])
+        let assertion = try plain.batchAssertion(audience: plain.issuer + "/oauth/token")
         let withAssertion = Case(name: "assertion", form: [("grant_type", "client_credentials"), ("client_assertion_type", ClientAuthenticator.assertionType),
                                                            ("client_assertion", assertion)])
         #expect(try plainCore.tokenEndpoint(scope).handleNow(try Self.request(withAssertion, issuer: plain.issuer, address: "192.0.2.9"),

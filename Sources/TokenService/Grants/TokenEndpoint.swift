@@ -37,8 +37,7 @@ struct TokenEndpoint: Sendable {
     func handleNow(_ r: Request, state: ServiceState) throws(TokenError) -> TokenResponse? {
         guard let counters = shared.inProcess else { return nil }
         let handler = try grant(for: r)
-        guard !handler.waitsToIssue(state, issuer: issuer),
-              let client = try authenticateNow(r, state: state, audiences: Self.audiences(state), counters: counters)
+        guard !handler.waitsToIssue(state, issuer: issuer), let client = try authenticateNow(r, state: state, audiences: Self.audiences(state))
         else { return nil }
         try Self.check(handler, allowedFor: client)
         try guardrails.spendTokenNow(client: client, now: issuer.now(), counters: counters)
@@ -92,9 +91,10 @@ struct TokenEndpoint: Sendable {
         }
     }
 
-    /// `authenticate` on this process's memory (`counters`) when the client authenticates with a secret; nil,
-    /// with nothing counted, when it uses an assertion (which may wait).
-    func authenticateNow(_ r: Request, state: ServiceState, audiences: Set<String>, counters: InProcessState) throws(TokenError) -> RegisteredClient? {
+    /// `authenticate` when the shared state is this process's memory and the client authenticates with a
+    /// secret; nil, with nothing counted, when either could wait (Redis, an assertion).
+    func authenticateNow(_ r: Request, state: ServiceState, audiences: Set<String>) throws(TokenError) -> RegisteredClient? {
+        guard let counters = shared.inProcess else { return nil }
         let now = issuer.now()
         let (presented, claimed) = presented(r, state: state)
         try guardrails.admitNow(clientID: claimed, address: r.info.remoteIP, limits: state.config.limits, now: now, counters: counters)

@@ -59,7 +59,9 @@ struct ServiceResponder: EdgeResponder {
             return .now(.json(state.healthyJSON))
         case .token:
             return token(request, state: state, scope: scope)
-        case .health, .mint, .introspect:
+        case .introspect:
+            return introspect(request, state: state, scope: scope)
+        case .health, .mint:
             return Self.later(scope) { [self] in try await handle(endpoint, request, state: state, scope: scope) }
         }
     }
@@ -75,6 +77,38 @@ struct ServiceResponder: EdgeResponder {
             return .now(error.response)
         }
         return Self.later(scope) { try await Self.json(endpoint.handle(r, state: state).json) }
+    }
+
+    /// An introspection request (RFC 7662): answered at once when authenticating its caller waits for
+    /// nothing (`TokenEndpoint.authenticateNow`), else later.
+    private func introspect(_ request: EdgeRequest, state: ServiceState, scope: RequestScope) -> EdgeAnswer {
+        let endpoint = core.tokenEndpoint(scope)
+        let audiences: Set = [state.tokenEndpoint, state.config.issuer, Endpoint.introspect.url(state.config.issuer)]
+        let r: TokenEndpoint.Request
+        do throws(TokenError) {
+            r = try Self.tokenRequest(request)
+            if let caller = try endpoint.authenticateNow(r, state: state, audiences: audiences) {
+                return .now(try introspection(r, caller: caller, accept: request.headers["Accept"], state: state))
+            }
+        } catch {
+            return .now(error.response)
+        }
+        return Self.later(scope) { [self] in
+            try introspection(r, caller: try await endpoint.authenticate(r, state: state, audiences: audiences), accept: request.headers["Accept"], state: state)
+        }
+    }
+
+    /// What an authenticated caller may learn about `token` (RFC 7662), signed when it accepts a JWT (RFC 9701).
+    private func introspection(_ r: TokenEndpoint.Request, caller client: RegisteredClient, accept: [String], state: ServiceState) throws(TokenError) -> EdgeResponse {
+        guard let token = r.form["token"] else { throw TokenError.invalidRequest("token is missing") }
+        let now = core.issuer.now()
+        let result = Introspection.result(token: token, caller: client, state: state, now: now)
+        if accept.contains(where: { $0.lowercased().contains(Introspection.jwtMediaType) }) {
+            let jwt = try Introspection.signed(result, audience: client.id, state: state, now: now)
+            return EdgeResponse(headers: ["Content-Type": Introspection.jwtMediaType, "Cache-Control": "no-store", "Pragma": "no-cache"],
+                                body: Array(jwt.utf8))
+        }
+        return Self.json(result)
     }
 
     /// Work that may wait, its errors answered as every error is: a `TokenError` as what it maps to,
@@ -107,23 +141,8 @@ struct ServiceResponder: EdgeResponder {
             }
             return Self.json(try await core.gatewayMint(scope).handle(mint, info: Self.requestInfo(request), state: state, scope: scope).json)
 
-        case .introspect:
-            let r = try Self.tokenRequest(request)
-            let client = try await core.tokenEndpoint(scope).authenticate(
-                r, state: state, audiences: [state.tokenEndpoint, state.config.issuer, Endpoint.introspect.url(state.config.issuer)])
-            guard let token = r.form["token"] else { throw TokenError.invalidRequest("token is missing") }
-            let now = core.issuer.now()
-            let result = Introspection.result(token: token, caller: client, state: state, now: now)
-            // RFC 9701: a signed answer when the client asks for one.
-            if request.headers["Accept"].contains(where: { $0.lowercased().contains(Introspection.jwtMediaType) }) {
-                let jwt = try Introspection.signed(result, audience: client.id, state: state, now: now)
-                return EdgeResponse(headers: ["Content-Type": Introspection.jwtMediaType, "Cache-Control": "no-store", "Pragma": "no-cache"],
-                                    body: Array(jwt.utf8))
-            }
-            return Self.json(result)
-
-        case .health, .token, .discovery, .jwks, .metrics:
-            // Only /healthz with shared state to ask comes here (`token` answers token requests). Shared state down: still 200 (tokens that
+        case .health, .token, .introspect, .discovery, .jwks, .metrics:
+            // Only /healthz with shared state to ask comes here. Shared state down: still 200 (tokens that
             // need no one-time check are issued), but said.
             if let problem = await core.shared.problem() {
                 return Self.json(ServiceState.health(status: "degraded", config: state.config, extra: [("shared_state", .string(problem))]))
