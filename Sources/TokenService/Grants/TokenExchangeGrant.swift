@@ -20,6 +20,20 @@ struct TokenExchangeGrant: TokenGrant {
     static let tokenTypes: Set<String> = [accessTokenType, idTokenType, jwtType]
 
     func issue(_ r: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse {
+        let token = try tokenRequest(r, issuer: issuer)
+        return Self.response(try await issuer.accessToken(token, state: r.state, scope: r.scope), token)
+    }
+
+    func waitsToIssue(_ state: ServiceState, issuer: Issuer) -> Bool { issuer.runsPipeline(.preAccessToken, state: state) }
+
+    func issueNow(_ r: GrantRequest, issuer: Issuer) throws(TokenError) -> TokenResponse {
+        let token = try tokenRequest(r, issuer: issuer)
+        return Self.response(try issuer.accessTokenNow(token, state: r.state, scope: r.scope), token)
+    }
+
+    /// The exchanged token the caller may have: the subject (and actor) token verified and checked against
+    /// the caller, scope and audience narrowed, the delegation chain in `act`.
+    private func tokenRequest(_ r: GrantRequest, issuer: Issuer) throws(TokenError) -> Issuer.AccessTokenRequest {
         let (client, form, state, dpopThumbprint) = (r.client, r.form, r.state, r.dpopThumbprint)
         let now = issuer.now()
         if let requested = form["requested_token_type"], requested != Self.accessTokenType, requested != Self.jwtType {
@@ -51,18 +65,19 @@ struct TokenExchangeGrant: TokenGrant {
         if let prior = subject.claims["act"] { act["act"] = prior }
 
         var context: JSONObject = [:]
-        if state.pipelines[.preAccessToken] != nil {
+        if issuer.runsPipeline(.preAccessToken, state: state) {
             context = PipelineContext.oauth(grantType: grantType.rawValue, client: client, scope: scope,
                                             audience: audience, form: form, info: r.info, redacting: state.config.pipelineRedactedHeaders)
             context["subjectToken"] = .object(subject.claims)
             if let actor { context["actorToken"] = .object(actor.claims) }
         }
-        let issued = try await issuer.accessToken(
-            .init(client: client, subject: subject.subject, scope: scope, audience: audience, user: .null, context: context,
-                  dpopThumbprint: dpopThumbprint, actor: .object(act), notAfter: subject.expiresAt),
-            state: state, scope: r.scope)
-        var response = TokenResponse(accessToken: issued.token, expiresIn: issued.expiresIn, scope: scope)
-        response.issuedTokenType = Self.accessTokenType
+        return .init(client: client, subject: subject.subject, scope: scope, audience: audience, user: .null, context: context,
+                     dpopThumbprint: dpopThumbprint, actor: .object(act), notAfter: subject.expiresAt)
+    }
+
+    private static func response(_ issued: Issuer.IssuedAccessToken, _ request: Issuer.AccessTokenRequest) -> TokenResponse {
+        var response = TokenResponse(accessToken: issued.token, expiresIn: issued.expiresIn, scope: request.scope)
+        response.issuedTokenType = accessTokenType
         return response
     }
 
