@@ -18,7 +18,8 @@ import Testing
                               "scopes": ["a"], "audiences": ["https://api.example.com"], "rate_limit": ["tokens_per_minute": 2]])
             config.addClient(["client_id": "exchanger", "client_secret": "exchanger-secret-0123456789abcdef", "grant_types": [.string(exchange)],
                               "scopes": ["invoices:read"], "audiences": ["https://downstream.example.com"],
-                              "token_exchange": ["subject_audiences": ["https://api.example.com"]]])
+                              "token_exchange": ["subject_audiences": ["https://api.example.com"]], "transaction_tokens": ["allowed": true]])
+            config["transaction_tokens"] = ["trust_domains": ["trust.example"], "signing_key": "es-1"]
         }
     }
 
@@ -40,7 +41,7 @@ import Testing
 
     static let billing = ("billing", "billing-secret-0123456789abcdef0123")
     /// The cases that issue a token; every other one is refused.
-    static let issuing: Set = ["basic", "post", "audience", "DPoP bound", "exchange", "exchange, DPoP bound"]
+    static let issuing: Set = ["basic", "post", "audience", "DPoP bound", "exchange", "exchange, DPoP bound", "Txn-Token"]
     static let cases: [Case] = [
         Case(name: "basic", basic: billing, form: [("grant_type", "client_credentials"), ("scope", "invoices:read")]),
         Case(name: "post", form: [("grant_type", "client_credentials"), ("client_id", "billing"), ("client_secret", billing.1)]),
@@ -64,10 +65,20 @@ import Testing
              subject: true),
         Case(name: "exchange of no token", basic: exchanger, form: [("grant_type", exchange), accessTokenType, ("subject_token", "not.a.token")]),
         Case(name: "exchange by a client without the grant", basic: billing, form: [("grant_type", exchange), accessTokenType], subject: true),
+        Case(name: "Txn-Token", basic: exchanger, form: [("grant_type", exchange), ("requested_token_type", txnTokenType), accessTokenType,
+                                                         ("audience", "trust.example"), ("scope", "invoices:read"), ("request_context", #"{"req_ip":"192.0.2.1"}"#)],
+             subject: true),
+        Case(name: "Txn-Token for another trust domain", basic: exchanger,
+             form: [("grant_type", exchange), ("requested_token_type", txnTokenType), accessTokenType, ("audience", "elsewhere"), ("scope", "invoices:read")],
+             subject: true),
+        Case(name: "Txn-Token beyond the subject's scope", basic: exchanger,
+             form: [("grant_type", exchange), ("requested_token_type", txnTokenType), accessTokenType, ("audience", "trust.example"), ("scope", "admin")],
+             subject: true),
     ]
+    static let txnTokenType = "urn:ietf:params:oauth:token-type:txn_token"
 
     /// What a request was answered, comparable across two services with the same keys and clock: the
-    /// token's header and claims without its `jti`, or the error.
+    /// token's header and claims without its own id, or the error.
     enum Outcome: Equatable {
         case issued(TokenResponse, header: JSONObject, claims: JSONObject)
         case refused(TokenError)
@@ -96,8 +107,10 @@ import Testing
         case .success(var response):
             let verified = try JWSVerifier(keys: core.holder.current.keys.all).verify(response.accessToken)
             var claims = verified.claims
-            #expect(claims["jti"]?.stringValue?.isEmpty == false)
-            claims["jti"] = nil
+            // Each token's own id: `jti`, or a Txn-Token's `txn`.
+            let id = claims["jti"] == nil ? "txn" : "jti"
+            #expect(claims[id]?.stringValue?.isEmpty == false)
+            claims[id] = nil
             response.accessToken = ""
             return .issued(response, header: verified.header, claims: claims)
         }

@@ -14,7 +14,7 @@ struct ClientCredentialsGrant: TokenGrant {
         return response(try await issuer.accessToken(token, state: r.state, scope: r.scope), token)
     }
 
-    func waitsToIssue(_ state: ServiceState, issuer: Issuer) -> Bool { issuer.runsPipeline(.preAccessToken, state: state) }
+    func waitsToIssue(_ form: FormParameters, state: ServiceState, issuer: Issuer) -> Bool { issuer.runsPipeline(.preAccessToken, state: state) }
 
     func issueNow(_ r: GrantRequest, issuer: Issuer) throws(TokenError) -> TokenResponse {
         let token = try tokenRequest(r, issuer: issuer)

@@ -37,7 +37,7 @@ struct TokenEndpoint: Sendable {
     func handleNow(_ r: Request, state: ServiceState) throws(TokenError) -> TokenResponse? {
         guard let counters = shared.inProcess else { return nil }
         let handler = try grant(for: r)
-        guard !handler.waitsToIssue(state, issuer: issuer), let client = try authenticateNow(r, state: state, audiences: Self.audiences(state))
+        guard !handler.waitsToIssue(r.form, state: state, issuer: issuer), let client = try authenticateNow(r, state: state, audiences: Self.audiences(state))
         else { return nil }
         try Self.check(handler, allowedFor: client)
         try guardrails.spendTokenNow(client: client, now: issuer.now(), counters: counters)

@@ -10,16 +10,16 @@ protocol TokenGrant: Sendable {
     var requestedTokenType: String? { get }
     var endpoint: GrantEndpoint { get }
     func issue(_ request: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse
-    /// Whether issuing with `state` may wait (a pipeline, the shared state, an outbound call). When it
-    /// cannot, the token endpoint answers on the event loop with `issueNow`.
-    func waitsToIssue(_ state: ServiceState, issuer: Issuer) -> Bool
+    /// Whether issuing for this form with `state` may wait (a pipeline, the shared state, an outbound
+    /// call). When it cannot, the token endpoint answers on the event loop with `issueNow`.
+    func waitsToIssue(_ form: FormParameters, state: ServiceState, issuer: Issuer) -> Bool
     /// `issue`, for a grant that `waitsToIssue` says does not wait.
     func issueNow(_ request: GrantRequest, issuer: Issuer) throws(TokenError) -> TokenResponse
 }
 
 extension TokenGrant {
     var requestedTokenType: String? { nil }
-    func waitsToIssue(_ state: ServiceState, issuer: Issuer) -> Bool { true }
+    func waitsToIssue(_ form: FormParameters, state: ServiceState, issuer: Issuer) -> Bool { true }
     func issueNow(_ request: GrantRequest, issuer: Issuer) throws(TokenError) -> TokenResponse {
         throw TokenError.serverError("\(grantType.rawValue) is issued only by waiting")
     }

@@ -37,11 +37,50 @@ struct TransactionTokenGrant: TokenGrant {
     }
 
     func issue(_ r: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse {
+        let asked = try Self.asked(r, now: issuer.now())
+        var draft = try Self.draft(r, asked, subject: try await subject(r, audience: asked.audience, now: asked.now))
+        if issuer.runsPipeline(.preTransactionToken, state: r.state) {
+            var context = PipelineContext.oauth(grantType: grantType.rawValue, client: r.client, scope: draft.claims.scope, audience: asked.audience,
+                                                form: r.form, info: r.info, redacting: r.state.config.pipelineRedactedHeaders)
+            context["subjectToken"] = .object(draft.subjectClaims)
+            context["transactionToken"] = .object(draft.claims.payload)
+            // Members already asserted by a Txn-Token being replaced cannot change (§12.9).
+            try await issuer.runPipeline(.preTransactionToken, state: r.state, user: .null, context: context, into: &draft.claims.transactionContext,
+                                         protecting: draft.keptContext, scope: r.scope)
+        }
+        return try Self.response(draft, r, issuer: issuer, now: asked.now)
+    }
+
+    /// Issuing waits for a `pre_transaction_token` pipeline, and for a trusted issuer's keys when the subject
+    /// token may be a platform token.
+    func waitsToIssue(_ form: FormParameters, state: ServiceState, issuer: Issuer) -> Bool {
+        issuer.runsPipeline(.preTransactionToken, state: state) || Self.platformSubject(form, state: state) != nil
+    }
+
+    func issueNow(_ r: GrantRequest, issuer: Issuer) throws(TokenError) -> TokenResponse {
+        guard !issuer.runsPipeline(.preTransactionToken, state: r.state) else {
+            throw TokenError.serverError("pre_transaction_token must run before this token is issued")
+        }
+        let asked = try Self.asked(r, now: issuer.now())
+        guard let subject = try ownSubject(r, audience: asked.audience, now: asked.now) else {
+            throw TokenError.serverError("a platform subject token is verified only by waiting for its issuer's keys")
+        }
+        return try Self.response(try Self.draft(r, asked, subject: subject), r, issuer: issuer, now: asked.now)
+    }
+
+    /// What the request asks for, checked before its subject token is looked at.
+    private struct Asked {
+        let settings: ServiceConfig.TransactionTokens
+        let audience: String
+        let scope: [String]
+        let now: Int64
+    }
+
+    private static func asked(_ r: GrantRequest, now: Int64) throws(TokenError) -> Asked {
         let (client, form, state) = (r.client, r.form, r.state)
         guard let settings = state.config.transactionTokens, client.config.transactionTokensAllowed else {
             throw TokenError.unauthorizedClient("this client may not ask for Txn-Tokens")
         }
-        let now = issuer.now()
         guard let audience = form["audience"] else { throw TokenError.invalidRequest("audience (the trust domain) is missing") }
         if form["resource"] != nil { throw TokenError.invalidRequest("name the trust domain with audience, not resource") }
         guard settings.trustDomains.contains(audience) else { throw TokenError.invalidTarget("audience \(audience) is not a trust domain of this service") }
@@ -51,41 +90,47 @@ struct TransactionTokenGrant: TokenGrant {
         if form["actor_token"] != nil || form["actor_token_type"] != nil {
             throw TokenError.invalidRequest("actor_token is not used for Txn-Tokens: the requesting workload is the authenticated client")
         }
-        let subject = try await self.subject(r, audience: audience, now: now)
+        return Asked(settings: settings, audience: audience, scope: asked, now: now)
+    }
+
+    /// The Txn-Token's claims before a pipeline adds to its `tctx`.
+    private struct Draft {
+        var claims: TransactionTokenClaims
+        /// The `tctx` members a replacement keeps (a pipeline cannot change them).
+        let keptContext: Set<String>
+        let subjectClaims: JSONObject
+    }
+
+    private static func draft(_ r: GrantRequest, _ asked: Asked, subject: Subject) throws(TokenError) -> Draft {
+        let (client, form, state, now) = (r.client, r.form, r.state, asked.now)
         guard !subject.scopes.isEmpty else {
             throw TokenError.invalidScope("the subject token carries no scope, so a Txn-Token's scope cannot be bounded by it")
         }
-        let scope = try ScopePolicy.narrow(asked, within: subject.scopes, what: "the subject token's scope")
+        let scope = try ScopePolicy.narrow(asked.scope, within: subject.scopes, what: "the subject token's scope")
 
         var rctx = subject.replacing?.requestContext ?? [:]
         var tctx = subject.replacing?.transactionContext ?? [:]
         let kept = subject.replacing != nil
-        try Self.add(try Self.jsonObject(form, "request_context"), to: &rctx, name: "rctx", onlyNew: kept)
-        try Self.add(try Self.jsonObject(form, "request_details"), to: &tctx, name: "tctx", onlyNew: kept)
+        try add(try jsonObject(form, "request_context"), to: &rctx, name: "rctx", onlyNew: kept)
+        try add(try jsonObject(form, "request_details"), to: &tctx, name: "tctx", onlyNew: kept)
 
-        let lifetime = Int64(settings.ttlSeconds)
+        let lifetime = Int64(asked.settings.ttlSeconds)
         // A first Txn-Token never outlives its subject token; a replacement gets its own short lifetime (§12.9).
         let expiresAt = kept ? now + lifetime : min(now + lifetime, subject.expiresAt)
         let workloads = (subject.replacing?.requestingWorkloads ?? []) + [client.id]
-        guard workloads.count <= Self.maxCallChain else {
-            throw TokenError.invalidGrant("the Txn-Token was replaced \(Self.maxCallChain - 1) times already")
+        guard workloads.count <= maxCallChain else {
+            throw TokenError.invalidGrant("the Txn-Token was replaced \(maxCallChain - 1) times already")
         }
-        var claims = TransactionTokenClaims(
-            issuer: state.config.issuer, issuedAt: now, expiresAt: expiresAt, audience: audience,
+        let claims = TransactionTokenClaims(
+            issuer: state.config.issuer, issuedAt: now, expiresAt: expiresAt, audience: asked.audience,
             transactionID: subject.replacing?.transactionID ?? UUID().uuidString.lowercased(), subject: subject.sub, scope: scope,
             requestingWorkloads: workloads, requestContext: rctx, transactionContext: tctx)
+        return Draft(claims: claims, keptContext: kept ? Set(tctx.keys) : [], subjectClaims: subject.claims)
+    }
 
-        if state.pipelines[.preTransactionToken] != nil {
-            var context = PipelineContext.oauth(grantType: grantType.rawValue, client: client, scope: scope, audience: audience, form: form,
-                                                info: r.info, redacting: state.config.pipelineRedactedHeaders)
-            context["subjectToken"] = .object(subject.claims)
-            context["transactionToken"] = .object(claims.payload)
-            // Members already asserted by a Txn-Token being replaced cannot change (§12.9).
-            try await issuer.runPipeline(.preTransactionToken, state: state, user: .null, context: context, into: &claims.transactionContext,
-                                         protecting: kept ? Set(tctx.keys) : [], scope: r.scope)
-        }
-        let token = try issuer.transactionToken(claims, client: client, state: state, scope: r.scope)
-        var response = TokenResponse(accessToken: token, expiresIn: Int(max(0, expiresAt - now)), scope: scope)
+    private static func response(_ draft: Draft, _ r: GrantRequest, issuer: Issuer, now: Int64) throws(TokenError) -> TokenResponse {
+        let token = try issuer.transactionToken(draft.claims, client: r.client, state: r.state, scope: r.scope)
+        var response = TokenResponse(accessToken: token, expiresIn: Int(max(0, draft.claims.expiresAt - now)), scope: draft.claims.scope)
         response.tokenType = "N_A"
         response.issuedTokenType = TransactionTokenClaims.tokenTypeURN
         return response
@@ -93,6 +138,33 @@ struct TransactionTokenGrant: TokenGrant {
 
     /// The subject token, verified and checked against the caller (§9.3: the TTS MUST validate it).
     private func subject(_ r: GrantRequest, audience: String, now: Int64) async throws(TokenError) -> Subject {
+        if let subject = try ownSubject(r, audience: audience, now: now) { return subject }
+        guard let (jws, entry) = Self.platformSubject(r.form, state: r.state), let workloads = r.workloads else { throw Self.notAValidSubject }
+        let workload: PlatformIdentity
+        do { workload = try await workloads.verify(jws, issuer: entry, now: now) } catch {
+            r.scope.logger.info("platform subject token refused", metadata: ["reason": "\(error.description)"])
+            throw TokenError.invalidGrant("the subject_token is not a valid token of its issuer")
+        }
+        // A workload asking for itself with its platform's token: its registered scopes bound the Txn-Token's.
+        guard workload.clientID == r.client.id else { throw TokenError.invalidGrant("the platform token names another workload") }
+        return Subject(sub: r.client.id, scopes: r.client.config.scopes, expiresAt: workload.expiresAt, claims: workload.claims)
+    }
+
+    private static let notAValidSubject = TokenError.invalidGrant("the subject_token is not a valid token of this issuer or of a trusted issuer")
+
+    /// A subject token that is not a Txn-Token and names a trusted issuer (unverified): a platform token,
+    /// whose verification may fetch that issuer's keys.
+    private static func platformSubject(_ form: FormParameters, state: ServiceState) -> (CompactJWS, ServiceConfig.TrustedIssuer)? {
+        guard !state.config.trustedIssuers.isEmpty, form["subject_token_type"] != TransactionTokenClaims.tokenTypeURN,
+              let token = form["subject_token"], let jws = try? CompactJWS(token),
+              let entry = WorkloadIdentity.entry(for: jws, among: state.config.trustedIssuers)
+        else { return nil }
+        return (jws, entry)
+    }
+
+    /// The subject token when this service issued it, verified and checked; nil when it is not this
+    /// service's but may be a trusted issuer's (`platformSubject`).
+    private func ownSubject(_ r: GrantRequest, audience: String, now: Int64) throws(TokenError) -> Subject? {
         let (form, state, client) = (r.form, r.state, r.client)
         guard let token = form["subject_token"] else { throw TokenError.invalidRequest("subject_token is missing") }
         guard let type = form["subject_token_type"] else { throw TokenError.invalidRequest("subject_token_type is missing") }
@@ -103,18 +175,8 @@ struct TransactionTokenGrant: TokenGrant {
         }
 
         guard let issued = state.keys.verifyIssued(token, issuer: state.config.issuer, now: now) else {
-            if type != TransactionTokenClaims.tokenTypeURN, let workloads = r.workloads, let jws = try? CompactJWS(token),
-               let entry = WorkloadIdentity.entry(for: jws, among: state.config.trustedIssuers) {
-                let workload: PlatformIdentity
-                do { workload = try await workloads.verify(jws, issuer: entry, now: now) } catch {
-                    r.scope.logger.info("platform subject token refused", metadata: ["reason": "\(error.description)"])
-                    throw TokenError.invalidGrant("the subject_token is not a valid token of its issuer")
-                }
-                // A workload asking for itself with its platform's token: its registered scopes bound the Txn-Token's.
-                guard workload.clientID == client.id else { throw TokenError.invalidGrant("the platform token names another workload") }
-                return Subject(sub: client.id, scopes: client.config.scopes, expiresAt: workload.expiresAt, claims: workload.claims)
-            }
-            throw TokenError.invalidGrant("the subject_token is not a valid token of this issuer or of a trusted issuer")
+            if Self.platformSubject(form, state: state) != nil { return nil }
+            throw Self.notAValidSubject
         }
         // Accepted within the clock leeway, but a token issued from it would carry an expired context (§6, §12.9).
         guard issued.expiresAt > now else { throw TokenError.invalidGrant("the subject_token has expired") }
