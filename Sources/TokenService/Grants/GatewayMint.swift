@@ -1,3 +1,4 @@
+import OAuthWire
 import Claims
 import JSONCore
 
@@ -61,6 +62,23 @@ struct GatewayMint: Sendable {
     }
 
     func handle(_ r: Request, info: RequestInfo, state: ServiceState, scope requestScope: RequestScope) async throws(TokenError) -> TokenResponse {
+        let (handler, client) = try grant(r, state: state, scope: requestScope)
+        try await guardrails.spendToken(client: client, now: issuer.now())
+        return Self.bound(try await handler.issue(grantRequest(r, client: client, info: info, state: state, scope: requestScope), issuer: issuer), r)
+    }
+
+    /// `handle` when nothing waits — the shared state is this process's memory and the grant runs no
+    /// pipeline — answered on the event loop; nil, decided before the quota is counted, otherwise.
+    func handleNow(_ r: Request, info: RequestInfo, state: ServiceState, scope requestScope: RequestScope) throws(TokenError) -> TokenResponse? {
+        guard let counters = guardrails.shared.inProcess else { return nil }
+        let (handler, client) = try grant(r, state: state, scope: requestScope)
+        guard !handler.waitsToIssue(FormParameters(values: [:]), state: state, issuer: issuer) else { return nil }
+        try guardrails.spendTokenNow(client: client, now: issuer.now(), counters: counters)
+        return Self.bound(try handler.issueNow(grantRequest(r, client: client, info: info, state: state, scope: requestScope), issuer: issuer), r)
+    }
+
+    /// The grant's handler at this endpoint and the client, allowed that grant.
+    private func grant(_ r: Request, state: ServiceState, scope requestScope: RequestScope) throws(TokenError) -> (any TokenGrant, RegisteredClient) {
         guard let handler = grants.handler(for: r.grantType, at: .gateway) else {
             let names = grants.grantTypes(at: .gateway).map(\.rawValue).joined(separator: ", ")
             throw TokenError.unsupportedGrantType("grant_type must be one of \(names)")
@@ -73,9 +91,16 @@ struct GatewayMint: Sendable {
         guard client.config.grantTypes.contains(handler.grantType) else {
             throw TokenError.unauthorizedClient("\(r.grantType) is not allowed for this client")
         }
-        try await guardrails.spendToken(client: client, now: issuer.now())
-        var response = try await handler.issue(GrantRequest(client: client, gateway: r.user, info: info, dpopThumbprint: r.dpopThumbprint,
-                                                            state: state, scope: requestScope), issuer: issuer)
+        return (handler, client)
+    }
+
+    private func grantRequest(_ r: Request, client: RegisteredClient, info: RequestInfo, state: ServiceState, scope: RequestScope) -> GrantRequest {
+        GrantRequest(client: client, gateway: r.user, info: info, dpopThumbprint: r.dpopThumbprint, state: state, scope: scope)
+    }
+
+    /// A token bound to the key the gateway checked says so (RFC 9449 §5).
+    private static func bound(_ response: TokenResponse, _ r: Request) -> TokenResponse {
+        var response = response
         if r.dpopThumbprint != nil { response.tokenType = "DPoP" }
         return response
     }

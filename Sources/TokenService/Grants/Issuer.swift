@@ -95,11 +95,25 @@ struct Issuer: Sendable {
         var context: JSONObject
     }
 
+    /// Builds, runs `pre_id_token` on, and signs an ID token.
     func idToken(_ r: IDTokenRequest, signers: KeyRing.Signers, state: ServiceState, scope: RequestScope) async throws(TokenError) -> String {
         let iat = now()
-        let alg = signers.key.algorithm
         var standard = StandardClaims.claims(for: r.user, scopes: Set(r.scope))
         try await runPipeline(.preIDToken, state: state, user: .object(r.user), context: r.context, into: &standard, scope: scope)
+        return try signedIDToken(r, standard: standard, issuedAt: iat, signers: signers, scope: scope, state: state)
+    }
+
+    /// The same token when there is no `pre_id_token` pipeline to run. With one, it refuses (500): a token
+    /// is never issued without its pipeline.
+    func idTokenNow(_ r: IDTokenRequest, signers: KeyRing.Signers, state: ServiceState, scope: RequestScope) throws(TokenError) -> String {
+        guard !runsPipeline(.preIDToken, state: state) else { throw TokenError.serverError("pre_id_token must run before this token is issued") }
+        return try signedIDToken(r, standard: StandardClaims.claims(for: r.user, scopes: Set(r.scope)), issuedAt: now(), signers: signers,
+                                 scope: scope, state: state)
+    }
+
+    private func signedIDToken(_ r: IDTokenRequest, standard: JSONObject, issuedAt iat: Int64, signers: KeyRing.Signers, scope: RequestScope,
+                               state: ServiceState) throws(TokenError) -> String {
+        let alg = signers.key.algorithm
         let accessTokenHash: String, codeHash: String?
         do {
             accessTokenHash = try TokenHash.halfHash(of: r.accessToken, algorithm: alg)

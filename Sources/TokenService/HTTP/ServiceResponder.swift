@@ -61,8 +61,10 @@ struct ServiceResponder: EdgeResponder {
             return token(request, state: state, scope: scope)
         case .introspect:
             return introspect(request, state: state, scope: scope)
-        case .health, .mint:
-            return Self.later(scope) { [self] in try await handle(endpoint, request, state: state, scope: scope) }
+        case .mint:
+            return mint(request, state: state, scope: scope)
+        case .health:
+            return .later { [self] in await health(state: state) }
         }
     }
 
@@ -77,6 +79,28 @@ struct ServiceResponder: EdgeResponder {
             return .now(error.response)
         }
         return Self.later(scope) { try await Self.json(endpoint.handle(r, state: state).json) }
+    }
+
+    /// The auth gateway's mint request: answered at once when nothing in it waits (`GatewayMint.handleNow`), else later.
+    private func mint(_ request: EdgeRequest, state: ServiceState, scope: RequestScope) -> EdgeAnswer {
+        let gateway = core.gatewayMint(scope)
+        let info = Self.requestInfo(request)
+        let mint: GatewayMint.Request
+        do throws(TokenError) {
+            guard let auth = request.header("Authorization"), auth.utf8.count > 7, auth.prefix(7).lowercased() == "bearer ",
+                  state.gatewayAuthorized(String(auth.dropFirst(7)))
+            else {
+                throw TokenError(.invalidToken, "a valid gateway bearer token is required")
+            }
+            mint = try GatewayMint.parse(Array(request.body.readableBytesView))
+            if request.headers.contains(name: DPoPProof.headerName) {
+                throw TokenError.invalidRequest("the gateway checks the DPoP proof and sends dpop_jkt in the body")
+            }
+            if let response = try gateway.handleNow(mint, info: info, state: state, scope: scope) { return .now(Self.json(response.json)) }
+        } catch {
+            return .now(error.response)
+        }
+        return Self.later(scope) { try await Self.json(gateway.handle(mint, info: info, state: state, scope: scope).json) }
     }
 
     /// An introspection request (RFC 7662): answered at once when authenticating its caller waits for
@@ -126,29 +150,13 @@ struct ServiceResponder: EdgeResponder {
         }
     }
 
-    /// The endpoints that may wait: on Redis, a pipeline or an outbound call.
-    private func handle(_ endpoint: Endpoint, _ request: EdgeRequest, state: ServiceState, scope: RequestScope) async throws -> EdgeResponse {
-        switch endpoint {
-        case .mint:
-            guard let auth = request.header("Authorization"), auth.utf8.count > 7, auth.prefix(7).lowercased() == "bearer ",
-                  state.gatewayAuthorized(String(auth.dropFirst(7)))
-            else {
-                throw TokenError(.invalidToken, "a valid gateway bearer token is required")
-            }
-            let mint = try GatewayMint.parse(Array(request.body.readableBytesView))
-            if request.headers.contains(name: DPoPProof.headerName) {
-                throw TokenError.invalidRequest("the gateway checks the DPoP proof and sends dpop_jkt in the body")
-            }
-            return Self.json(try await core.gatewayMint(scope).handle(mint, info: Self.requestInfo(request), state: state, scope: scope).json)
-
-        case .health, .token, .introspect, .discovery, .jwks, .metrics:
-            // Only /healthz with shared state to ask comes here. Shared state down: still 200 (tokens that
-            // need no one-time check are issued), but said.
-            if let problem = await core.shared.problem() {
-                return Self.json(ServiceState.health(status: "degraded", config: state.config, extra: [("shared_state", .string(problem))]))
-            }
-            return .json(state.healthyJSON)
+    /// `/healthz` with shared state to ask (Redis). Shared state down: still 200 (tokens that need no
+    /// one-time check are issued), but said.
+    private func health(state: ServiceState) async -> EdgeResponse {
+        if let problem = await core.shared.problem() {
+            return Self.json(ServiceState.health(status: "degraded", config: state.config, extra: [("shared_state", .string(problem))]))
         }
+        return .json(state.healthyJSON)
     }
 
     static func json(_ o: JSONObject) -> EdgeResponse { .json(JSON.serialize(.object(o))) }
