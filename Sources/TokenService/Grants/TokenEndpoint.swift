@@ -123,7 +123,7 @@ struct TokenEndpoint: Sendable {
     private func dpopThumbprint(_ proofs: [String], client: RegisteredClient, state: ServiceState) async throws(TokenError) -> String? {
         guard let (proof, now) = try verifiedProof(proofs, client: client, state: state) else { return nil }
         let fresh: Bool
-        do { fresh = try await shared.claimOnce(proof.oneTimeKey, expiresAt: proof.rememberUntil, now: now) } catch { throw Self.oneTimeCheckUnavailable }
+        do { fresh = try await shared.claimOnce(proof.oneTimeKey, expiresAt: proof.rememberUntil, now: now) } catch { throw Self.dpopOneTimeCheckUnavailable }
         return try Self.thumbprint(proof, fresh: fresh)
     }
 
@@ -131,7 +131,7 @@ struct TokenEndpoint: Sendable {
     private func dpopThumbprintNow(_ proofs: [String], client: RegisteredClient, state: ServiceState, counters: InProcessState) throws(TokenError) -> String? {
         guard let (proof, now) = try verifiedProof(proofs, client: client, state: state) else { return nil }
         let fresh: Bool
-        do { fresh = try counters.claimOnceNow(proof.oneTimeKey, expiresAt: proof.rememberUntil, now: now) } catch { throw Self.oneTimeCheckUnavailable }
+        do { fresh = try counters.claimOnceNow(proof.oneTimeKey, expiresAt: proof.rememberUntil, now: now) } catch { throw Self.dpopOneTimeCheckUnavailable }
         return try Self.thumbprint(proof, fresh: fresh)
     }
 
@@ -149,7 +149,7 @@ struct TokenEndpoint: Sendable {
         }
     }
 
-    private static let oneTimeCheckUnavailable = TokenError.temporarilyUnavailable("the one-time check of the DPoP proof is unavailable")
+    private static let dpopOneTimeCheckUnavailable = TokenError.temporarilyUnavailable("the one-time check of the DPoP proof is unavailable")
 
     private static func thumbprint(_ proof: DPoPProof, fresh: Bool) throws(TokenError) -> String {
         guard fresh else { throw TokenError.invalidDPoPProof("DPoP proof: jti was already used") }
