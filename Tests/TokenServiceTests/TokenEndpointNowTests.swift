@@ -116,7 +116,9 @@ import Testing
         }
     }
 
-    @Test(arguments: cases) func bothWaysGiveTheSameAnswer(_ c: Case) async throws {
+    /// Two services of one fixture (same keys, clients and clock) that have counted nothing yet: one asked
+    /// the waiting way, one the immediate way.
+    static func twoServices(_ body: (Fixture, _ waiting: ServiceCore, _ immediate: ServiceCore, RequestScope) async throws -> Void) async throws {
         let f = try Self.fixture()
         defer { f.cleanUp() }
         let now = Int64(Date().timeIntervalSince1970)
@@ -124,20 +126,26 @@ import Testing
         let (_, immediate, e2) = try await f.application(now: now)
         defer { e1.shutdown(); e2.shutdown() }
         let scope = RequestScope(logger: Logger(label: "test"))
-        let state = waiting.holder.current
-        let subject = try await waiting.tokenEndpoint(scope).handle(try Self.request(Self.cases[0], issuer: f.issuer, address: "192.0.2.2"), state: state)
-        let r = try Self.request(c, issuer: f.issuer, address: "192.0.2.1", subjectToken: subject.accessToken)
+        try await body(f, waiting, immediate, scope)
+    }
 
-        let later: Result<TokenResponse, TokenError>
-        do { later = .success(try await waiting.tokenEndpoint(scope).handle(r, state: state)) } catch { later = .failure(error) }
-        let now_: Result<TokenResponse, TokenError>
-        do {
-            let answered = try immediate.tokenEndpoint(scope).handleNow(r, state: immediate.holder.current)
-            now_ = .success(try #require(answered, "a client_secret request with no pipeline and this process's memory does not wait"))
-        } catch let error as TokenError { now_ = .failure(error) }
-        let outcome = try Self.outcome(later, core: waiting)
-        #expect(try Self.outcome(now_, core: immediate) == outcome)
-        if case .issued = outcome { #expect(Self.issuing.contains(c.name)) } else { #expect(!Self.issuing.contains(c.name), "\(outcome)") }
+    @Test(arguments: cases) func bothWaysGiveTheSameAnswer(_ c: Case) async throws {
+        try await Self.twoServices { f, waiting, immediate, scope in
+            let state = waiting.holder.current
+            let subject = try await waiting.tokenEndpoint(scope).handle(try Self.request(Self.cases[0], issuer: f.issuer, address: "192.0.2.2"), state: state)
+            let r = try Self.request(c, issuer: f.issuer, address: "192.0.2.1", subjectToken: subject.accessToken)
+
+            let waited: Result<TokenResponse, TokenError>
+            do throws(TokenError) { waited = .success(try await waiting.tokenEndpoint(scope).handle(r, state: state)) } catch { waited = .failure(error) }
+            let immediately: Result<TokenResponse, TokenError>
+            do {
+                let answered = try immediate.tokenEndpoint(scope).handleNow(r, state: immediate.holder.current)
+                immediately = .success(try #require(answered, "a client_secret request with no pipeline and this process's memory does not wait"))
+            } catch let error as TokenError { immediately = .failure(error) }
+            let outcome = try Self.outcome(waited, core: waiting)
+            #expect(try Self.outcome(immediately, core: immediate) == outcome)
+            if case .issued = outcome { #expect(Self.issuing.contains(c.name)) } else { #expect(!Self.issuing.contains(c.name), "\(outcome)") }
+        }
     }
 
     static let mints: [(name: String, body: String, issues: Bool)] = [
@@ -151,39 +159,34 @@ import Testing
     ]
 
     @Test(arguments: mints) func gatewayMintsTheSameBothWays(_ mint: (name: String, body: String, issues: Bool)) async throws {
-        let f = try Self.fixture()
-        defer { f.cleanUp() }
-        let now = Int64(Date().timeIntervalSince1970)
-        let (_, waiting, e1) = try await f.application(now: now)
-        let (_, immediate, e2) = try await f.application(now: now)
-        defer { e1.shutdown(); e2.shutdown() }
-        let scope = RequestScope(logger: Logger(label: "test"))
-        let r = try GatewayMint.parse(Array(mint.body.utf8))
-        let info = RequestInfo(remoteIP: "192.0.2.3", headers: { [] })
-        var outcomes: [Outcome] = []
-        var idTokens: [JSONObject] = []
-        for (core, waits) in [(waiting, true), (immediate, false)] {
-            do {
-                let response: TokenResponse
-                if waits {
-                    response = try await core.gatewayMint(scope).handle(r, info: info, state: core.holder.current, scope: scope)
-                } else {
-                    response = try #require(try core.gatewayMint(scope).handleNow(r, info: info, state: core.holder.current, scope: scope), "\(mint.name)")
-                }
-                if let id = response.idToken { idTokens.append(try JWSVerifier(keys: core.holder.current.keys.all).verify(id).claims) }
-                var withoutID = response
-                withoutID.idToken = response.idToken.map { _ in "" }
-                outcomes.append(try Self.outcome(.success(withoutID), core: core))
-            } catch let error as TokenError { outcomes.append(.refused(error)) }
-        }
-        #expect(outcomes[0] == outcomes[1], "\(mint.name)")
-        if case .issued = outcomes[0] { #expect(mint.issues, "\(mint.name)") } else { #expect(!mint.issues, "\(mint.name): \(outcomes[0])") }
-        // ID tokens: the same claims but at_hash, which hashes each side's own access token.
-        #expect(idTokens.count == 0 || idTokens.count == 2)
-        if idTokens.count == 2 {
-            let (a, b) = (idTokens[0].filter { $0.key != "at_hash" }, idTokens[1].filter { $0.key != "at_hash" })
-            #expect(JSONObject(a.map { ($0.key, $0.value) }) == JSONObject(b.map { ($0.key, $0.value) }))
-            #expect(idTokens[0]["nonce"] == (mint.name == "code flow with openid" ? "n-1" : nil))
+        try await Self.twoServices { f, waiting, immediate, scope in
+            let r = try GatewayMint.parse(Array(mint.body.utf8))
+            let info = RequestInfo(remoteIP: "192.0.2.3", headers: { [] })
+            var outcomes: [Outcome] = []
+            var idTokens: [JSONObject] = []
+            for (core, waits) in [(waiting, true), (immediate, false)] {
+                do {
+                    let response: TokenResponse
+                    if waits {
+                        response = try await core.gatewayMint(scope).handle(r, info: info, state: core.holder.current, scope: scope)
+                    } else {
+                        response = try #require(try core.gatewayMint(scope).handleNow(r, info: info, state: core.holder.current, scope: scope), "\(mint.name)")
+                    }
+                    if let id = response.idToken { idTokens.append(try JWSVerifier(keys: core.holder.current.keys.all).verify(id).claims) }
+                    var withoutID = response
+                    withoutID.idToken = response.idToken.map { _ in "" }
+                    outcomes.append(try Self.outcome(.success(withoutID), core: core))
+                } catch let error as TokenError { outcomes.append(.refused(error)) }
+            }
+            #expect(outcomes[0] == outcomes[1], "\(mint.name)")
+            if case .issued = outcomes[0] { #expect(mint.issues, "\(mint.name)") } else { #expect(!mint.issues, "\(mint.name): \(outcomes[0])") }
+            // ID tokens: the same claims but at_hash, which hashes each side's own access token.
+            #expect(idTokens.count == 0 || idTokens.count == 2)
+            if idTokens.count == 2 {
+                let (a, b) = (idTokens[0].filter { $0.key != "at_hash" }, idTokens[1].filter { $0.key != "at_hash" })
+                #expect(JSONObject(a.map { ($0.key, $0.value) }) == JSONObject(b.map { ($0.key, $0.value) }))
+                #expect(idTokens[0]["nonce"] == (mint.name == "code flow with openid" ? "n-1" : nil))
+            }
         }
     }
 
