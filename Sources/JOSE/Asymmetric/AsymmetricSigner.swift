@@ -1,12 +1,14 @@
 internal import COpenSSL
 
 /// RSASSA-PKCS1-v1_5, RSASSA-PSS, ECDSA and Ed25519 through `EVP_DigestSign` / `EVP_DigestVerify`.
-/// For the hash-then-sign algorithms an initialised `EVP_MD_CTX` is kept as a template and copied per
-/// signature, which skips the algorithm fetch and key set-up on the hot path.
+/// For the hash-then-sign algorithms an initialised `EVP_MD_CTX` is kept as a template for signing (private
+/// keys) and one for verifying, each copied per operation, which skips the algorithm fetch and key set-up
+/// on the hot path. The templates are never changed after `init`.
 final class AsymmetricSigner: @unchecked Sendable {
     let key: EVPKey
     let algorithm: JWSAlgorithm
     private let signTemplate: OpaquePointer?
+    private let verifyTemplate: OpaquePointer?
 
     init(key: EVPKey, algorithm: JWSAlgorithm) throws(JOSEError) {
         switch (algorithm.family, key.type) {
@@ -23,19 +25,31 @@ final class AsymmetricSigner: @unchecked Sendable {
         }
         self.key = key
         self.algorithm = algorithm
-        if key.isPrivate, algorithm.family != .eddsa, let ctx = EVP_MD_CTX_new() {
-            if (try? Self.initialise(ctx, key: key, algorithm: algorithm, sign: true)) != nil {
-                signTemplate = ctx
-            } else {
-                EVP_MD_CTX_free(ctx)
-                throw JOSEError.openSSL("EVP_DigestSignInit")
-            }
-        } else {
-            signTemplate = nil
+        let verifyTemplate = try Self.template(key: key, algorithm: algorithm, sign: false)
+        do {
+            signTemplate = key.isPrivate ? try Self.template(key: key, algorithm: algorithm, sign: true) : nil
+        } catch {
+            if let verifyTemplate { EVP_MD_CTX_free(verifyTemplate) }
+            throw error
         }
+        self.verifyTemplate = verifyTemplate
     }
 
-    deinit { if let signTemplate { EVP_MD_CTX_free(signTemplate) } }
+    deinit {
+        if let signTemplate { EVP_MD_CTX_free(signTemplate) }
+        if let verifyTemplate { EVP_MD_CTX_free(verifyTemplate) }
+    }
+
+    /// An initialised context to copy per operation; nil for EdDSA (one-shot only) or when OpenSSL cannot
+    /// allocate one now (each operation then initialises its own).
+    private static func template(key: EVPKey, algorithm: JWSAlgorithm, sign: Bool) throws(JOSEError) -> OpaquePointer? {
+        guard algorithm.family != .eddsa, let ctx = EVP_MD_CTX_new() else { return nil }
+        do { try initialise(ctx, key: key, algorithm: algorithm, sign: sign) } catch {
+            EVP_MD_CTX_free(ctx)
+            throw error
+        }
+        return ctx
+    }
 
     private static func initialise(_ ctx: OpaquePointer, key: EVPKey, algorithm: JWSAlgorithm, sign: Bool) throws(JOSEError) {
         var pctx: OpaquePointer?
@@ -79,6 +93,10 @@ final class AsymmetricSigner: @unchecked Sendable {
         }
         guard let ctx = EVP_MD_CTX_new() else { return false }
         defer { EVP_MD_CTX_free(ctx); ERR_clear_error() }
+        if let verifyTemplate {
+            return EVP_MD_CTX_copy_ex(ctx, verifyTemplate) == 1 && EVP_DigestVerifyUpdate(ctx, data.baseAddress, data.count) == 1
+                && EVP_DigestVerifyFinal(ctx, sig, sig.count) == 1
+        }
         guard (try? Self.initialise(ctx, key: key, algorithm: algorithm, sign: false)) != nil else { return false }
         return EVP_DigestVerify(ctx, sig, sig.count, data.baseAddress, data.count) == 1
     }
