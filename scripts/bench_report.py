@@ -274,10 +274,13 @@ lines.append("""## Where the time goes (profiled 2026-12-03 and 2026-12-04 with 
 
 - **The HTTP edge is SwiftNIO itself** (since 2026-12-03; it was Hummingbird 2.28, whose `/healthz` was a third of a
   minimal NIO server's rate). One channel pipeline per connection: the deadline watcher, NIO's HTTP/1.1 decoder,
-  encoder and pipelining handler, and our `EdgeHandler`. Answers that need no waiting (404, 405, discovery, JWKS,
-  metrics, `/healthz` without Redis) are written inside the read; token requests run in `Task.immediate` on the
-  event loop and never leave it unless they wait for a pipeline, Redis or an outbound call (perf: every sample of an
-  HS256 run is on the two NIO threads). `strace -c`: one `read` and one `writev` per request, as the floor.
+  encoder and pipelining handler, and our `EdgeHandler`. Every answer that needs no waiting is written inside the
+  read, with no Swift task: 404, 405, discovery, JWKS, metrics, `/healthz` without Redis and, since 2026-12-04,
+  token, introspection and gateway-mint requests when nothing in them waits (the shared state is this process's
+  memory, the client authenticates with a secret, no pipeline runs for the grant, a Txn-Token's subject is not a
+  platform's token). Only a request that may wait — for a pipeline, Redis or an outbound call — runs in
+  `Task.immediate`, on the event loop until it first waits (perf: every sample of an HS256 run is on the two NIO
+  threads). `strace -c`: one `read` and one `writev` per request, as the floor.
 - **`/healthz` against the floor (CPU per request; 2026-12-03 22:10–22:25, bench runs and interleaved A/B runs of the
   same binary):** floor 37–38 µs; ours with the access log off 45–50 µs; ours with it 50–66 µs (runs fall at 50–52
   or at 62–66 µs, with 12 voluntary context switches per 1000 requests in either: the machine's scheduling, not a
@@ -318,6 +321,17 @@ lines.append("""## Where the time goes (profiled 2026-12-03 and 2026-12-04 with 
   line (now listed in order), the log timestamp appended a digit at a time, Basic and scope parsing by `Character`
   (now on bytes), a five-reference metrics struct copied into every request's types (now one reference) — HS256
   went from 163 to 121–138 µs per token, and is 0.50–0.55 of the floor's token route.
+- **No task per token request (2026-12-04 03:00).** The token endpoint's steps exist twice, side by side: `handle`
+  (async: Redis, assertions, pipelines) and `handleNow` (the same steps in the same order on this process's memory,
+  taken when nothing in the request can wait, decided before anything is counted); a test table holds both to the
+  same answer for every case. A/B, HS256 with the access log off, four interleaved rounds: 105–123 µs of service
+  CPU per token against 112–140 µs with `Task.immediate` (a `Task.immediate` around an answer that never waits
+  costs 5–10 µs by itself, measured on `/healthz` with a throw-away build); the next `make bench` showed HS256 at
+  120 µs per token and 0.58 of the floor's token route (0.50 before). The ratio "pipeline ÷ HS256" falls by
+  construction when plain HS256 gets faster and the pipeline path does not (it still waits in a task): an A/B of
+  the pipeline run alone shows no change (195–268 against 217–256 µs per token, noise). Txn-Tokens without a
+  pipeline gain less: deciding that the subject is not a platform's token reads its claims once more, about what
+  the task cost.
 """)
 lines.append("""- **RS256.** Signing costs what `openssl speed` costs (the key is parsed once; an initialised `EVP_MD_CTX` is
   copied per token; the micro-benchmark matches `openssl speed`'s per-signature time). The bound above follows:

@@ -120,6 +120,34 @@ import Testing
         #expect(await engine.run(ok, user: .null, context: ["n": 99]).claims == ["n": 99])
     }
 
+    /// A spare is there for a stuck core worker, not as more capacity: once the core workers are healthy
+    /// again they take the work, so under steady load the spare goes idle and retires after `spareIdle`.
+    @Test func aSpareRetiresUnderSteadyLoadOnceTheCoreWorkerIsHealthy() async throws {
+        let engine = TestWorker.engine(workers: 1, spareIdle: .milliseconds(600))
+        defer { engine.shutdown() }
+        let ok = try await engine.prepare([MultiplexingTests.echo.spec], trigger: .preAccessToken)
+        let hang = try await engine.prepare([Fn(name: "spin", source: "function pipe(u, c, cb) { while (true) {} }", timeoutMS: 300).spec],
+                                            trigger: .preAccessToken)
+        _ = await engine.run(ok, user: .null, context: ["n": 0])
+        async let stuck = engine.run(hang, user: .null, context: [:])
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await engine.run(ok, user: .null, context: ["n": 1]).claims == ["n": 1])
+        #expect(engine.runningWorkers().spare == 1, "a spare serves while the core worker spins")
+        #expect(await stuck.outcome != .proceed)
+        // Steady load (a few runs at a time, without pause) for up to 4 s: the spare must still retire.
+        let start = ContinuousClock.now
+        var n: Int64 = 2
+        while engine.runningWorkers().spare > 0, ContinuousClock.now - start < .seconds(4) {
+            let first = n
+            await withTaskGroup(of: Void.self) { group in
+                for k in 0..<4 { group.addTask { _ = await engine.run(ok, user: .null, context: ["n": .int(first + Int64(k))]) } }
+            }
+            n += 4
+        }
+        #expect(engine.runningWorkers() == (1, 0), "the spare retired while the load went on")
+        #expect(n > 20, "the load went on meanwhile (\(n) runs)")
+    }
+
     /// A worker that only waits for a core (here: stopped by SIGSTOP in the middle of its entries, as a
     /// loaded machine's scheduler would leave it) is slow, not stuck: its frames stay, no spare comes up —
     /// also for runs that arrive while it is stopped and so find no worker to take them at once.

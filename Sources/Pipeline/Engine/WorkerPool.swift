@@ -140,7 +140,9 @@ final class WorkerPool: Sendable {
     }
 
     /// The preferred worker if it is healthy, has room and is not clearly busier than the least
-    /// loaded, else the least loaded healthy worker with room (an idle one always has room).
+    /// loaded, else the least loaded healthy worker with room (an idle one always has room). While a core
+    /// worker is unhealthy (in a long entry, or being replaced) spares stand in for it and share the work;
+    /// once every core worker is healthy, core workers first, so a spare goes idle under any load and retires.
     private func reserve(_ s: inout State, _ bytes: Int, healthy: [Bool], preferring preferred: Int? = nil) -> Reservation? {
         func usable(_ i: Int) -> Bool {
             let l = s.load[i]
@@ -148,10 +150,16 @@ final class WorkerPool: Sendable {
                 && (l.requests == 0 || (l.requests < Self.maxRequestsInFlight && l.bytes + bytes <= Self.maxBytesInFlight))
         }
         var best: Int?
-        for i in workers.indices where usable(i) {
-            if best.map({ s.load[i].requests < s.load[$0].requests }) ?? true { best = i }
+        let tiers = (0..<core).allSatisfy({ healthy[$0] }) ? [0..<core, core..<workers.count] : [0..<workers.count]
+        for tier in tiers where best == nil {
+            for i in tier where usable(i) {
+                if best.map({ s.load[i].requests < s.load[$0].requests }) ?? true { best = i }
+            }
         }
-        if let preferred, let b = best, usable(preferred), s.load[preferred].requests <= s.load[b].requests + 4 { best = preferred }
+        if let preferred, let b = best, usable(preferred), tiers.contains(where: { $0.contains(preferred) && $0.contains(b) }),
+           s.load[preferred].requests <= s.load[b].requests + 4 {
+            best = preferred
+        }
         guard let best else { return nil }
         s.load[best].requests += 1
         s.load[best].bytes += bytes
