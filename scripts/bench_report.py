@@ -326,8 +326,8 @@ lines.append("""## Where the time goes (profiled 2026-12-03 and 2026-12-04 with 
   taken when nothing in the request can wait, decided before anything is counted); a test table holds both to the
   same answer for every case. A/B, HS256 with the access log off, four interleaved rounds: 105–123 µs of service
   CPU per token against 112–140 µs with `Task.immediate` (a `Task.immediate` around an answer that never waits
-  costs 5–10 µs by itself, measured on `/healthz` with a throw-away build); in the three `make bench` runs after it
-  (03:04, 03:22, 03:47) HS256 took 116–131 µs per token and reached 0.52–0.60 of the floor's token route (0.50–0.55
+  costs 5–10 µs by itself, measured on `/healthz` with a throw-away build); in the four `make bench` runs after it
+  (03:04, 03:22, 03:40, 03:47) HS256 took 116–131 µs per token and reached 0.52–0.60 of the floor's token route (0.50–0.55
   in the runs before). The ratio "pipeline ÷ HS256" falls by
   construction when plain HS256 gets faster and the pipeline path does not (it still waits in a task): an A/B of
   the pipeline run alone shows no change (195–268 against 217–256 µs per token, noise). Txn-Tokens without a
