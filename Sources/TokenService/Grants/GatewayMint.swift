@@ -72,6 +72,7 @@ struct GatewayMint: Sendable {
     func handleNow(_ r: Request, info: RequestInfo, state: ServiceState, scope requestScope: RequestScope) throws(TokenError) -> TokenResponse? {
         guard let counters = guardrails.shared.inProcess else { return nil }
         let (handler, client) = try grant(r, state: state, scope: requestScope)
+        // The gateway's grants read no form: the user and what the gateway asks come in the JSON body.
         guard !handler.waitsToIssue(FormParameters(values: [:]), state: state, issuer: issuer) else { return nil }
         try guardrails.spendTokenNow(client: client, now: issuer.now(), counters: counters)
         return Self.bound(try handler.issueNow(grantRequest(r, client: client, info: info, state: state, scope: requestScope), issuer: issuer), r)

@@ -10,7 +10,7 @@ import JSONCore
 /// - an actor token is the caller's own;
 /// - audience and scope narrow, never widen; the result never outlives the subject, keeps the subject's
 ///   DPoP binding (with a proof of that key), and nests `act` at most `token_exchange.max_chain` deep.
-struct TokenExchangeGrant: TokenGrant {
+struct TokenExchangeGrant: AccessTokenGrant {
     var grantType: ServiceConfig.GrantType { .tokenExchange }
     var endpoint: GrantEndpoint { .token }
 
@@ -19,21 +19,11 @@ struct TokenExchangeGrant: TokenGrant {
     static let jwtType = "urn:ietf:params:oauth:token-type:jwt"
     static let tokenTypes: Set<String> = [accessTokenType, idTokenType, jwtType]
 
-    func issue(_ r: GrantRequest, issuer: Issuer) async throws(TokenError) -> TokenResponse {
-        let token = try tokenRequest(r, issuer: issuer)
-        return Self.response(try await issuer.accessToken(token, state: r.state, scope: r.scope), token)
-    }
-
-    func waitsToIssue(_ form: FormParameters, state: ServiceState, issuer: Issuer) -> Bool { issuer.runsPipeline(.preAccessToken, state: state) }
-
-    func issueNow(_ r: GrantRequest, issuer: Issuer) throws(TokenError) -> TokenResponse {
-        let token = try tokenRequest(r, issuer: issuer)
-        return Self.response(try issuer.accessTokenNow(token, state: r.state, scope: r.scope), token)
-    }
+    var issuedTokenType: String? { Self.accessTokenType }
 
     /// The exchanged token the caller may have: the subject (and actor) token verified and checked against
     /// the caller, scope and audience narrowed, the delegation chain in `act`.
-    private func tokenRequest(_ r: GrantRequest, issuer: Issuer) throws(TokenError) -> Issuer.AccessTokenRequest {
+    func accessTokenRequest(_ r: GrantRequest, issuer: Issuer) throws(TokenError) -> Issuer.AccessTokenRequest {
         let (client, form, state, dpopThumbprint) = (r.client, r.form, r.state, r.dpopThumbprint)
         let now = issuer.now()
         if let requested = form["requested_token_type"], requested != Self.accessTokenType, requested != Self.jwtType {
@@ -73,12 +63,6 @@ struct TokenExchangeGrant: TokenGrant {
         }
         return .init(client: client, subject: subject.subject, scope: scope, audience: audience, user: .null, context: context,
                      dpopThumbprint: dpopThumbprint, actor: .object(act), notAfter: subject.expiresAt)
-    }
-
-    private static func response(_ issued: Issuer.IssuedAccessToken, _ request: Issuer.AccessTokenRequest) -> TokenResponse {
-        var response = TokenResponse(accessToken: issued.token, expiresIn: issued.expiresIn, scope: request.scope)
-        response.issuedTokenType = accessTokenType
-        return response
     }
 
     /// The caller may exchange this subject token (the contract's policy; RFC 8693 §2.1 leaves it to us).
