@@ -93,14 +93,26 @@ import Testing
         #expect(p99 <= max(3 * base, base + 30), "\(name): p99 \(p99) ms against \(base) ms unpoisoned")
     }
 
+    /// One core worker (a spare retires after 600 ms idle), the echo pipeline, and a function that spins
+    /// until its `timeoutMS`.
+    static func oneWorkerAndASpinner(timeoutMS: Int) async throws -> (PipelineEngine, ok: CompiledPipeline, hang: CompiledPipeline) {
+        let engine = TestWorker.engine(workers: 1, spareIdle: .milliseconds(600))
+        do {
+            let ok = try await engine.prepare([MultiplexingTests.echo.spec], trigger: .preAccessToken)
+            let hang = try await engine.prepare([Fn(name: "spin", source: "function pipe(u, c, cb) { while (true) {} }", timeoutMS: timeoutMS).spec],
+                                                trigger: .preAccessToken)
+            return (engine, ok, hang)
+        } catch {
+            engine.shutdown()
+            throw error
+        }
+    }
+
     /// A stuck core worker brings up a spare that serves meanwhile; once the core worker is healthy again and
     /// the spare has been idle for `spareIdle`, the spare is stopped (memory goes back to the core pool).
     @Test func aSpareServesWhileTheCoreWorkerIsStuckThenRetires() async throws {
-        let engine = TestWorker.engine(workers: 1, spareIdle: .milliseconds(600))
+        let (engine, ok, hang) = try await Self.oneWorkerAndASpinner(timeoutMS: 800)
         defer { engine.shutdown() }
-        let ok = try await engine.prepare([MultiplexingTests.echo.spec], trigger: .preAccessToken)
-        let hang = try await engine.prepare([Fn(name: "spin", source: "function pipe(u, c, cb) { while (true) {} }", timeoutMS: 800).spec],
-                                            trigger: .preAccessToken)
         _ = await engine.run(ok, user: .null, context: ["n": 0])
         async let stuck = engine.run(hang, user: .null, context: [:])
         try await Task.sleep(for: .milliseconds(100))
@@ -123,11 +135,8 @@ import Testing
     /// A spare is there for a stuck core worker, not as more capacity: once the core workers are healthy
     /// again they take the work, so under steady load the spare goes idle and retires after `spareIdle`.
     @Test func aSpareRetiresUnderSteadyLoadOnceTheCoreWorkerIsHealthy() async throws {
-        let engine = TestWorker.engine(workers: 1, spareIdle: .milliseconds(600))
+        let (engine, ok, hang) = try await Self.oneWorkerAndASpinner(timeoutMS: 300)
         defer { engine.shutdown() }
-        let ok = try await engine.prepare([MultiplexingTests.echo.spec], trigger: .preAccessToken)
-        let hang = try await engine.prepare([Fn(name: "spin", source: "function pipe(u, c, cb) { while (true) {} }", timeoutMS: 300).spec],
-                                            trigger: .preAccessToken)
         _ = await engine.run(ok, user: .null, context: ["n": 0])
         async let stuck = engine.run(hang, user: .null, context: [:])
         try await Task.sleep(for: .milliseconds(100))
