@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 import JSONCore
 import Pipeline
 import Testing
@@ -80,29 +79,11 @@ import Testing
 
 /// What an `async: true` function logs, after its request was answered, carries that request's id.
 @Suite struct AsyncLogTests {
-    /// Lines a test's logger wrote.
-    final class Sink: Sendable {
-        private let stored = Mutex<[(message: String, metadata: Logger.Metadata)]>([])
-        func append(_ message: String, _ metadata: Logger.Metadata) { stored.withLock { $0.append((message, metadata)) } }
-        var lines: [(message: String, metadata: Logger.Metadata)] { stored.withLock { $0 } }
-    }
-
-    struct Capture: LogHandler {
-        let sink: Sink
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .info
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) { sink.append("\(event.message)", metadata.merging(event.metadata ?? [:]) { $1 }) }
-    }
-
     @Test func asyncLogLinesKeepTheRequestID() async throws {
         let engine = TestWorker.engine(workers: 1)
         defer { engine.shutdown() }
-        let sink = Sink()
-        var logger = Logger(label: "request") { _ in Capture(sink: sink) }
+        let sink = LogCapture()
+        var logger = sink.logger(label: "request")
         logger[metadataKey: "request_id"] = "req-42"
         let notifier = Fn(name: "notify", source: "async function pipe(u, c, cb) { log('notified'); cb(null, u, c); }", async: true)
         let pipeline = try await engine.prepare([notifier.spec], trigger: .preAccessToken)

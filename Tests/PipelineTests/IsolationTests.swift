@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import JSONCore
 import Pipeline
 import Testing
@@ -95,8 +96,9 @@ import Testing
 
     /// One core worker (a spare retires after 600 ms idle), the echo pipeline, and a function that spins
     /// until its `timeoutMS`.
-    static func oneWorkerAndASpinner(timeoutMS: Int) async throws -> (PipelineEngine, ok: CompiledPipeline, hang: CompiledPipeline) {
-        let engine = TestWorker.engine(workers: 1, spareIdle: .milliseconds(600))
+    static func oneWorkerAndASpinner(timeoutMS: Int, logger: Logger = Logger(label: "pipeline-tests")) async throws
+        -> (PipelineEngine, ok: CompiledPipeline, hang: CompiledPipeline) {
+        let engine = TestWorker.engine(workers: 1, spareIdle: .milliseconds(600), logger: logger)
         do {
             let ok = try await engine.prepare([MultiplexingTests.echo.spec], trigger: .preAccessToken)
             let hang = try await engine.prepare([Fn(name: "spin", source: "function pipe(u, c, cb) { while (true) {} }", timeoutMS: timeoutMS).spec],
@@ -110,8 +112,10 @@ import Testing
 
     /// A stuck core worker brings up a spare that serves meanwhile; once the core worker is healthy again and
     /// the spare has been idle for `spareIdle`, the spare is stopped (memory goes back to the core pool).
+    /// Both are logged: the stuck worker with its function, and the spare stopped.
     @Test func aSpareServesWhileTheCoreWorkerIsStuckThenRetires() async throws {
-        let (engine, ok, hang) = try await Self.oneWorkerAndASpinner(timeoutMS: 800)
+        let log = LogCapture()
+        let (engine, ok, hang) = try await Self.oneWorkerAndASpinner(timeoutMS: 800, logger: log.logger(label: "pipeline"))
         defer { engine.shutdown() }
         _ = await engine.run(ok, user: .null, context: ["n": 0])
         async let stuck = engine.run(hang, user: .null, context: [:])
@@ -130,6 +134,10 @@ import Testing
         #expect(engine.workerProcessIDs().count == 1, "the idle spare was stopped")
         #expect(engine.runningWorkers() == (1, 0))
         #expect(await engine.run(ok, user: .null, context: ["n": 99]).claims == ["n": 99])
+        let stuckLines = log.lines.filter { $0.message.hasPrefix("pipeline worker stuck") }
+        #expect(stuckLines.count == 1, "\(log.lines)")
+        #expect(stuckLines.first?.metadata["function"] == "spin" && stuckLines.first?.metadata["spare_started"] == "true")
+        #expect(log.lines.contains { $0.message == "idle pipeline spare stopped" && $0.metadata["stopped"] == "1" }, "\(log.lines)")
     }
 
     /// A spare is there for a stuck core worker, not as more capacity: once the core workers are healthy

@@ -2,6 +2,7 @@ import Claims
 import Foundation
 import JSONCore
 import Logging
+import Synchronization
 import Pipeline
 import Testing
 @_exported import TestSupport
@@ -10,7 +11,7 @@ import Testing
 enum TestWorker {
     static var executable: String { WorkerLaunch.siblingExecutable(named: "tokenservice") }
 
-    static func engine(workers: Int = 2, memoryMB: Int = 256, spareIdle: Duration = .seconds(30),
+    static func engine(workers: Int = 2, memoryMB: Int = 256, spareIdle: Duration = .seconds(30), logger: Logger = Logger(label: "pipeline-tests"),
                        configure: (inout PipelineEngine.Configuration) -> Void = { _ in }) -> PipelineEngine {
         ignoreSIGPIPE()
         var config = PipelineEngine.Configuration(
@@ -19,7 +20,29 @@ enum TestWorker {
         config.killGraceMS = 100
         config.spareIdle = spareIdle
         configure(&config)
-        return PipelineEngine(configuration: config, logger: Logger(label: "pipeline-tests"))
+        return PipelineEngine(configuration: config, logger: logger)
+    }
+}
+
+/// The lines a test's logger wrote (message and metadata), at `info` and above.
+final class LogCapture: Sendable {
+    private let stored = Mutex<[(message: String, metadata: Logger.Metadata)]>([])
+    var lines: [(message: String, metadata: Logger.Metadata)] { stored.withLock { $0 } }
+
+    func logger(label: String) -> Logger { Logger(label: label) { _ in Handler(capture: self) } }
+
+    struct Handler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let line = ("\(event.message)", metadata.merging(event.metadata ?? [:]) { $1 })
+            capture.stored.withLock { $0.append(line) }
+        }
     }
 }
 

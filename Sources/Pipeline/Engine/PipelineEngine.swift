@@ -48,10 +48,10 @@ struct RunPlan: Sendable {
             Wire.RunHeader.Function(index: i, timeoutMS: max(1, functions[i].timeoutMS), skip: !functions[i].terminateOnTimeout,
                                     detached: detached.contains(i))
         }).encodedWords()
-        var timeouts: [Int: Int] = [:]
-        for i in indices { timeouts[i] = functions[i].timeoutMS }
+        var timeouts: [Int: Int] = [:], names: [Int: String] = [:]
+        for i in indices { (timeouts[i], names[i]) = (functions[i].timeoutMS, functions[i].name) }
         let total = indices.reduce(0) { $0 + functions[$1].timeoutMS }
-        limits = WorkerProcess.Limits(timeoutsMS: timeouts, detached: detached, graceMS: graceMS,
+        limits = WorkerProcess.Limits(timeoutsMS: timeouts, names: names, detached: detached, graceMS: graceMS,
                                       budgetNS: Int64(total + 10 * graceMS) * 1_000_000, memoryLimitBytes: memoryLimitBytes)
     }
 }
@@ -102,7 +102,7 @@ public final class PipelineEngine: Service, Sendable {
         self.logger = logger
         let outbound = LazyOutbound(maxActive: configuration.maxOutboundActive, maxQueued: configuration.maxOutboundQueued)
         self.pool = WorkerPool(size: configuration.workers, launch: configuration.launch, group: configuration.eventLoopGroup,
-                               spareIdle: configuration.spareIdle, outbound: outbound)
+                               spareIdle: configuration.spareIdle, outbound: outbound, logger: logger)
         pool.setWarmer { [weak self] worker in await self?.warm(worker) }
     }
 

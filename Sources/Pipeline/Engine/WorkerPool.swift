@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -48,14 +49,17 @@ final class WorkerPool: Sendable {
     let workers: [WorkerProcess]
     let core: Int
     let spareIdle: Duration
+    /// The engine's: a worker found stuck and a spare stopped are logged.
+    private let logger: Logger
     /// Starts a worker and loads the current pipelines into it (set by the engine).
     private let warmer = Mutex<(@Sendable (WorkerProcess) async -> Void)?>(nil)
 
     init(size: Int, launch: WorkerLaunch, group: any EventLoopGroup, spareIdle: Duration = .seconds(30),
-         outbound: LazyOutbound) {
+         outbound: LazyOutbound, logger: Logger) {
         let loops = Array(group.makeIterator())
         core = max(1, size)
         self.spareIdle = spareIdle
+        self.logger = logger
         let events = WorkerEvents()
         workers = (0..<(2 * core)).map { i in
             WorkerProcess(launch: launch, eventLoop: loops[i % loops.count], events: events, outbound: outbound)
@@ -169,13 +173,21 @@ final class WorkerPool: Sendable {
 
     private func handle(_ event: WorkerEvents.Event, from worker: WorkerProcess) {
         switch event {
-        case .stuck, .lost: startReplacements()
+        case .stuck(let entry):
+            let spares = startReplacements()
+            logger.warning("pipeline worker stuck in one entry: its other runs go to other workers", metadata: [
+                "function": "\(entry.function ?? "(none)")", "running_ms": "\(entry.runningMS)", "pid": "\(worker.processID ?? 0)",
+                "spare_started": "\(spares > 0)",
+            ])
+        case .lost: startReplacements()
         case .recovered: wake()
         }
     }
 
     /// Keeps `core` healthy workers: starts stopped core workers, and spares for the stuck ones.
-    func startReplacements() {
+    /// Returns how many spares it starts.
+    @discardableResult
+    func startReplacements() -> Int {
         let alive = workers.map(\.isAlive)
         // Stuck as the supervisor judges it: a worker only slow (waiting for a core on a loaded machine)
         // gets no spare, its requests just go to another worker meanwhile.
@@ -199,7 +211,7 @@ final class WorkerPool: Sendable {
         }
         guard let warm = warmer.withLock({ $0 }) else {
             state.withLock { s in s.warming.subtract(toWarm) }
-            return
+            return 0
         }
         for i in toWarm {
             Task { [self] in
@@ -212,6 +224,7 @@ final class WorkerPool: Sendable {
                 if i >= core { scheduleRetirement() }
             }
         }
+        return toWarm.filter { $0 >= core }.count
     }
 
     /// Checks the spares every half `spareIdle` while any runs.
@@ -242,6 +255,9 @@ final class WorkerPool: Sendable {
             }
         }
         for i in retire { workers[i].terminate(reason: "idle spare stopped") }
+        if !retire.isEmpty {
+            logger.info("idle pipeline spare stopped", metadata: ["stopped": "\(retire.count)", "idle_for": "\(spareIdle)"])
+        }
         if (core..<workers.count).contains(where: { alive[$0] && !retire.contains($0) }) { scheduleRetirement() }
     }
 

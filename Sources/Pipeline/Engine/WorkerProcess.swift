@@ -27,6 +27,8 @@ final class WorkerProcess: Sendable {
     struct Limits: Sendable {
         /// Per function index: its timeout in ms.
         var timeoutsMS: [Int: Int]
+        /// Per function index: its name (what a log line about the worker names).
+        var names: [Int: String] = [:]
         /// The functions that run after the run was answered: their outbound calls never queue.
         var detached: Set<Int> = []
         var graceMS: Int
@@ -309,7 +311,13 @@ final class WorkerProcess: Sendable {
 
 /// What a worker tells its pool: it is stuck in one VM entry, it was lost, or it is free again.
 final class WorkerEvents: Sendable {
-    enum Event: Sendable { case stuck, lost, recovered }
+    /// The entry a worker is stuck in: the function running (nil outside one, e.g. while loading) and
+    /// how long the entry has run.
+    struct StuckEntry: Sendable {
+        var function: String?
+        var runningMS: Int64
+    }
+    enum Event: Sendable { case stuck(StuckEntry), lost, recovered }
     private let handler = Mutex<(@Sendable (Event, WorkerProcess) -> Void)?>(nil)
 
     func connect(_ body: @escaping @Sendable (Event, WorkerProcess) -> Void) { handler.withLock { $0 = body } }

@@ -54,15 +54,16 @@ extension WorkerProcess {
         /// Nothing is in flight any more, and the worker had been stuck: the entry has ended.
         case idleRecovered
         case kill(String)
-        case watch(moved: [Waiter], overdue: [Waiter], stuck: Bool, recovered: Bool)
+        /// `stuck`: the worker was found stuck in this entry just now.
+        case watch(moved: [Waiter], overdue: [Waiter], stuck: WorkerEvents.StuckEntry?, recovered: Bool)
     }
 
     /// The worker became stuck in one entry, or left it: its main (VM) thread goes to nice 19 or back
     /// to 0 (going back needs CAP_SYS_NICE or RLIMIT_NICE: without it the worker stays low until it is
     /// replaced), and the pool hears of it.
-    private func noteStuck(_ stuck: Bool, pid: pid_t) {
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(pid), stuck ? WorkerSupervision.stuckNice : 0)
-        events.post(stuck ? .stuck : .recovered, from: self)
+    private func noteStuck(_ entry: WorkerEvents.StuckEntry?, pid: pid_t) {
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(pid), entry != nil ? WorkerSupervision.stuckNice : 0)
+        events.post(entry.map { .stuck($0) } ?? .recovered, from: self)
     }
 
     func supervise(pid: pid_t) {
@@ -88,10 +89,12 @@ extension WorkerProcess {
                 if ts_resident_bytes(pid) > limit { return .kill("exceeded the pipeline memory limit (\(limit >> 20) MiB)") }
             }
             var moved: [Waiter] = [], overdue: [Waiter] = []
-            var stuck = false, recovered = false
+            var stuck: WorkerEvents.StuckEntry?, recovered = false
             if let entry = reading.entryStartNS, now - entry > WorkerSupervision.stuckAfterNS,
                WorkerSupervision.isStuck(entry: entry, now: now, pid: pid, state: &s) {
-                stuck = s.stuckEntry != entry
+                if s.stuckEntry != entry {
+                    stuck = .init(function: reading.function.flatMap { limits?.names[$0.index] }, runningMS: (now - entry) / 1_000_000)
+                }
                 s.stuckEntry = entry
                 // Every frame but the stuck one goes elsewhere, every tick (one may have been sent since,
                 // chosen just before the pool saw the worker stuck). Frames the worker has not read are
@@ -123,7 +126,7 @@ extension WorkerProcess {
         case .idle:
             return
         case .idleRecovered:
-            noteStuck(false, pid: pid)
+            noteStuck(nil, pid: pid)
         case .kill(let reason):
             terminate(pid: pid, reason: reason)
         case .watch(let moved, let overdue, let stuck, let recovered):
@@ -135,8 +138,8 @@ extension WorkerProcess {
                 w.reservation?.release()
                 w.deliver(.lost(index: nil, reason: "the pipeline worker did not answer in time"))
             }
-            if stuck { noteStuck(true, pid: pid) }
-            if recovered { noteStuck(false, pid: pid) }
+            if let stuck { noteStuck(stuck, pid: pid) }
+            if recovered { noteStuck(nil, pid: pid) }
             scheduleSupervision(pid: pid)
         }
     }
