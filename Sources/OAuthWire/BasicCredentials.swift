@@ -4,18 +4,22 @@ import JOSE
 public enum BasicCredentials {
     /// `Basic base64(urlencode(id):urlencode(secret))`.
     public static func parse(_ header: String) -> (String, String)? {
-        // The scheme (case-insensitive, after any leading blanks), at least one blank, the credentials.
-        let value = Array(header.utf8)
-        guard let start = value.firstIndex(where: { $0 != UInt8(ascii: " ") }), value.count - start > 6,
-              zip(value[start..<start + 5], "basic".utf8).allSatisfy({ $0 | 0x20 == $1 }), value[start + 5] == UInt8(ascii: " "),
-              let bytes = decodeBase64(Array(value[(start + 6)...]))
-        else { return nil }
-        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
-              let id = FormParameters.decode(bytes[..<colon]), let secret = FormParameters.decode(bytes[(colon + 1)...]),
-              !id.isEmpty
-        else { return nil }
-        return (id, secret)
+        var header = header
+        return header.withUTF8 { value -> (String, String)? in
+            // The scheme (case-insensitive, after any leading blanks), at least one blank, the credentials.
+            guard let start = value.firstIndex(where: { $0 != UInt8(ascii: " ") }), value.count - start > 6,
+                  (0..<5).allSatisfy({ value[start + $0] | 0x20 == scheme[$0] }), value[start + 5] == UInt8(ascii: " "),
+                  let bytes = decodeBase64(Array(value[(start + 6)...]))
+            else { return nil }
+            guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")),
+                  let id = FormParameters.decode(bytes[..<colon]), let secret = FormParameters.decode(bytes[(colon + 1)...]),
+                  !id.isEmpty
+            else { return nil }
+            return (id, secret)
+        }
     }
+
+    private static let scheme: [UInt8] = Array("basic".utf8)
 
     /// Standard padded base64 (RFC 4648 §4), surrounding blanks ignored, as in the Authorization header.
     public static func decodeBase64(_ text: [UInt8]) -> [UInt8]? {

@@ -23,7 +23,7 @@ struct TokenEndpoint: Sendable {
 
     func handle(_ r: Request, state: ServiceState) async throws(TokenError) -> TokenResponse {
         let handler = try grant(for: r)
-        let client = try await authenticate(r, state: state, audiences: Self.audiences(state))
+        let client = try await authenticate(r, state: state, audiences: state.assertionAudiences)
         try Self.check(handler, allowedFor: client)
         try await guardrails.spendToken(client: client, now: issuer.now())
         let jkt = try await dpopThumbprint(r.dpop, client: client, state: state)
@@ -37,7 +37,7 @@ struct TokenEndpoint: Sendable {
     func handleNow(_ r: Request, state: ServiceState) throws(TokenError) -> TokenResponse? {
         guard let counters = shared.inProcess else { return nil }
         let handler = try grant(for: r)
-        guard !handler.waitsToIssue(r.form, state: state, issuer: issuer), let client = try authenticateNow(r, state: state, audiences: Self.audiences(state))
+        guard !handler.waitsToIssue(r.form, state: state, issuer: issuer), let client = try authenticateNow(r, state: state, audiences: state.assertionAudiences)
         else { return nil }
         try Self.check(handler, allowedFor: client)
         try guardrails.spendTokenNow(client: client, now: issuer.now(), counters: counters)
@@ -57,7 +57,6 @@ struct TokenEndpoint: Sendable {
     }
 
     /// The `aud` a client assertion at the token endpoint may name.
-    private static func audiences(_ state: ServiceState) -> Set<String> { [state.tokenEndpoint, state.config.issuer] }
 
     private static func check(_ handler: any TokenGrant, allowedFor client: RegisteredClient) throws(TokenError) {
         guard client.config.grantTypes.contains(handler.grantType) else {

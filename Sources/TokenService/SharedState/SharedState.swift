@@ -23,7 +23,15 @@ extension SharedState {
 /// `:`, so each variable part is length-prefixed.
 enum SharedStateKey {
     static func make(_ kind: String, _ parts: String...) -> String {
-        parts.reduce(kind + ":") { $0 + String($1.utf8.count) + ":" + $1 }
+        var key = kind
+        key.reserveCapacity(parts.reduce(kind.utf8.count + 1) { $0 + $1.utf8.count + 4 })
+        key += ":"
+        for part in parts {
+            key += String(part.utf8.count)
+            key += ":"
+            key += part
+        }
+        return key
     }
 }
 

@@ -24,6 +24,8 @@ final class ServiceState: Sendable {
     var configDigest: String { config.configDigest }
     /// The token endpoint as DPoP proofs' `htu` is compared with it.
     let dpopTokenEndpoint: String?
+    /// What a client assertion's `aud` may name (RFC 7523 §3): the token endpoint or the issuer.
+    let assertionAudiences: Set<String>
 
     init(config: ServiceConfig, pipelines: [PipelineTrigger: CompiledPipeline]) throws(ConfigError) {
         var problems: [String] = []
@@ -44,6 +46,7 @@ final class ServiceState: Sendable {
         self.pipelines = pipelines
         self.discoveryJSON = JSON.serialize(.object(Discovery.document(config: config, keys: keys)))
         self.dpopTokenEndpoint = DPoPProof.normalize(Endpoint.token.url(config.issuer))
+        self.assertionAudiences = [Endpoint.token.url(config.issuer), config.issuer]
         self.canSign = keys.signers(for: nil).map { (try? $0.key.sign(Array("self-test".utf8))) != nil } ?? false
         self.healthyJSON = JSON.serialize(.object(Self.health(status: "ok", config: config)))
     }
