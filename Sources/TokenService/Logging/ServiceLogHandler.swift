@@ -72,11 +72,11 @@ struct ServiceLogHandler: LogHandler {
         let fields = inOrder ? given : given.sorted { $0.key < $1.key }
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        let ts = Self.timestamp()
         switch format {
         case .json:
             out.append(UInt8(ascii: "{"))
-            Self.appendQuoted("ts", to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted(ts, to: &out)
+            Self.appendQuoted("ts", to: &out); out.append(UInt8(ascii: ":"))
+            out.append(UInt8(ascii: "\"")); Self.appendTimestamp(to: &out); out.append(UInt8(ascii: "\""))
             for (k, v) in [("level", level.rawValue), ("msg", message), ("request_id", fields.first { $0.key == "request_id" }?.value ?? "")] {
                 out.append(UInt8(ascii: ",")); Self.appendQuoted(k, to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted(v, to: &out)
             }
