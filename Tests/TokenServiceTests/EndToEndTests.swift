@@ -33,7 +33,7 @@ import TestSupport
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["serve", "--config", fixture.configPath]
         if let log {
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
             p.standardOutput = handle
             p.standardError = handle
