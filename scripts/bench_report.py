@@ -261,6 +261,9 @@ lines.append("| operation | p50 µs | p99 µs |")
 lines.append("| --- | ---: | ---: |")
 for alg, s in sorted(micro.get("sign_and_serialize_us", {}).items()):
     lines.append(f"| build claims + serialise + sign access token, {alg} | {s['p50']} | {s['p99']} |")
+if "access_line_us" in micro:
+    s = micro["access_line_us"]
+    lines.append(f"| one access line (a token request's fields, text format, batched write to /dev/null) | {s['p50']} | {s['p99']} |")
 if "pipeline_run_us" in micro:
     s = micro["pipeline_run_us"]
     lines.append(f"| one pipeline run, {micro.get('pipeline_functions')} functions (worker round trip included) | {s['p50']} | {s['p99']} |")
