@@ -184,8 +184,10 @@ start_server() { # $1 config, then serve's options -> pid in SERVER_PIDS[name]
   echo "server did not start" >&2; cat "$OUT/raw/server-$name.log" >&2; exit 1
 }
 start_floor() {
-  # The token route serves bench-hs with the same key, secret, scope and audience as the service.
-  "$FLOOR" "$PORT_E" --hs256 "$OUT/keys/hs256.key" "$A" bench-hs "$SECRET" api:read https://api.example.com > "$OUT/raw/server-floor.log" 2>&1 &
+  # /healthz answers the plain service's body; the token route serves bench-hs with the same key, secret,
+  # scope and audience as the service.
+  local body; body=$(curl -sf "$A/healthz") || { echo "cannot read the service's /healthz for the floor" >&2; exit 1; }
+  "$FLOOR" "$PORT_E" --body "$body" --hs256 "$OUT/keys/hs256.key" "$A" bench-hs "$SECRET" api:read https://api.example.com > "$OUT/raw/server-floor.log" 2>&1 &
   SERVER_PIDS[floor]=$!
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT_E/healthz" >/dev/null && return 0; sleep 0.05; done
   echo "the floor server did not start" >&2; exit 1

@@ -5,11 +5,12 @@ import NIOPosix
 
 // The floors `make bench` measures the service against: a minimal SwiftNIO HTTP/1.1 server (NIO's server
 // pipeline and one channel handler, no Swift concurrency per request, no logging, no limits). Every
-// request is answered with the service's `/healthz` body and headers, except `POST /oauth/token` with
+// request is answered with the service's `/healthz` headers and body (`--body`, as the bench read it from the
+// service; `{"status":"ok"}` without it), except `POST /oauth/token` with
 // an HS256 client (`--hs256`): that one is the least a token endpoint must do for a client_credentials
 // request — read the form, decode Basic, compare the secret in constant time, check the grant and scope,
 // build the same claims, HMAC-SHA256 and base64url them, answer RFC 6749 JSON.
-// Usage: NIOFloor PORT [--hs256 KEY_FILE ISSUER CLIENT_ID CLIENT_SECRET SCOPE AUDIENCE]
+// Usage: NIOFloor PORT [--body JSON] [--hs256 KEY_FILE ISSUER CLIENT_ID CLIENT_SECRET SCOPE AUDIENCE]
 
 /// The one HS256 client the floor's token route serves.
 struct FloorClient: Sendable {
@@ -177,13 +178,17 @@ final class FloorHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
     private let client: FloorClient?
+    private let healthBody: [UInt8]
     private var keepAlive = true
     private var version = HTTPVersion.http1_1
     private var isToken = false
     private var authorization: String?
     private var body: ByteBuffer?
 
-    init(client: FloorClient?) { self.client = client }
+    init(client: FloorClient?, healthBody: [UInt8]) {
+        self.client = client
+        self.healthBody = healthBody
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -202,7 +207,7 @@ final class FloorHandler: ChannelInboundHandler {
             if isToken, let client {
                 (status, bytes) = token(client: client, authorization: authorization, body: body ?? ByteBuffer())
             } else {
-                bytes = Array(#"{"status":"ok"}"#.utf8)
+                bytes = healthBody
             }
             let body = context.channel.allocator.buffer(bytes: bytes)
             var headers: HTTPHeaders = ["Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache",
@@ -220,9 +225,14 @@ final class FloorHandler: ChannelInboundHandler {
     }
 }
 
-let arguments = CommandLine.arguments
+var arguments = CommandLine.arguments
+var healthBody = Array(#"{"status":"ok"}"#.utf8)
+if arguments.count >= 4, arguments[2] == "--body" {
+    healthBody = Array(arguments[3].utf8)
+    arguments.removeSubrange(2...3)
+}
 guard arguments.count == 2 || (arguments.count == 9 && arguments[2] == "--hs256"), let port = Int(arguments[1]) else {
-    print("usage: NIOFloor PORT [--hs256 KEY_FILE ISSUER CLIENT_ID CLIENT_SECRET SCOPE AUDIENCE]")
+    print("usage: NIOFloor PORT [--body JSON] [--hs256 KEY_FILE ISSUER CLIENT_ID CLIENT_SECRET SCOPE AUDIENCE]")
     exit(2)
 }
 var client: FloorClient?
@@ -237,14 +247,14 @@ if arguments.count == 9 {
     client = FloorClient(issuer: arguments[4], id: Array(arguments[5].utf8), secret: Array(arguments[6].utf8), scope: arguments[7],
                          audience: arguments[8], mac: mac)
 }
-let served = client
+let (served, body) = (client, healthBody)
 let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
     .serverChannelOption(.backlog, value: 1024)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
     .childChannelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-            try channel.pipeline.syncOperations.addHandler(FloorHandler(client: served))
+            try channel.pipeline.syncOperations.addHandler(FloorHandler(client: served, healthBody: body))
         }
     }
     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
