@@ -348,7 +348,11 @@ lines.append("""## Where the time goes (profiled 2026-12-03 and 2026-12-04 with 
   in isolation (the micro-benchmark above: a token request's fields, formatted and batched); a build that formats
   each line and discards it instead of handing it to the sink ran as fast as the real one (so the sink's lock and
   its one `write(2)` per turn cost nothing measurable), one that skips the line 5–8 µs less per request. The bench's
-  log-on/log-off pair moves with the run (8–11 µs apart in the 00:45–03:47 runs, 2 µs in this run's table).
+  log-on/log-off pair moves with the run (8–11 µs apart in the 00:45–03:47 runs, 2 µs in the 05:13 run, 10 µs at
+  05:22); in four interleaved rounds of one binary it was 0.6–10 µs. On these two cores wrk preempts the server
+  about every other request (430–515 involuntary context switches per 1000 `/healthz` requests, with the log or
+  without; the floor 305–311), and each costs the server its switch and a cold cache: CPU per request here is
+  partly the scheduler's.
   Allocations per request: `/healthz` 15 (the floor 10), an HS256 token 111 (the floor's token route 64; 119 before
   the assertion audiences became part of the service state, shared-state keys one string, Basic parsing in
   place and the text log line lost the second timestamp it formatted for nothing). For HS256 the kernel's send is
