@@ -347,7 +347,7 @@ lines.append("""## Where the time goes (profiled 2026-12-03 and 2026-12-04 with 
   header (`X-Request-Id`), the request id and scope, metrics, the access line. The line costs 3.3 µs
   in isolation (the micro-benchmark above: a token request's fields, formatted and batched); a build that formats
   each line and discards it instead of handing it to the sink ran as fast as the real one (so the sink's lock and
-  its one `write(2)` per turn cost nothing measurable), one that skips the line 5–8 µs less per request. The bench's
+  its one `write(2)` per turn cost nothing measurable), one that skips the line 7 µs less per request on average (−3 to 14 µs in the four rounds). The bench's
   log-on/log-off pair moves with the run (8–11 µs apart in the 00:45–03:47 runs, 2 µs in the 05:13 run, 10 µs at
   05:22); in four interleaved rounds of one binary it was 0.6–10 µs. On these two cores wrk preempts the server
   about every other request (430–515 involuntary context switches per 1000 `/healthz` requests, with the log or
