@@ -56,8 +56,6 @@ struct TokenEndpoint: Sendable {
         return handler
     }
 
-    /// The `aud` a client assertion at the token endpoint may name.
-
     private static func check(_ handler: any TokenGrant, allowedFor client: RegisteredClient) throws(TokenError) {
         guard client.config.grantTypes.contains(handler.grantType) else {
             throw TokenError.unauthorizedClient("\(handler.grantType.rawValue) is not allowed for this client")

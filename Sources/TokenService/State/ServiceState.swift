@@ -45,8 +45,9 @@ final class ServiceState: Sendable {
         self.gatewayTokenDigests = digests
         self.pipelines = pipelines
         self.discoveryJSON = JSON.serialize(.object(Discovery.document(config: config, keys: keys)))
-        self.dpopTokenEndpoint = DPoPProof.normalize(Endpoint.token.url(config.issuer))
-        self.assertionAudiences = [Endpoint.token.url(config.issuer), config.issuer]
+        let tokenEndpoint = Endpoint.token.url(config.issuer)
+        self.dpopTokenEndpoint = DPoPProof.normalize(tokenEndpoint)
+        self.assertionAudiences = [tokenEndpoint, config.issuer]
         self.canSign = keys.signers(for: nil).map { (try? $0.key.sign(Array("self-test".utf8))) != nil } ?? false
         self.healthyJSON = JSON.serialize(.object(Self.health(status: "ok", config: config)))
     }
