@@ -91,7 +91,7 @@ public final class PipelineEngine: Service, Sendable {
     private let generationCounter = Atomic<Int>(0)
     private let backgroundRuns = Atomic<Int>(0)
     /// Async functions that did not succeed (or runs dropped) are logged as one warning per second with a count.
-    private let backgroundTrouble = BackgroundTrouble()
+    private let backgroundTrouble = ThrottledWarning("async pipeline functions did not succeed; ignored")
     /// The newest pipeline of each trigger: what a fresh worker loads before it takes work.
     private let current = Mutex<[PipelineTrigger: CompiledPipeline]>([:])
 
@@ -156,7 +156,7 @@ public final class PipelineEngine: Service, Sendable {
         guard background, pipeline.combined.detaches else { return await runFunctions(pipeline, plan: pipeline.foreground, input: input) }
         guard backgroundRuns.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maxBackgroundRuns else {
             backgroundRuns.wrappingSubtract(1, ordering: .relaxed)
-            backgroundTrouble.note(function: "(dropped: too many async runs in progress)", outcome: .skipped("dropped"), logger: logger)
+            backgroundTrouble.note(logger: logger) { ["last": "(dropped: too many async runs in progress)"] }
             return await runFunctions(pipeline, plan: pipeline.foreground, input: input)
         }
         let sent = ContinuousClock.now
@@ -214,9 +214,9 @@ public final class PipelineEngine: Service, Sendable {
         for call in r.httpCalls {
             logger.debug("pipeline outbound call", metadata: call.logMetadata(functionName: pipeline.functions[call.function].name))
         }
-        // Failures are counted and logged once a second for the service, not per request.
+        // Failures are counted and logged at most once a second for the service, not per request.
         for f in r.functions where f.outcome != .ok {
-            backgroundTrouble.note(function: f.name, outcome: f.outcome, logger: self.logger)
+            backgroundTrouble.note(logger: self.logger) { ["last": "\(f.name): \(f.outcome)"] }
         }
     }
 
@@ -373,27 +373,4 @@ public final class PipelineEngine: Service, Sendable {
 
     /// Stops every worker, for good: nothing runs or starts after it.
     public func shutdown() { pool.shutdown() }
-}
-
-/// Counts async-function trouble and logs it at most once per second (a notifier failing for every token
-/// must not write a warning per token).
-private final class BackgroundTrouble: Sendable {
-    private struct State {
-        var count = 0
-        var since = ContinuousClock.now
-    }
-    private let state = Mutex(State())
-
-    /// Cheap per call (a notifier may fail for every token): the text is made once a second.
-    func note(function: String, outcome: FunctionOutcome, logger: Logger) {
-        let report: (Int, String, FunctionOutcome)? = state.withLock { s in
-            s.count += 1
-            guard ContinuousClock.now - s.since >= .seconds(1) else { return nil }
-            defer { s = State() }
-            return (s.count, function, outcome)
-        }
-        if let (count, function, outcome) = report {
-            logger.warning("async pipeline functions did not succeed; ignored", metadata: ["count": "\(count)", "last": "\(function): \(outcome)"])
-        }
-    }
 }

@@ -51,6 +51,8 @@ final class WorkerPool: Sendable {
     let spareIdle: Duration
     /// The engine's: a worker found stuck and a spare stopped are logged.
     private let logger: Logger
+    /// A function that always runs long makes a worker stuck on every call: one line a second at most.
+    private let stuckWarning = ThrottledWarning("pipeline worker stuck in one entry: its other runs go to other workers")
     /// Starts a worker and loads the current pipelines into it (set by the engine).
     private let warmer = Mutex<(@Sendable (WorkerProcess) async -> Void)?>(nil)
 
@@ -175,10 +177,10 @@ final class WorkerPool: Sendable {
         switch event {
         case .stuck(let entry):
             let spares = startReplacements()
-            logger.warning("pipeline worker stuck in one entry: its other runs go to other workers", metadata: [
-                "function": "\(entry.function ?? "(none)")", "running_ms": "\(entry.runningMS)", "pid": "\(worker.processID ?? 0)",
-                "spare_started": "\(spares > 0)",
-            ])
+            stuckWarning.note(logger: logger) {
+                ["function": "\(entry.function ?? "(none)")", "running_ms": "\(entry.runningMS)", "pid": "\(worker.processID ?? 0)",
+                 "spare_started": "\(spares > 0)"]
+            }
         case .lost: startReplacements()
         case .recovered: wake()
         }
