@@ -90,7 +90,7 @@ public final class PipelineEngine: Service, Sendable {
     private let pool: WorkerPool
     private let generationCounter = Atomic<Int>(0)
     private let backgroundRuns = Atomic<Int>(0)
-    /// Async functions that did not succeed (or runs dropped) are logged as one warning per second with a count.
+    /// Async functions that did not succeed (or runs dropped): the first logged at once, then one warning a second at most, with a count.
     private let backgroundTrouble = ThrottledWarning("async pipeline functions did not succeed; ignored")
     /// The newest pipeline of each trigger: what a fresh worker loads before it takes work.
     private let current = Mutex<[PipelineTrigger: CompiledPipeline]>([:])
