@@ -120,6 +120,18 @@ import TestSupport
         #expect(parsed >= before.addingTimeInterval(-0.001) && parsed <= after, "\(text) is not between \(before) and \(after)")
     }
 
+    /// The date of a day counted from 1970 is glibc's (`gmtime_r`), across eras, leap days and century years.
+    @Test(arguments: [-719_468, -141_428, -1, 0, 59, 10_956, 11_016, 20_789, 47_540, 2_932_896])
+    func civilDatesAreGlibcsDates(_ around: Int) {
+        for day in around - 400...around + 400 {
+            var seconds = time_t(day) * 86_400
+            var tm = tm()
+            gmtime_r(&seconds, &tm)
+            let date = ServiceLogHandler.civilDate(daysSince1970: day)
+            #expect(date.year == Int(tm.tm_year) + 1900 && date.month == Int(tm.tm_mon) + 1 && date.day == Int(tm.tm_mday), "day \(day): \(date)")
+        }
+    }
+
     /// A client_id with a newline (or a blank and `=`) cannot forge a line or a field in the text format.
     @Test(arguments: ["evil\n2026-12-03T00:00:00.000Z info tokenservice: status=200 access", "a b=c", "x\u{2028}y", "q\"", "tab\there", "del\u{7f}"])
     func textLinesCannotBeForged(_ value: String) throws {
@@ -133,25 +145,32 @@ import TestSupport
     }
 
 
-    /// The access line written straight to the handler is the line swift-log's path writes, in both formats.
-    @Test(arguments: ServiceLogHandler.Format.allCases)
-    func accessLinesAreTheSameLineEitherWay(_ format: ServiceLogHandler.Format) throws {
+    /// The access line written straight to the handler is the line swift-log's path writes, in both formats,
+    /// with plain and quoted values, with and without metadata of the handler's own.
+    @Test(arguments: ServiceLogHandler.Format.allCases, [("bill ing", [:]), ("billing", [:]), ("q\"\\\n\u{1}é", ["listener": "public"]),
+                                                          ("billing", ["zone": "eu west", "client_id": "shadowed"])] as [(String, Logger.Metadata)])
+    func accessLinesAreTheSameLineEitherWay(_ format: ServiceLogHandler.Format, _ client: (id: String, metadata: Logger.Metadata)) throws {
         let sink = LogSink.capturing()
-        let base = Logger(label: "tokenservice") { ServiceLogHandler(label: $0, format: format, level: .info, sink: sink) }
+        var base = Logger(label: "tokenservice") { ServiceLogHandler(label: $0, format: format, level: .info, sink: sink) }
+        for (key, value) in client.metadata { base[metadataKey: key] = value }
         let scope = RequestScope(logger: base, requestID: "r-7")
         let logger = scope.logger
-        scope.note.set { $0.clientID = "bill ing"; $0.grantType = "client_credentials"; $0.alg = "ES256"; $0.kid = "es-1" }
+        scope.note.set { $0.clientID = client.id; $0.grantType = "client_credentials"; $0.alg = "ES256"; $0.kid = "es-1" }
         AccessLog.write(scope, method: .POST, path: "/oauth/token", status: .ok, elapsed: .microseconds(1234), remoteIP: "203.0.113.7",
                         loop: MultiThreadedEventLoopGroup.singleton.next())
         logger.info("access", metadata: ["method": "POST", "path": "/oauth/token", "status": "200", "duration_ms": "1.234",
-                                         "remote_ip": "203.0.113.7", "client_id": "bill ing", "grant_type": "client_credentials",
+                                         "remote_ip": "203.0.113.7", "client_id": .string(client.id), "grant_type": "client_credentials",
                                          "alg": "ES256", "kid": "es-1"])
         let lines = sink.lines
         #expect(lines.count == 2)
         // Only the timestamps (milliseconds apart at most) may differ.
         func withoutTime(_ line: String) -> String { line.replacingOccurrences(of: #"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"#, with: "T", options: .regularExpression) }
         #expect(withoutTime(lines[0]) == withoutTime(lines[1]), "\(lines)")
-        #expect(lines[0].contains("request_id") && lines[0].contains("r-7") && lines[0].contains("\"bill ing\""))
+        #expect(lines[0].contains("request_id") && lines[0].contains("r-7") && lines[0].contains("ES256") && !lines[0].contains("shadowed"))
+        if format == .json {
+            let fields = try #require(try JSON.parse(lines[0]).objectValue)
+            #expect(fields["client_id"] == .string(client.id) && fields["request_id"] == "r-7" && fields["msg"] == "access")
+        }
     }
 
     /// Access lines of one event-loop turn are held and written at its end, in order; a line written

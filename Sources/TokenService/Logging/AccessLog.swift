@@ -75,22 +75,12 @@ enum AccessLog {
     static func write(_ scope: RequestScope, method: HTTPMethod, path: String, status: HTTPResponseStatus, elapsed: Duration, remoteIP: String,
                       loop: any EventLoop) {
         guard scope.logs(.info) else { return }
-        // In key order, the order lines list fields in.
-        let note = scope.note.current
-        var fields: [(key: String, value: String)] = []
-        fields.reserveCapacity(10)
-        if let v = note.alg { fields.append(("alg", v)) }
-        if let v = note.clientID { fields.append(("client_id", v)) }
-        fields.append(("duration_ms", milliseconds(elapsed)))
-        if let v = note.grantType { fields.append(("grant_type", v)) }
-        if let v = note.kid { fields.append(("kid", v)) }
-        fields.append(("method", method.rawValue))
-        fields.append(("path", path))
-        fields.append(("remote_ip", remoteIP))
-        if let id = scope.requestID { fields.append(("request_id", id)) }
-        fields.append(("status", String(status.code)))
-        if let handler = scope.base.handler as? ServiceLogHandler { return handler.logAccess(fields, on: loop) }
-        scope.logger.info("access", metadata: Logger.Metadata(uniqueKeysWithValues: fields.map { ($0.key, .string($0.value)) }))
+        let line = AccessLine(note: scope.note.current, method: method, path: path, status: status, elapsed: elapsed, remoteIP: remoteIP,
+                              requestID: scope.requestID)
+        if let handler = scope.base.handler as? ServiceLogHandler { return handler.logAccess(line, on: loop) }
+        var metadata = Logger.Metadata()
+        line.forEachField { metadata[$0] = .string($1) }
+        scope.logger.info(Logger.Message(stringLiteral: AccessLine.message), metadata: metadata)
     }
 
     /// `elapsed` in milliseconds with three decimals.
@@ -112,5 +102,32 @@ enum AccessLog {
             for i in 0..<length { text[i] = text[start + i] }
             return length
         }
+    }
+}
+
+/// What one request's access line says.
+struct AccessLine {
+    static let message = "access"
+
+    let note: RequestNote.Fields
+    let method: HTTPMethod
+    let path: String
+    let status: HTTPResponseStatus
+    let elapsed: Duration
+    let remoteIP: String
+    let requestID: String?
+
+    /// The fields, in key order: the order lines list them in.
+    func forEachField(_ body: (String, String) -> Void) {
+        if let v = note.alg { body("alg", v) }
+        if let v = note.clientID { body("client_id", v) }
+        body("duration_ms", AccessLog.milliseconds(elapsed))
+        if let v = note.grantType { body("grant_type", v) }
+        if let v = note.kid { body("kid", v) }
+        body("method", method.rawValue)
+        body("path", path)
+        body("remote_ip", remoteIP)
+        if let v = requestID { body("request_id", v) }
+        body("status", String(status.code))
     }
 }

@@ -44,16 +44,22 @@ struct ServiceLogHandler: LogHandler {
         sink.write(line(level: event.level, message: "\(event.message)", fields: fields))
     }
 
-    /// The access line of a request: its fields (fixed, none of them a credential; the request id among
-    /// them) and this handler's metadata, formatted as `log` formats them, without a `Logger.Metadata` dictionary;
-    /// written at the end of `loop`'s turn with the turn's other access lines.
-    func logAccess(_ access: [(key: String, value: String)], on loop: any EventLoop) {
+    /// A request's access line, formatted as `log` formats its fields, without a `Logger.Metadata` dictionary
+    /// or a list of fields when this handler has no metadata of its own; written at the end of `loop`'s turn
+    /// with the turn's other access lines.
+    func logAccess(_ access: AccessLine, on loop: any EventLoop) {
         guard logLevel <= .info else { return }
-        var fields = access
-        for (key, value) in metadata where !Self.isRedacted(key) && !access.contains(where: { $0.key == key }) {
-            fields.append((key, "\(value)"))
+        guard metadata.isEmpty else {
+            var fields: [(key: String, value: String)] = []
+            access.forEachField { fields.append(($0, $1)) }
+            for (key, value) in metadata where !Self.isRedacted(key) && !fields.contains(where: { $0.key == key }) {
+                fields.append((key, "\(value)"))
+            }
+            return sink.writeBatched(line(level: .info, message: AccessLine.message, fields: fields), on: loop)
         }
-        sink.writeBatched(line(level: .info, message: "access", fields: fields), on: loop)
+        var line = LineWriter(format: format, label: label, level: .info, message: AccessLine.message, requestID: access.requestID)
+        access.forEachField { line.field($0, $1) }
+        sink.writeBatched(line.end(), on: loop)
     }
 
     static func isRedacted(_ key: String) -> Bool {
@@ -70,33 +76,67 @@ struct ServiceLogHandler: LogHandler {
     func line(level: Logger.Level, message: String, fields given: [(key: String, value: String)]) -> [UInt8] {
         let inOrder = zip(given, given.dropFirst()).allSatisfy { $0.key < $1.key }
         let fields = inOrder ? given : given.sorted { $0.key < $1.key }
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        switch format {
-        case .json:
-            out.append(UInt8(ascii: "{"))
-            Self.appendQuoted("ts", to: &out); out.append(UInt8(ascii: ":"))
-            out.append(UInt8(ascii: "\"")); Self.appendTimestamp(to: &out); out.append(UInt8(ascii: "\""))
-            for (k, v) in [("level", level.rawValue), ("msg", message), ("request_id", fields.first { $0.key == "request_id" }?.value ?? "")] {
-                out.append(UInt8(ascii: ",")); Self.appendQuoted(k, to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted(v, to: &out)
+        var line = LineWriter(format: format, label: label, level: level, message: message,
+                              requestID: fields.first { $0.key == "request_id" }?.value)
+        for (key, value) in fields { line.field(key, value) }
+        return line.end()
+    }
+
+    /// One line in the making, in one byte array: the head (time and level; in `json` also `msg` and
+    /// `request_id`), then each field as the caller gives them (in key order), then the end (in `text`,
+    /// the message) and the newline.
+    struct LineWriter {
+        private var out: [UInt8] = []
+        private let format: Format
+        private let message: String
+
+        init(format: Format, label: String, level: Logger.Level, message: String, requestID: String?) {
+            self.format = format
+            self.message = message
+            out.reserveCapacity(256)
+            switch format {
+            case .json:
+                out.append(UInt8(ascii: "{"))
+                ServiceLogHandler.appendQuoted("ts", to: &out); out.append(UInt8(ascii: ":"))
+                out.append(UInt8(ascii: "\"")); ServiceLogHandler.appendTimestamp(to: &out); out.append(UInt8(ascii: "\""))
+                jsonField("level", level.rawValue)
+                jsonField("msg", message)
+                jsonField("request_id", requestID ?? "")
+            case .text:
+                ServiceLogHandler.appendTimestamp(to: &out); out.append(UInt8(ascii: " "))
+                out.append(contentsOf: level.rawValue.utf8); out.append(UInt8(ascii: " "))
+                out.append(contentsOf: label.utf8); out.append(UInt8(ascii: ":"))
             }
-            for (k, v) in fields where k != "request_id" {
-                out.append(UInt8(ascii: ",")); Self.appendQuoted(k, to: &out); out.append(UInt8(ascii: ":")); Self.appendQuoted(v, to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-        case .text:
-            Self.appendTimestamp(to: &out); out.append(UInt8(ascii: " "))
-            out.append(contentsOf: level.rawValue.utf8); out.append(UInt8(ascii: " "))
-            out.append(contentsOf: label.utf8); out.append(UInt8(ascii: ":"))
-            for (k, v) in fields {
-                out.append(UInt8(ascii: " ")); Self.appendTextField(k, to: &out); out.append(UInt8(ascii: "="))
-                Self.appendTextField(v, to: &out)
-            }
-            out.append(UInt8(ascii: " "))
-            Self.appendEscapingControls(message, to: &out)
         }
-        out.append(UInt8(ascii: "\n"))
-        return out
+
+        /// A field (in `json`, `request_id` is in the head already).
+        mutating func field(_ key: String, _ value: String) {
+            switch format {
+            case .json:
+                if key != "request_id" { jsonField(key, value) }
+            case .text:
+                out.append(UInt8(ascii: " ")); ServiceLogHandler.appendTextField(key, to: &out); out.append(UInt8(ascii: "="))
+                ServiceLogHandler.appendTextField(value, to: &out)
+            }
+        }
+
+        private mutating func jsonField(_ key: String, _ value: String) {
+            out.append(UInt8(ascii: ",")); ServiceLogHandler.appendQuoted(key, to: &out); out.append(UInt8(ascii: ":"))
+            ServiceLogHandler.appendQuoted(value, to: &out)
+        }
+
+        /// The line, its newline included.
+        consuming func end() -> [UInt8] {
+            switch format {
+            case .json:
+                out.append(UInt8(ascii: "}"))
+            case .text:
+                out.append(UInt8(ascii: " "))
+                ServiceLogHandler.appendEscapingControls(message, to: &out)
+            }
+            out.append(UInt8(ascii: "\n"))
+            return out
+        }
     }
 
     /// A text-format key or value: as is when it is plain, else quoted and escaped as JSON strings are,
@@ -150,6 +190,15 @@ struct ServiceLogHandler: LogHandler {
     /// A JSON string: quoted, with quotes, backslashes and control characters escaped.
     static func appendQuoted(_ s: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        defer { out.append(UInt8(ascii: "\"")) }
+        // Printable ASCII without a quote or a backslash (the usual value) is its own JSON text.
+        var contiguous = s
+        let asIs = contiguous.withUTF8 { bytes in
+            guard bytes.allSatisfy({ (0x20..<0x7F).contains($0) && $0 != 0x22 && $0 != 0x5C }) else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if asIs { return }
         for u in s.unicodeScalars {
             switch u {
             case "\"": out.append(contentsOf: "\\\"".utf8)
@@ -162,7 +211,6 @@ struct ServiceLogHandler: LogHandler {
             default: out.append(contentsOf: String(u).utf8)
             }
         }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// RFC 3339 UTC with milliseconds, without Foundation's formatter (it cost most of an access line).
@@ -173,11 +221,12 @@ struct ServiceLogHandler: LogHandler {
     }
 
     static func appendTimestamp(to out: inout [UInt8]) {
-        var tv = timeval()
-        gettimeofday(&tv, nil)
-        var tm = tm()
-        var seconds = time_t(tv.tv_sec)
-        gmtime_r(&seconds, &tm)
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let (days, secondOfDay) = Int(now.tv_sec).quotientAndRemainder(dividingBy: 86_400)
+        // Before 1970 the remainder is negative: the day before, counted from its start.
+        let (day, second) = secondOfDay < 0 ? (days - 1, secondOfDay + 86_400) : (days, secondOfDay)
+        let date = civilDate(daysSince1970: day)
         // YYYY-MM-DDTHH:MM:SS.mmmZ, formatted in place and appended at once.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { text in
             var at = 0
@@ -190,12 +239,26 @@ struct ServiceLogHandler: LogHandler {
                 text[at + width] = separator
                 at += width + 1
             }
-            digits(Int(tm.tm_year) + 1900, 4, then: UInt8(ascii: "-")); digits(Int(tm.tm_mon) + 1, 2, then: UInt8(ascii: "-"))
-            digits(Int(tm.tm_mday), 2, then: UInt8(ascii: "T")); digits(Int(tm.tm_hour), 2, then: UInt8(ascii: ":"))
-            digits(Int(tm.tm_min), 2, then: UInt8(ascii: ":")); digits(Int(tm.tm_sec), 2, then: UInt8(ascii: "."))
-            digits(Int(tv.tv_usec) / 1000, 3, then: UInt8(ascii: "Z"))
+            digits(date.year, 4, then: UInt8(ascii: "-")); digits(date.month, 2, then: UInt8(ascii: "-"))
+            digits(date.day, 2, then: UInt8(ascii: "T")); digits(second / 3600, 2, then: UInt8(ascii: ":"))
+            digits(second / 60 % 60, 2, then: UInt8(ascii: ":")); digits(second % 60, 2, then: UInt8(ascii: "."))
+            digits(now.tv_nsec / 1_000_000, 3, then: UInt8(ascii: "Z"))
             out.append(contentsOf: UnsafeBufferPointer(text))
         }
+    }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01, by arithmetic (H. Hinnant's
+    /// `civil_from_days`): `gmtime_r` takes glibc's time-zone lock, which both event loops would share.
+    static func civilDate(daysSince1970: Int) -> (year: Int, month: Int, day: Int) {
+        let z = daysSince1970 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 
