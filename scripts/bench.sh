@@ -219,12 +219,15 @@ bench() { # $1 name, $2 server (plain|pipelines), $3 url, $4 lua (optional), $5 
   echo "== $1" >&2
   before="$(cpu_ticks "$pid") $(workers_sum cpu_ticks "$pid")"
   local rss_before; rss_before=$(rss_kb "$pid")
-  wrk "${args[@]}" "$3" > "$OUT/raw/$1.txt"
+  # wrk's own CPU (user and system, from bash's `time`): what a request costs the load generator on the same cores.
+  local TIMEFORMAT="wrk_cpu_s %U %S"
+  { time wrk "${args[@]}" "$3" > "$OUT/raw/$1.txt"; } 2> "$OUT/raw/$1.wrk-cpu"
   after="$(cpu_ticks "$pid") $(workers_sum cpu_ticks "$pid")"
   # Summed RSS: pages the processes share (the executable, JavaScriptCore) count once per process.
   local rss; rss=$(rss_kb "$pid")
   echo "rss_kb $rss rss_sum_kb $((rss + $(workers_sum rss_kb "$pid"))) rss_before_kb $rss_before pss_sum_kb $(($(pss_kb "$pid") + $(workers_sum pss_kb "$pid")))" >> "$OUT/raw/$1.txt"
   echo "cpu_ticks_before $before cpu_ticks_after $after clk_tck $(getconf CLK_TCK)" >> "$OUT/raw/$1.txt"
+  cat "$OUT/raw/$1.wrk-cpu" >> "$OUT/raw/$1.txt" && rm "$OUT/raw/$1.wrk-cpu"
   # Spare pipeline workers running at the end of the run (one is kept 30 s after it was last needed).
   if [ -n "${SERVER_PORTS[$2]:-}" ]; then
     echo "spare_workers $(curl -sf "http://127.0.0.1:${SERVER_PORTS[$2]}/metrics" | awk '/^tokenservice_pipeline_workers\{role="spare"\}/{print $2}')" >> "$OUT/raw/$1.txt"

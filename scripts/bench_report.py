@@ -39,6 +39,9 @@ def wrk(name):
         "pss_sum_mib": kb("pss_sum_kb"),
         "server_us": per_request_us(ticks[0], ticks[2]), "workers_us": per_request_us(ticks[1], ticks[3]),
         "spares": int(m.group(1)) if (m := re.search(r"spare_workers (\d+)", text)) else None,
+        # wrk's own CPU per request (user + system): what the load generator takes from the same cores.
+        "wrk_us": (float(m.group(1)) + float(m.group(2))) * 1e6 / max(requests, 1)
+        if (m := re.search(r"wrk_cpu_s ([\d.]+) ([\d.]+)", text)) else None,
     }
 
 
@@ -124,6 +127,29 @@ pipeline = runs["hs256-pipeline"]
 pipeline_budget_us = (1 / 0.6 - 1) * cores / hs256 * 1e6
 pipeline_added_us = pipeline["server_us"] - runs["hs256"]["server_us"] + pipeline["workers_us"]
 
+def target_budget(what, target, ours, floor_run, floor_name, also):
+    """What a target ratio to the floor's /healthz rate leaves the service per request, with wrk on the same cores:
+    at `target` × the floor's rate the cores give cores ÷ rate of CPU per request, of which wrk takes what it took
+    per request in the floor run; the floor run's own service CPU per request is the least an answer costs."""
+    if ours["wrk_us"] is None or floor_run["wrk_us"] is None:
+        return []
+    rate = target * runs["floor"]["rps"]
+    budget = cores * 1e6 / rate - floor_run["wrk_us"]
+    # The accounting the budget rests on, checked on both runs: the cores are shared by the server and wrk alone.
+    check = ", ".join(f"{r['server_us'] + r['wrk_us']:.0f} of {cores * 1e6 / r['rps']:.0f} µs" for r in (ours, floor_run))
+    quiet = runs["healthz-quiet"]["server_us"] - floor_run["server_us"] if what == "/healthz" else None
+    return ["", f"What the {what} target leaves, from the same run: {target} × the floor's {runs['floor']['rps']:.0f} req/s is "
+            f"{rate:.0f} {what} answers/s; at that rate the {cores} cores give {cores * 1e6 / rate:.0f} µs of CPU per request, wrk takes "
+            f"{floor_run['wrk_us']:.0f} µs of it (its CPU per request against {floor_name}), which leaves **{budget:.0f} µs** of service CPU "
+            f"per request. {floor_name[0].upper() + floor_name[1:]} uses {floor_run['server_us']:.0f} µs, so the target leaves "
+            f"**{budget - floor_run['server_us']:.0f} µs** for everything the service does per request that it does not — the access "
+            f"line ({micro['access_line_us']['p50']} µs alone, micro-benchmark table), request ids, metrics by route, {also}. "
+            f"The service spends {ours['server_us'] - floor_run['server_us']:.0f} µs on them here"
+            + (f" ({quiet:.0f} µs with the access log off)" if quiet is not None else "")
+            + f" (wrk: {ours['wrk_us']:.0f} µs per request against the service). Server + wrk CPU per request against the cores' "
+            f"time per request: {check} — nothing else runs."]
+
+
 def fmt(v, d=2):
     return "–" if v is None else f"{v:.{d}f}"
 
@@ -176,6 +202,10 @@ lines.append("What this machine allows for HS256, from the same run: the floor's
              f"The 0.45 target asks for {0.45 / token_floor_ratio:.2f} of that minimal route; the service is at {hs_token_floor_ratio:.2f} "
              f"({runs['hs256']['server_us']:.0f} µs of service CPU per token against the route's {ft['server_us']:.0f} µs; "
              "what the difference is made of is under \"Where the time goes\").")
+lines.extend(target_budget("HS256", 0.45, runs["hs256"], ft, "the floor's minimal token route",
+                           "the client registry and its abuse limits, the grant layer, claims through Jansson"))
+lines.extend(target_budget("/healthz", 0.8, runs["healthz"], runs["floor"], "the floor's `/healthz`",
+                           "the connection deadlines, the trusted-proxy check"))
 lines.append("")
 lines.append("What the pipeline target leaves, from the same run: at 60 % of HS256's rate a pipeline may add "
              f"(1 ÷ 0.6 − 1) × {cores} cores ÷ {hs256:.0f} tokens/s = **{pipeline_budget_us:.0f} µs** of CPU per request. "
