@@ -174,26 +174,37 @@ lua_cc() { # $1 client -> lua file
 wrk_post "$OUT/mint.lua" application/json "Bearer $GATEWAY" \
   '{"client_id":"web","grant_type":"authorization_code","scope":"openid profile email","nonce":"n-1","code":"c-1","user":{"id":"u-1","username":"ada","email":"ada@example.com","emailVerified":true,"name":"Ada Lovelace","customData":{"dept":"R&D","roles":["admin"]}},"context":{"protocol":"oidc","request":{"ip":"127.0.0.1"}}}' >/dev/null
 
+port_free() { # $1 port: nothing answers there (a server left from an earlier run would be measured instead)
+  if curl -s -o /dev/null "http://127.0.0.1:$1/"; then echo "port $1 is in use: stop what listens there first" >&2; exit 1; fi
+}
+await_server() { # $1 name, $2 port: until the process started as $1 answers /healthz
+  for _ in $(seq 1 200); do
+    kill -0 "${SERVER_PIDS[$1]}" 2>/dev/null || { echo "$1 exited" >&2; cat "$OUT/raw/server-$1.log" >&2; exit 1; }
+    curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return 0
+    sleep 0.05
+  done
+  echo "$1 did not start" >&2; cat "$OUT/raw/server-$1.log" >&2; exit 1
+}
 start_server() { # $1 config, then serve's options -> pid in SERVER_PIDS[name]
   local name; name=$(basename "$1" .json)
+  local port; port=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["listen"]["port"])' "$1")
+  port_free "$port"
   "$BIN" serve --config "$1" "${@:2}" > "$OUT/raw/server-$name.log" 2>&1 &
   SERVER_PIDS[$name]=$!
-  local port; port=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["listen"]["port"])' "$1")
   SERVER_PORTS[$name]=$port
-  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0; sleep 0.05; done
-  echo "server did not start" >&2; cat "$OUT/raw/server-$name.log" >&2; exit 1
+  await_server "$name" "$port"
 }
 start_floor() {
   # /healthz answers the plain service's body; the token route serves bench-hs with the same key, secret,
   # scope and audience as the service.
   local body; body=$(curl -sf "$A/healthz") || { echo "cannot read the service's /healthz for the floor" >&2; exit 1; }
+  port_free "$PORT_E"
   "$FLOOR" "$PORT_E" --body "$body" --hs256 "$OUT/keys/hs256.key" "$A" bench-hs "$SECRET" api:read https://api.example.com > "$OUT/raw/server-floor.log" 2>&1 &
   SERVER_PIDS[floor]=$!
-  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT_E/healthz" >/dev/null && return 0; sleep 0.05; done
-  echo "the floor server did not start" >&2; exit 1
+  await_server floor "$PORT_E"
 }
 stop_servers() {
-  for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+  for pid in "${SERVER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" || true; done
   kill "${SINK_PID:-0}" "${ISSUER_PID:-0}" 2>/dev/null || true
 }
 poison_loop() { # $1 base url, $2 seconds: the looping client, twice a second, each hit in the background
@@ -252,13 +263,13 @@ python3 scripts/slow_webhook.py "$PORT_SINK" > /dev/null 2>&1 &
 SINK_PID=$!
 python3 Tests/e2e/platform_issuer.py --port "$PORT_ISSUER" > /dev/null 2>&1 &
 ISSUER_PID=$!
+trap stop_servers EXIT
 start_server "$OUT/plain.json"
 start_server "$OUT/pipelines.json"
 start_server "$OUT/notifier.json"
 start_server "$OUT/poison.json"
 start_floor
 start_server "$OUT/quiet.json" --log-level warning
-trap stop_servers EXIT
 bench warmup plain "$A/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
 bench warmup-pipeline pipelines "$B/oauth/token" "$(lua_cc bench-hs)" 2 >/dev/null 2>&1 || true
 bench warmup-floor floor "$E/healthz" "" 2 >/dev/null 2>&1 || true
