@@ -175,7 +175,7 @@ wrk_post "$OUT/mint.lua" application/json "Bearer $GATEWAY" \
   '{"client_id":"web","grant_type":"authorization_code","scope":"openid profile email","nonce":"n-1","code":"c-1","user":{"id":"u-1","username":"ada","email":"ada@example.com","emailVerified":true,"name":"Ada Lovelace","customData":{"dept":"R&D","roles":["admin"]}},"context":{"protocol":"oidc","request":{"ip":"127.0.0.1"}}}' >/dev/null
 
 port_free() { # $1 port: nothing answers there (a server left from an earlier run would be measured instead)
-  if curl -s -o /dev/null "http://127.0.0.1:$1/"; then echo "port $1 is in use: stop what listens there first" >&2; exit 1; fi
+  if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/"; then echo "port $1 is in use: stop what listens there first" >&2; exit 1; fi
 }
 await_server() { # $1 name, $2 port: until the process started as $1 answers /healthz
   for _ in $(seq 1 200); do

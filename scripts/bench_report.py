@@ -127,11 +127,12 @@ pipeline = runs["hs256-pipeline"]
 pipeline_budget_us = (1 / 0.6 - 1) * cores / hs256 * 1e6
 pipeline_added_us = pipeline["server_us"] - runs["hs256"]["server_us"] + pipeline["workers_us"]
 
-def target_budget(what, target, ours, floor_run, floor_name, also):
+def target_budget(what, target, ours, floor_run, floor_name, also, log_off=None):
     """What a target ratio to the floor's /healthz rate leaves the service per request, with wrk on the same cores:
     at `target` × the floor's rate the cores give cores ÷ rate of CPU per request, of which wrk takes what it took
     per request in the floor run; the floor run's own service CPU per request is the least an answer costs. Each
-    figure is the median of the three rounds (`ours` and `floor_run` name runs of the round)."""
+    figure is the median of the three rounds (`ours` and `floor_run` name runs of the round); `log_off` names a run
+    of the service with the access log off, measured once beside the first round."""
     if any(r[name]["wrk_us"] is None for r in rounds for name in (ours, floor_run)):
         return []
     def median(name, field):
@@ -142,7 +143,7 @@ def target_budget(what, target, ours, floor_run, floor_name, also):
     budget = cores * 1e6 / rate - floor_wrk
     # The accounting the budget rests on, checked on every run of the rounds: the cores are shared by the server and wrk alone.
     shares = [(r[n]["server_us"] + r[n]["wrk_us"]) * r[n]["rps"] / (cores * 1e6) for r in rounds for n in (ours, floor_run)]
-    quiet = runs["healthz-quiet"]["server_us"] - runs["floor"]["server_us"] if ours == "healthz" else None
+    quiet = runs[log_off]["server_us"] - runs[floor_run]["server_us"] if log_off else None
     return ["", f"What the {what} target leaves, from the same run (medians of the three rounds): {target} × the floor's "
             f"{floor_rps:.0f} req/s is {rate:.0f} {what} answers/s; at that rate the {cores} cores give {cores * 1e6 / rate:.0f} µs of "
             f"CPU per request, wrk takes {floor_wrk:.0f} µs of it (its CPU per request against {floor_name}), which leaves "
@@ -210,7 +211,7 @@ lines.append("What this machine allows for HS256, from the same run: the floor's
 lines.extend(target_budget("HS256", 0.45, "hs256", "floor-token", "the floor's minimal token route",
                            "the client registry and its abuse limits, the grant layer, claims through Jansson"))
 lines.extend(target_budget("/healthz", 0.8, "healthz", "floor", "the floor's `/healthz`",
-                           "the connection deadlines, the trusted-proxy check"))
+                           "the connection deadlines, the trusted-proxy check", log_off="healthz-quiet"))
 lines.append("")
 lines.append("What the pipeline target leaves, from the same run: at 60 % of HS256's rate a pipeline may add "
              f"(1 ÷ 0.6 − 1) × {cores} cores ÷ {hs256:.0f} tokens/s = **{pipeline_budget_us:.0f} µs** of CPU per request. "
