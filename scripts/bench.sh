@@ -15,6 +15,11 @@ FLOOR=${FLOOR:-$(dirname "$BIN")/NIOFloor}
 PORT_F=$((PORT_A + 5))   # plain, with the access log off (--log-level warning)
 PORT_SINK=$((PORT_A + 10))
 PORT_ISSUER=$((PORT_A + 11))   # a platform token issuer (Tests/e2e/platform_issuer.py) for workload identity
+port_free() { # $1 port: nothing answers there (a server left from an earlier run would be measured instead)
+  if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/"; then echo "port $1 is in use: stop what listens there first" >&2; exit 1; fi
+}
+# Before the last run's output is removed: a bench that cannot run leaves it as it was.
+for port in "$PORT_A" "$PORT_B" "$PORT_C" "$PORT_D" "$PORT_E" "$PORT_F" "$PORT_SINK" "$PORT_ISSUER"; do port_free "$port"; done
 rm -rf "$OUT"; mkdir -p "$OUT/keys" "$OUT/pipelines" "$OUT/raw"
 
 for spec in RS256:rs256.pem ES256:es256.pem HS256:hs256.key; do
@@ -174,9 +179,6 @@ lua_cc() { # $1 client -> lua file
 wrk_post "$OUT/mint.lua" application/json "Bearer $GATEWAY" \
   '{"client_id":"web","grant_type":"authorization_code","scope":"openid profile email","nonce":"n-1","code":"c-1","user":{"id":"u-1","username":"ada","email":"ada@example.com","emailVerified":true,"name":"Ada Lovelace","customData":{"dept":"R&D","roles":["admin"]}},"context":{"protocol":"oidc","request":{"ip":"127.0.0.1"}}}' >/dev/null
 
-port_free() { # $1 port: nothing answers there (a server left from an earlier run would be measured instead)
-  if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/"; then echo "port $1 is in use: stop what listens there first" >&2; exit 1; fi
-}
 await_server() { # $1 name, $2 port: until the process started as $1 answers /healthz
   for _ in $(seq 1 200); do
     kill -0 "${SERVER_PIDS[$1]}" 2>/dev/null || { echo "$1 exited" >&2; cat "$OUT/raw/server-$1.log" >&2; exit 1; }
