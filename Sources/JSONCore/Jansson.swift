@@ -41,8 +41,8 @@ public enum JSON {
         let scratchSize = 4096
         let small: [UInt8]? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: scratchSize) { scratch in
             let size = json_dumpb(node, scratch.baseAddress, scratchSize, flags)
-            guard size > 0, size <= scratchSize else { return nil }
-            return scratch.prefix(size).map { UInt8(bitPattern: $0) }
+            guard size > 0, size <= scratchSize, let base = scratch.baseAddress else { return nil }
+            return [UInt8](UnsafeRawBufferPointer(start: base, count: size))
         }
         if let small { return small }
         let size = json_dumpb(node, nil, 0, flags)

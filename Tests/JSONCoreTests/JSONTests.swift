@@ -8,6 +8,15 @@ import Testing
         #expect(JSON.serializeString(value) == #"{"a":[1,2.5,true,false,null],"s":"é😀/\"","n":{"x":-9007199254740993}}"#)
     }
 
+    /// Documents up to the scratch space (4096 bytes) and past it serialise whole: a string of n bytes is n + 2.
+    @Test(arguments: [0, 4093, 4094, 4095, 10_000])
+    func documentsOfEverySizeSerialiseWhole(_ n: Int) throws {
+        let text = String(repeating: "x", count: n)
+        let bytes = JSON.serialize(.string(text))
+        #expect(bytes.count == n + 2 && bytes.first == UInt8(ascii: "\"") && bytes.last == UInt8(ascii: "\""))
+        #expect(try JSON.parse(bytes) == .string(text))
+    }
+
     @Test func duplicateKeysAreRejected() {
         #expect(throws: JSONParseError.self) { try JSON.parse(#"{"a":1,"a":2}"#) }
         #expect(throws: JSONParseError.self) { try JSON.parse(#"{"o":{"b":1,"b":1}}"#) }
