@@ -12,6 +12,8 @@ struct Issuer: Sendable {
     let engine: PipelineEngine?
     let metrics: ServiceMetrics
     let now: @Sendable () -> Int64
+    /// Where token ids (`jti`) come from.
+    let ids = RandomPool()
 
     struct AccessTokenRequest {
         var client: RegisteredClient
@@ -69,7 +71,7 @@ struct Issuer: Sendable {
         if let notAfter = r.notAfter { expiresAt = min(expiresAt, notAfter) }
         var claims = AccessTokenClaims(
             issuer: state.config.issuer, subject: r.subject, audience: [r.audience], clientID: r.client.id, issuedAt: iat,
-            expiresAt: expiresAt, jwtID: Base64URL.encode(secureRandomBytes(16)), scope: r.scope,
+            expiresAt: expiresAt, jwtID: Base64URL.encode(ids.bytes(16)), scope: r.scope,
             authTime: r.authTime, acr: r.acr, amr: r.amr)
         claims.confirmation = r.dpopThumbprint.map { ["jkt": .string($0)] }
         claims.actor = r.actor
