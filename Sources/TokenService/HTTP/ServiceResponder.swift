@@ -107,7 +107,7 @@ struct ServiceResponder: EdgeResponder {
     /// nothing (`TokenEndpoint.authenticateNow`), else later.
     private func introspect(_ request: EdgeRequest, state: ServiceState, scope: RequestScope) -> EdgeAnswer {
         let endpoint = core.tokenEndpoint(scope)
-        let audiences: Set = [state.tokenEndpoint, state.config.issuer, Endpoint.introspect.url(state.config.issuer)]
+        let audiences = state.introspectionAssertionAudiences
         let r: TokenEndpoint.Request
         do throws(TokenError) {
             r = try Self.tokenRequest(request)

@@ -26,6 +26,8 @@ final class ServiceState: Sendable {
     let dpopTokenEndpoint: String?
     /// What a client assertion's `aud` may name (RFC 7523 §3): the token endpoint or the issuer.
     let assertionAudiences: Set<String>
+    /// The same at the introspection endpoint, which it may also name.
+    let introspectionAssertionAudiences: Set<String>
 
     init(config: ServiceConfig, pipelines: [PipelineTrigger: CompiledPipeline]) throws(ConfigError) {
         var problems: [String] = []
@@ -48,6 +50,7 @@ final class ServiceState: Sendable {
         let tokenEndpoint = Endpoint.token.url(config.issuer)
         self.dpopTokenEndpoint = DPoPProof.normalize(tokenEndpoint)
         self.assertionAudiences = [tokenEndpoint, config.issuer]
+        self.introspectionAssertionAudiences = assertionAudiences.union([Endpoint.introspect.url(config.issuer)])
         self.canSign = keys.signers(for: nil).map { (try? $0.key.sign(Array("self-test".utf8))) != nil } ?? false
         self.healthyJSON = JSON.serialize(.object(Self.health(status: "ok", config: config)))
     }
