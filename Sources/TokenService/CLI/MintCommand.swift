@@ -53,7 +53,7 @@ struct MintCommand: AsyncParsableCommand {
                 response = try await core.gatewayMint(requestScope).handle(try GatewayMint.parse(JSON.serialize(.object(body))), info: .offline,
                                                                            state: state, scope: requestScope)
             }
-            print(JSON.serializeString(.object(response.json)))
+            print(String(decoding: response.body, as: UTF8.self))
         } catch let error as TokenError {
             throw CommandFailure(String(decoding: error.body, as: UTF8.self))
         }

@@ -12,14 +12,25 @@ struct TokenResponse: Sendable, Equatable {
     var tokenType = bearer
     var issuedTokenType: String?
 
-    var json: JSONObject {
-        var o = JSONObject()
-        o.appendNew("access_token", .string(accessToken))
-        if let issuedTokenType { o.appendNew("issued_token_type", .string(issuedTokenType)) }
-        o.appendNew("token_type", .string(tokenType))
-        o.appendNew("expires_in", .int(Int64(expiresIn)))
-        if !scope.isEmpty { o.appendNew("scope", .string(scope.joined(separator: " "))) }
-        if let idToken { o.appendNew("id_token", .string(idToken)) }
-        return o
+    /// The body, written field by field: its shape is fixed and its strings are ours.
+    var body: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(accessToken.utf8.count + (idToken?.utf8.count ?? 0) + 128)
+        out.append(UInt8(ascii: "{"))
+        field("access_token", accessToken, &out)
+        if let issuedTokenType { field("issued_token_type", issuedTokenType, &out) }
+        field("token_type", tokenType, &out)
+        out.append(UInt8(ascii: ",")); JSONText.appendKey("expires_in", to: &out)
+        out.append(contentsOf: String(expiresIn).utf8)
+        if !scope.isEmpty { field("scope", scope.joined(separator: " "), &out) }
+        if let idToken { field("id_token", idToken, &out) }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    private func field(_ key: String, _ value: String, _ out: inout [UInt8]) {
+        if out.count > 1 { out.append(UInt8(ascii: ",")) }
+        JSONText.appendKey(key, to: &out)
+        JSONText.appendString(value, to: &out)
     }
 }

@@ -74,11 +74,11 @@ struct ServiceResponder: EdgeResponder {
         let r: TokenEndpoint.Request
         do throws(TokenError) {
             r = try Self.tokenRequest(request)
-            if let response = try endpoint.handleNow(r, state: state) { return .now(Self.json(response.json)) }
+            if let response = try endpoint.handleNow(r, state: state) { return .now(.json(response.body)) }
         } catch {
             return .now(error.response)
         }
-        return Self.later(scope) { try await Self.json(endpoint.handle(r, state: state).json) }
+        return Self.later(scope) { try await .json(endpoint.handle(r, state: state).body) }
     }
 
     /// The auth gateway's mint request: answered at once when nothing in it waits (`GatewayMint.handleNow`), else later.
@@ -96,11 +96,11 @@ struct ServiceResponder: EdgeResponder {
             if request.headers.contains(name: DPoPProof.headerName) {
                 throw TokenError.invalidRequest("the gateway checks the DPoP proof and sends dpop_jkt in the body")
             }
-            if let response = try gateway.handleNow(mint, info: info, state: state, scope: scope) { return .now(Self.json(response.json)) }
+            if let response = try gateway.handleNow(mint, info: info, state: state, scope: scope) { return .now(.json(response.body)) }
         } catch {
             return .now(error.response)
         }
-        return Self.later(scope) { try await Self.json(gateway.handle(mint, info: info, state: state, scope: scope).json) }
+        return Self.later(scope) { try await .json(gateway.handle(mint, info: info, state: state, scope: scope).body) }
     }
 
     /// An introspection request (RFC 7662): answered at once when authenticating its caller waits for

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -97,7 +98,7 @@ struct ServiceLogHandler: LogHandler {
             switch format {
             case .json:
                 out.append(UInt8(ascii: "{"))
-                ServiceLogHandler.appendQuoted("ts", to: &out); out.append(UInt8(ascii: ":"))
+                JSONText.appendString("ts", to: &out); out.append(UInt8(ascii: ":"))
                 out.append(UInt8(ascii: "\"")); ServiceLogHandler.appendTimestamp(to: &out); out.append(UInt8(ascii: "\""))
                 jsonField("level", level.rawValue)
                 jsonField("msg", message)
@@ -121,8 +122,8 @@ struct ServiceLogHandler: LogHandler {
         }
 
         private mutating func jsonField(_ key: String, _ value: String) {
-            out.append(UInt8(ascii: ",")); ServiceLogHandler.appendQuoted(key, to: &out); out.append(UInt8(ascii: ":"))
-            ServiceLogHandler.appendQuoted(value, to: &out)
+            out.append(UInt8(ascii: ",")); JSONText.appendString(key, to: &out); out.append(UInt8(ascii: ":"))
+            JSONText.appendString(value, to: &out)
         }
 
         /// The line, its newline included.
@@ -148,7 +149,7 @@ struct ServiceLogHandler: LogHandler {
             out.append(contentsOf: bytes)
             return true
         }
-        if !plain { appendQuoted(s, to: &out) }
+        if !plain { JSONText.appendString(s, to: &out) }
     }
 
     /// Non-empty, without a blank, `"`, `=`, `\\` or a control character (checked on the UTF-8 bytes: C1
@@ -168,48 +169,9 @@ struct ServiceLogHandler: LogHandler {
 
     /// The message with control characters (and line separators) escaped: one log line stays one line.
     static func appendEscapingControls(_ s: String, to out: inout [UInt8]) {
-        guard s.unicodeScalars.contains(where: isControl) else { return out.append(contentsOf: s.utf8) }
+        guard s.unicodeScalars.contains(where: JSONText.isControl) else { return out.append(contentsOf: s.utf8) }
         for u in s.unicodeScalars {
-            if isControl(u) { appendUnicodeEscape(u, to: &out) } else { out.append(contentsOf: String(u).utf8) }
-        }
-    }
-
-    /// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
-    static func isControl(_ u: Unicode.Scalar) -> Bool {
-        u.value < 0x20 || u.value == 0x7F || (0x80...0x9F).contains(u.value) || u.value == 0x2028 || u.value == 0x2029
-    }
-
-    /// `\\uXXXX` for a scalar of the Basic Multilingual Plane.
-    private static func appendUnicodeEscape(_ u: Unicode.Scalar, to out: inout [UInt8]) {
-        let hex = String(u.value, radix: 16)
-        out.append(contentsOf: "\\u".utf8)
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, 4 - hex.count)))
-        out.append(contentsOf: hex.utf8)
-    }
-
-    /// A JSON string: quoted, with quotes, backslashes and control characters escaped.
-    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        defer { out.append(UInt8(ascii: "\"")) }
-        // Printable ASCII without a quote or a backslash (the usual value) is its own JSON text.
-        var contiguous = s
-        let asIs = contiguous.withUTF8 { bytes in
-            guard bytes.allSatisfy({ (0x20..<0x7F).contains($0) && $0 != 0x22 && $0 != 0x5C }) else { return false }
-            out.append(contentsOf: bytes)
-            return true
-        }
-        if asIs { return }
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out.append(contentsOf: "\\\"".utf8)
-            case "\\": out.append(contentsOf: "\\\\".utf8)
-            case "\n": out.append(contentsOf: "\\n".utf8)
-            case "\r": out.append(contentsOf: "\\r".utf8)
-            case "\t": out.append(contentsOf: "\\t".utf8)
-            case _ where isControl(u): appendUnicodeEscape(u, to: &out)
-            case _ where u.isASCII: out.append(UInt8(u.value))
-            default: out.append(contentsOf: String(u).utf8)
-            }
+            if JSONText.isControl(u) { JSONText.appendUnicodeEscape(u, to: &out) } else { out.append(contentsOf: String(u).utf8) }
         }
     }
 
