@@ -18,27 +18,32 @@ public enum Base64URL {
     }
 
     public static func encode(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        out.reserveCapacity(out.count + encodedCount(bytes.count))
+        let n = bytes.count
+        let start = out.count
+        // The encoding's room, zeroed, then filled in place: no capacity or uniqueness check per character.
+        out.append(contentsOf: repeatElement(0, count: encodedCount(n)))
         alphabet.withUnsafeBufferPointer { a in
-            var i = 0
-            let n = bytes.count
-            while i + 3 <= n {
-                let b0 = bytes[i], b1 = bytes[i + 1], b2 = bytes[i + 2]
-                out.append(a[Int(b0 >> 2)])
-                out.append(a[Int(((b0 & 0x03) << 4) | (b1 >> 4))])
-                out.append(a[Int(((b1 & 0x0F) << 2) | (b2 >> 6))])
-                out.append(a[Int(b2 & 0x3F)])
-                i += 3
-            }
-            if n - i == 1 {
-                let b0 = bytes[i]
-                out.append(a[Int(b0 >> 2)])
-                out.append(a[Int((b0 & 0x03) << 4)])
-            } else if n - i == 2 {
-                let b0 = bytes[i], b1 = bytes[i + 1]
-                out.append(a[Int(b0 >> 2)])
-                out.append(a[Int(((b0 & 0x03) << 4) | (b1 >> 4))])
-                out.append(a[Int((b1 & 0x0F) << 2)])
+            out.withUnsafeMutableBufferPointer { o in
+                var i = 0, j = start
+                while i + 3 <= n {
+                    let b0 = bytes[i], b1 = bytes[i + 1], b2 = bytes[i + 2]
+                    o[j] = a[Int(b0 >> 2)]
+                    o[j + 1] = a[Int(((b0 & 0x03) << 4) | (b1 >> 4))]
+                    o[j + 2] = a[Int(((b1 & 0x0F) << 2) | (b2 >> 6))]
+                    o[j + 3] = a[Int(b2 & 0x3F)]
+                    i += 3
+                    j += 4
+                }
+                if n - i == 1 {
+                    let b0 = bytes[i]
+                    o[j] = a[Int(b0 >> 2)]
+                    o[j + 1] = a[Int((b0 & 0x03) << 4)]
+                } else if n - i == 2 {
+                    let b0 = bytes[i], b1 = bytes[i + 1]
+                    o[j] = a[Int(b0 >> 2)]
+                    o[j + 1] = a[Int(((b0 & 0x03) << 4) | (b1 >> 4))]
+                    o[j + 2] = a[Int((b1 & 0x0F) << 2)]
+                }
             }
         }
     }

@@ -81,3 +81,16 @@ import Testing
     #expect(Base64URL.decode("-_-_") == [0xFB, 0xFF, 0xBF])
     for bad in ["Z", "Zg==", "Zh", "Zm9v+", "Zm9v/", "Zm 9"] { #expect(Base64URL.decode(bad) == nil, "\(bad)") }
 }
+
+/// Encoding appends after what is already there, for every length and byte value, and decodes back.
+@Test func base64URLAppendsAndRoundTrips() {
+    var bytes: [UInt8] = []
+    for n in 0...96 {
+        var out = Array("prefix.".utf8)
+        Base64URL.encode(bytes, into: &out)
+        #expect(out.count == 7 + Base64URL.encodedCount(n))
+        #expect(Array(out.prefix(7)) == Array("prefix.".utf8))
+        #expect(Base64URL.decode(out.dropFirst(7)) == bytes, "\(n) bytes")
+        bytes.append(UInt8(truncatingIfNeeded: n &* 151 &+ 7))
+    }
+}
