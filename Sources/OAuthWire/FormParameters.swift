@@ -38,7 +38,7 @@ public struct FormParameters: Sendable {
     /// (URL user info); nil for broken escapes or invalid UTF-8.
     public static func decode(_ bytes: ArraySlice<UInt8>, plusIsSpace: Bool = true) -> String? {
         guard bytes.contains(where: { ($0 == UInt8(ascii: "+") && plusIsSpace) || $0 == UInt8(ascii: "%") }) else {
-            return String(validating: bytes, as: UTF8.self)
+            return utf8String(bytes)
         }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
@@ -55,7 +55,15 @@ public struct FormParameters: Sendable {
             }
             i += 1
         }
-        return String(validating: out, as: UTF8.self)
+        return utf8String(out[...])
+    }
+
+    /// The bytes as a string; nil when they are not UTF-8. ASCII (the usual parameter) is copied as it
+    /// is, without the generic validation's run-time type lookups.
+    private static func utf8String(_ bytes: ArraySlice<UInt8>) -> String? {
+        bytes.withUnsafeBufferPointer { b in
+            b.allSatisfy({ $0 < 0x80 }) ? String(decoding: b, as: UTF8.self) : String(validating: b, as: UTF8.self)
+        }
     }
 
     private static func hex(_ c: UInt8) -> UInt8? {
