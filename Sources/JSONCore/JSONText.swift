@@ -9,7 +9,7 @@ public enum JSONText {
         // Printable ASCII without a quote or a backslash (the usual value) is its own JSON text.
         var contiguous = s
         let asIs = contiguous.withUTF8 { bytes in
-            guard bytes.allSatisfy({ (0x20..<0x7F).contains($0) && $0 != 0x22 && $0 != 0x5C }) else { return false }
+            guard isPlain(UnsafeRawBufferPointer(bytes)) else { return false }
             out.append(contentsOf: bytes)
             return true
         }
@@ -26,6 +26,27 @@ public enum JSONText {
             default: out.append(contentsOf: String(u).utf8)
             }
         }
+    }
+
+    /// Printable ASCII without a quote or a backslash: checked eight bytes at a time.
+    static func isPlain(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        // A byte of `v` is zero (exact for the whole word: no false hits).
+        func anyZero(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+        var i = 0
+        while i + 8 <= bytes.count {
+            let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            // A byte ≥ 0x80, below 0x20, DEL, `"` or `\`.
+            if w & highs != 0 || (w &- ones &* 0x20) & ~w & highs != 0 || anyZero(w ^ (ones &* 0x7F))
+                || anyZero(w ^ (ones &* 0x22)) || anyZero(w ^ (ones &* 0x5C)) { return false }
+            i += 8
+        }
+        while i < bytes.count {
+            let b = bytes[i]
+            if b < 0x20 || b >= 0x7F || b == 0x22 || b == 0x5C { return false }
+            i += 1
+        }
+        return true
     }
 
     /// `"key":` (the key written as `appendString` writes it).
