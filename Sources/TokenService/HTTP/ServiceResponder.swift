@@ -176,9 +176,10 @@ struct ServiceResponder: EdgeResponder {
         RequestInfo(remoteIP: request.remoteIP, headers: { [fields = request.headers] in fields.map { ($0.name, $0.value) } })
     }
 
-    /// The media type of a Content-Type value, without parameters or surrounding blanks, lowercased.
+    /// The media type of a Content-Type value, without parameters or surrounding blanks, its ASCII letters
+    /// lowercased (media types are ASCII tokens compared case-insensitively, RFC 9110 §8.3.1).
     static func mediaType(_ value: String) -> String {
         let type = OAuthSyntax.trimmingOWS(value.utf8.prefix { $0 != UInt8(ascii: ";") })
-        return String(decoding: type, as: UTF8.self).lowercased()
+        return String(decoding: type.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 }
