@@ -110,6 +110,14 @@ import TestSupport
         #expect(AccessLog.milliseconds(elapsed) == text)
     }
 
+    /// Request ids' hexadecimal: lowercase, as few digits as the number needs or the padding asks for (at most 16).
+    @Test(arguments: [(UInt64(0), 1, "0"), (0xF, 1, "f"), (0x10, 1, "10"), (0xABC, 16, "0000000000000abc"), (UInt64.max, 1, "ffffffffffffffff"),
+                      (0x1234_5678_9ABC_DEF0, 4, "123456789abcdef0"), (5, 0, "5"), (5, 40, "0000000000000005")])
+    func hexIsLowercaseAndPadded(_ n: UInt64, _ digits: Int, _ text: String) {
+        #expect(AccessLog.hex(n, digits: digits) == text)
+        #expect(AccessLog.newPrefix().utf8.count == 16)
+    }
+
     /// Lines carry RFC 3339 UTC with milliseconds: the clock's time, each digit in place.
     @Test func timestampsAreTheClocksUTCTimeToTheMillisecond() throws {
         let before = Date()

@@ -112,7 +112,7 @@ final class EdgeHandler<Responder: EdgeResponder>: ChannelInboundHandler, Remova
     private func requestScope(_ headers: HTTPHeaders) -> RequestScope {
         RequestScope(logger: logger, requestID: AccessLog.requestID(headers) {
             requestCount &+= 1
-            return idPrefix + "-" + String(requestCount, radix: 16)
+            return idPrefix + "-" + AccessLog.hex(requestCount)
         })
     }
 

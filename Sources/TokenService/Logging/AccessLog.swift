@@ -65,8 +65,21 @@ enum AccessLog {
     /// system call per request.
     static func newPrefix() -> String {
         var g = SystemRandomNumberGenerator()
-        let hex = String(g.next() as UInt64, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        return hex(g.next(), digits: 16)
+    }
+
+    /// `n` in lowercase hexadecimal: at least `digits` digits, zero-padded.
+    static func hex(_ n: UInt64, digits: Int = 1) -> String {
+        let count = max(min(digits, 16), (64 - n.leadingZeroBitCount + 3) / 4, 1)
+        return String(unsafeUninitializedCapacity: count) { out in
+            var v = n
+            for i in stride(from: count - 1, through: 0, by: -1) {
+                let d = UInt8(truncatingIfNeeded: v & 0xF)
+                out[i] = d < 10 ? 0x30 + d : 0x57 + d
+                v >>= 4
+            }
+            return count
+        }
     }
 
     /// The request's access line: straight to the service's log handler (no `Logger.Metadata` built, no
