@@ -68,7 +68,7 @@ enum AccessLog {
         return hex(g.next(), digits: 16)
     }
 
-    /// `n` in lowercase hexadecimal: at least `digits` digits, zero-padded.
+    /// `n` in lowercase hexadecimal, zero-padded to `digits` digits (at most 16, all a `UInt64` has).
     static func hex(_ n: UInt64, digits: Int = 1) -> String {
         let count = max(min(digits, 16), (64 - n.leadingZeroBitCount + 3) / 4, 1)
         return String(unsafeUninitializedCapacity: count) { out in

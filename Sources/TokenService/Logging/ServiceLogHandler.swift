@@ -98,7 +98,7 @@ struct ServiceLogHandler: LogHandler {
             switch format {
             case .json:
                 out.append(UInt8(ascii: "{"))
-                JSONText.appendString("ts", to: &out); out.append(UInt8(ascii: ":"))
+                JSONText.appendKey("ts", to: &out)
                 out.append(UInt8(ascii: "\"")); ServiceLogHandler.appendTimestamp(to: &out); out.append(UInt8(ascii: "\""))
                 jsonField("level", level.rawValue)
                 jsonField("msg", message)
@@ -122,7 +122,7 @@ struct ServiceLogHandler: LogHandler {
         }
 
         private mutating func jsonField(_ key: String, _ value: String) {
-            out.append(UInt8(ascii: ",")); JSONText.appendString(key, to: &out); out.append(UInt8(ascii: ":"))
+            out.append(UInt8(ascii: ",")); JSONText.appendKey(key, to: &out)
             JSONText.appendString(value, to: &out)
         }
 
