@@ -327,7 +327,7 @@ trap - EXIT
 stop_servers
 
 echo "== microbench" >&2
-"$BIN" microbench --config "$OUT/pipelines.json" > "$OUT/raw/micro.json"
+"$BIN" microbench --config "$OUT/pipelines.json" --token-config "$OUT/plain.json" --token-client "bench-hs:$SECRET" > "$OUT/raw/micro.json"
 
 python3 scripts/bench_report.py "$OUT" > BENCHMARKS.md
 cat BENCHMARKS.md

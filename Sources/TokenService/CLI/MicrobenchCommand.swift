@@ -5,22 +5,55 @@ import JOSE
 import JSONCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Pipeline
 
 /// `tokenservice microbench` (used by `make bench`): per-operation latency of signing+serialising an
-/// access token with each configured key, of one access line, and of one pipeline run, as p50/p99 microseconds.
+/// access token with each configured key, of one access line, of one pipeline run, and of one
+/// client_credentials answer from the service's responder without HTTP, as p50/p99 microseconds.
 struct MicrobenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "microbench", abstract: "Internal: micro-benchmarks for make bench.",
                                                     shouldDisplay: false)
     @Option(help: "Configuration file.") var config: String
     @Option(help: "Iterations for fast operations.") var iterations: Int = 20_000
+    @Option(help: "A configuration without pipelines for the token answer (with --token-client).") var tokenConfig: String?
+    @Option(help: "id:secret of a client_secret_basic client of --token-config.") var tokenClient: String?
 
     func run() async throws {
-        try await OfflineSession.with(config: config, logLevel: .error) { try await measure($0) }
+        var out = try await OfflineSession.with(config: config, logLevel: .error) { try await measure($0) }
+        if let tokenConfig, let tokenClient {
+            out["token_answer_us"] = try await OfflineSession.with(config: tokenConfig, logLevel: .error) {
+                try Self.tokenAnswer($0, client: tokenClient, iterations: iterations)
+            }
+        }
+        print(JSON.serializeString(.object(out)))
     }
 
-    private func measure(_ session: OfflineSession) async throws {
+    /// A client_credentials request answered by the service's responder, as the edge asks it (form,
+    /// Basic, registry, limits, claims, JWS, response body), without HTTP or the access line.
+    static func tokenAnswer(_ session: OfflineSession, client: String, iterations: Int) throws -> JSONValue {
+        let responder = ServiceResponder(core: session.core)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        headers.add(name: "Authorization", value: "Basic " + Data(client.utf8).base64EncodedString())
+        let request = EdgeRequest(method: .POST, path: Endpoint.token.rawValue, headers: headers,
+                                  body: ByteBuffer(string: "grant_type=client_credentials"), remoteIP: "127.0.0.1")
+        var samples: [Double] = []
+        samples.reserveCapacity(iterations)
+        for i in 0..<iterations {
+            let scope = RequestScope(logger: session.logger, requestID: "5f0c2a9e1b7d3c48-\(String(i, radix: 16))")
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            guard case .now(let response) = responder.answer(request, scope: scope) else {
+                throw CommandFailure("the token answer waited: --token-config must have no pipelines and no shared state")
+            }
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1000)
+            guard response.status == .ok else { throw CommandFailure("the token answer was \(response.status.code): \(String(decoding: response.body, as: UTF8.self))") }
+        }
+        return summary(samples)
+    }
+
+    private func measure(_ session: OfflineSession) async throws -> JSONObject {
         let (state, engine) = (session.state, session.engine)
         var out = JSONObject()
 
@@ -58,7 +91,7 @@ struct MicrobenchCommand: AsyncParsableCommand {
             out["pipeline_run_us"] = Self.summary(samples)
             out["pipeline_functions"] = .int(Int64(pipeline.functions.filter(\.enabled).count))
         }
-        print(JSON.serializeString(.object(out)))
+        return out
     }
 
     /// One request's access line as the edge writes it (text format, the fields of a token request), to
