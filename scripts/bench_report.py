@@ -433,7 +433,8 @@ lines.append("""## Where the time goes (profiled 2026-12-03 and 2026-12-04 with 
   that code colder would do this; without hardware counters it cannot be shown here.
 - **The token work, cut again (2026-12-04 09:00–10:00).** A token request answered by the service's responder in a
   tight loop, without HTTP (the real `ServiceResponder`, an HS256 client, 60,000 answers a round, best of three
-  rounds, three interleaved runs each): 21.2 µs per answer at the start, 15.4 µs after four changes — the token
+  rounds, three interleaved runs each; since then a row of the micro-benchmark table, per answer): 21.2 µs per
+  answer at the start, 15.4 µs after four changes — the token
   response written field by field (`JSONText`) instead of through a Jansson tree (6.2 against 0.7 µs per body alone);
   base64url written into room added at once instead of appended per character; form values that are ASCII turned into
   strings without the generic UTF-8 validation, whose run-time metadata lookups were a fifth of parsing the form; the
